@@ -1,0 +1,53 @@
+package runner
+
+import (
+	"errors"
+	"time"
+)
+
+// Status classifies how a run ended. It describes the user's program, not the
+// service: every Status is a successful execution from the service's side.
+type Status string
+
+// The statuses a Result can carry, in the order Classify checks them.
+const (
+	StatusSuccess             Status = "success"
+	StatusRuntimeError        Status = "runtime_error"
+	StatusTimeout             Status = "timeout"
+	StatusCompileError        Status = "compile_error"
+	StatusMemoryLimitExceeded Status = "memory_limit_exceeded"
+	StatusOutputLimitExceeded Status = "output_limit_exceeded"
+)
+
+// Request is one program to run.
+type Request struct {
+	Language string // a key of the configured languages, e.g. "python"
+	Code     string // the source file's content
+	Input    string // bytes written to the program's stdin, then EOF
+}
+
+// Result is what the sandbox observed. A program that crashes, times out or
+// fails to compile still yields a Result and a nil error.
+type Result struct {
+	ID              string
+	Status          Status
+	Stdout          string
+	Stderr          string
+	StdoutTruncated bool
+	StderrTruncated bool
+	ExitCode        *int          // nil when the process was killed by a signal
+	Signal          string        // e.g. "SIGKILL"; empty when it exited normally
+	CompileOutput   string        // compiler diagnostics, compiled languages only
+	Time            time.Duration // wall time of the run phase
+	CompileTime     time.Duration
+	QueueTime       time.Duration
+}
+
+// ErrUnknownLanguage is returned when Request.Language names no configured language.
+var ErrUnknownLanguage = errors.New("unknown language")
+
+// ErrUnavailable is returned when containerd cannot be reached.
+var ErrUnavailable = errors.New("container runtime unavailable")
+
+// ErrBusy is returned when every sandbox slot stayed taken for the whole queue timeout.
+var ErrBusy = errors.New("all sandboxes busy")
