@@ -1,0 +1,111 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/oci"
+)
+
+// Defaults of the runner.
+const (
+	DefaultSocket         = "/run/containerd/containerd.sock"
+	DefaultNamespace      = "codeexec"
+	DefaultStateDir       = "/var/lib/codeexec"
+	DefaultSnapshotter    = "overlayfs"
+	DefaultRuntime        = "io.containerd.runc.v2"
+	DefaultRunTimeout     = 2 * time.Second
+	DefaultCompileTimeout = 10 * time.Second
+	DefaultCompileMemory  = 512 << 20
+	DefaultOutputBytes    = 64 << 10
+	DefaultMaxConcurrent  = 4
+	DefaultMaxQueue       = 64
+	DefaultQueueTimeout   = 10 * time.Second
+)
+
+// Config is everything the runner needs to know.
+type Config struct {
+	Socket      string // containerd's gRPC socket
+	Namespace   string // containerd namespace the runner owns
+	StateDir    string // holds jobs/ and fifo/; the runner owns it
+	Snapshotter string
+	Runtime     string
+
+	Languages map[string]Language
+
+	RunLimits      oci.Limits
+	RunTimeout     time.Duration
+	CompileLimits  oci.Limits
+	CompileTimeout time.Duration
+	OutputBytes    int // cap on stdout and on stderr, each
+
+	MaxConcurrent int           // sandboxes running at once
+	MaxQueue      int           // requests waiting for a sandbox before ErrBusy
+	QueueTimeout  time.Duration // longest wait for a sandbox before ErrBusy
+}
+
+// DefaultConfig returns the configuration of the original design.
+func DefaultConfig() Config {
+	compile := oci.DefaultLimits()
+	compile.MemoryBytes = DefaultCompileMemory
+	return Config{
+		Socket:         DefaultSocket,
+		Namespace:      DefaultNamespace,
+		StateDir:       DefaultStateDir,
+		Snapshotter:    DefaultSnapshotter,
+		Runtime:        DefaultRuntime,
+		Languages:      DefaultLanguages(),
+		RunLimits:      oci.DefaultLimits(),
+		RunTimeout:     DefaultRunTimeout,
+		CompileLimits:  compile,
+		CompileTimeout: DefaultCompileTimeout,
+		OutputBytes:    DefaultOutputBytes,
+		MaxConcurrent:  DefaultMaxConcurrent,
+		MaxQueue:       DefaultMaxQueue,
+		QueueTimeout:   DefaultQueueTimeout,
+	}
+}
+
+// Validate reports every setting that cannot work, with what to change.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Socket == "" {
+		errs = append(errs, errors.New("containerd socket is empty"))
+	}
+	if c.Namespace == "" || c.Namespace == "k8s.io" || c.Namespace == "moby" {
+		errs = append(errs, fmt.Errorf("namespace %q: use a namespace of the service's own (default %q)", c.Namespace, DefaultNamespace))
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		errs = append(errs, fmt.Errorf("state directory %q must be an absolute path", c.StateDir))
+	}
+	if len(c.Languages) == 0 {
+		errs = append(errs, errors.New("no languages configured"))
+	}
+	if err := c.RunLimits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("run limits: %w", err))
+	}
+	if err := c.CompileLimits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("compile limits: %w", err))
+	}
+	if c.RunTimeout < 10*time.Millisecond || c.RunTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("run timeout %s must be between 10ms and 10m", c.RunTimeout))
+	}
+	if c.CompileTimeout < 100*time.Millisecond || c.CompileTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("compile timeout %s must be between 100ms and 10m", c.CompileTimeout))
+	}
+	if c.OutputBytes < 1 {
+		errs = append(errs, fmt.Errorf("output limit %d must be at least 1 byte", c.OutputBytes))
+	}
+	if c.MaxConcurrent < 1 {
+		errs = append(errs, fmt.Errorf("max concurrent sandboxes %d must be at least 1", c.MaxConcurrent))
+	}
+	if c.MaxQueue < 0 {
+		errs = append(errs, fmt.Errorf("max queue %d must not be negative", c.MaxQueue))
+	}
+	if c.QueueTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("queue timeout %s must be positive", c.QueueTimeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,43 @@
+package runner
+
+// Image names of the built-in languages, as scripts/images.sh imports them.
+const (
+	PythonImage = "localhost/codeexec/python:latest"
+	CppImage    = "localhost/codeexec/cpp:latest"
+)
+
+// Language says how to build and run a program of one language.
+type Language struct {
+	Name       string
+	Image      string   // image reference in the service's containerd namespace
+	SourceFile string   // name of the file the code is written to in the job directory
+	Compile    []string // compile command; nil for interpreted languages
+	Run        []string // run command
+}
+
+// Compiled reports whether the language has a compile step.
+func (l Language) Compiled() bool { return len(l.Compile) > 0 }
+
+// tini is PID 1 of every sandbox: it reaps orphans and forwards signals, so
+// the user's program gets ordinary signal semantics (a PID 1 ignores signals
+// it has no handler for) and its exit status is reported as 128+signal.
+const tini = "/usr/bin/tini"
+
+// DefaultLanguages returns the built-in languages: Python 3 and C++17.
+func DefaultLanguages() map[string]Language {
+	return map[string]Language{
+		"python": {
+			Name:       "python",
+			Image:      PythonImage,
+			SourceFile: "main.py",
+			Run:        []string{tini, "--", "python3", "/job/main.py"},
+		},
+		"cpp": {
+			Name:       "cpp",
+			Image:      CppImage,
+			SourceFile: "main.cpp",
+			Compile:    []string{tini, "--", "g++", "-O2", "-std=c++17", "-o", "/job/main", "/job/main.cpp"},
+			Run:        []string{tini, "--", "/job/main"},
+		},
+	}
+}

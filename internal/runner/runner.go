@@ -1,0 +1,155 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Labels put on everything the runner creates in containerd, so that
+// start-up can find and remove what a crashed instance left behind.
+const (
+	LabelManaged = "dev.codeexec.managed" // always "true"
+	LabelOwner   = "dev.codeexec.owner"   // the owning instance's state directory
+	LabelJob     = "dev.codeexec.job"     // the job's UUID
+)
+
+// Runner runs programs in sandboxes. It is safe for concurrent use.
+type Runner struct {
+	cfg    Config
+	client *client.Client
+	images map[string]client.Image // by language name
+	log    *slog.Logger
+
+	slots   chan struct{}  // one token per running sandbox
+	waiting atomic.Int64   // requests queued for a slot
+	pending sync.WaitGroup // teardowns still running
+}
+
+// New connects to containerd, checks that every language's image is present
+// and unpacked (unpacking it if needed), and removes whatever an earlier
+// instance with the same state directory left behind.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{cfg.StateDir, jobsDir(cfg), fifoDir(cfg)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
+	}
+	r := &Runner{cfg: cfg, client: c, log: log, images: map[string]client.Image{}, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	ctx = r.nsContext(ctx)
+	if _, err := c.Version(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("containerd is not answering at %s (start it, or point the service at the right socket): %w", cfg.Socket, err)
+	}
+	for name, lang := range cfg.Languages {
+		img, err := r.checkImage(ctx, lang)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("language %s: %w", name, err)
+		}
+		r.images[name] = img
+	}
+	if err := r.Reconcile(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("remove leftovers of an earlier run: %w", err)
+	}
+	return r, nil
+}
+
+// Wait blocks until the teardown of every finished run is done.
+func (r *Runner) Wait() { r.pending.Wait() }
+
+// Close waits for pending teardowns and releases the connection to containerd.
+func (r *Runner) Close() error {
+	r.pending.Wait()
+	return r.client.Close()
+}
+
+// Languages returns the configured languages by name.
+func (r *Runner) Languages() map[string]Language { return r.cfg.Languages }
+
+func (r *Runner) nsContext(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
+
+func jobsDir(cfg Config) string { return filepath.Join(cfg.StateDir, "jobs") }
+func fifoDir(cfg Config) string { return filepath.Join(cfg.StateDir, "fifo") }
+
+// checkImage finds the language's image and makes sure it is unpacked for
+// the snapshotter, so the request path only creates a snapshot view.
+func (r *Runner) checkImage(ctx context.Context, lang Language) (client.Image, error) {
+	img, err := r.client.GetImage(ctx, lang.Image)
+	if errdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("image %s is not in containerd namespace %q: build and import it with `scripts/images.sh --namespace %s`", lang.Image, r.cfg.Namespace, r.cfg.Namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up image %s: %w", lang.Image, err)
+	}
+	ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
+	if err != nil {
+		return nil, fmt.Errorf("check image %s: %w", lang.Image, err)
+	}
+	if !ok {
+		r.log.Info("unpacking image", "image", lang.Image, "snapshotter", r.cfg.Snapshotter)
+		if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil {
+			return nil, fmt.Errorf("unpack image %s: %w", lang.Image, err)
+		}
+	}
+	return img, nil
+}
+
+// acquire waits for a sandbox slot, at most QueueTimeout, and fails with
+// ErrBusy at once when MaxQueue requests are already waiting.
+func (r *Runner) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	default:
+	}
+	if r.waiting.Add(1) > int64(r.cfg.MaxQueue) {
+		r.waiting.Add(-1)
+		return nil, ErrBusy
+	}
+	defer r.waiting.Add(-1)
+	t := time.NewTimer(r.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// unavailable wraps err with ErrUnavailable when it means containerd could
+// not be reached.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errdefs.IsUnavailable(err) || status.Code(errors.Unwrap(err)) == codes.Unavailable || status.Code(err) == codes.Unavailable {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}

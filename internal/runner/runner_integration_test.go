@@ -1,0 +1,207 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func run(t *testing.T, r *Runner, lang, code, input string) Result {
+	t.Helper()
+	res, err := r.Run(context.Background(), Request{Language: lang, Code: code, Input: input})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+func wantStatus(t *testing.T, res Result, want Status) {
+	t.Helper()
+	if res.Status != want {
+		t.Fatalf("status %q, want %q\nstdout: %.500s\nstderr: %.500s\ncompile: %.500s", res.Status, want, res.Stdout, res.Stderr, res.CompileOutput)
+	}
+}
+
+func wantExit(t *testing.T, res Result, want int) {
+	t.Helper()
+	if res.ExitCode == nil || *res.ExitCode != want {
+		t.Fatalf("exit code %v (signal %q), want %d", res.ExitCode, res.Signal, want)
+	}
+}
+
+func TestRunPrograms(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+	tests := []struct {
+		name       string
+		lang, code string
+		input      string
+		status     Status
+		exit       int
+		stdout     string // exact, when not empty
+		stderrHas  string
+		compileHas string
+	}{
+		{name: "python hello world succeeds", lang: "python", code: "print('hello, world')",
+			status: StatusSuccess, stdout: "hello, world\n"},
+		{name: "cpp hello world compiles and succeeds", lang: "cpp",
+			code:   "#include <iostream>\nint main(){ std::cout << \"hello, world\" << std::endl; }",
+			status: StatusSuccess, stdout: "hello, world\n"},
+		{name: "python gets the request's input on stdin", lang: "python",
+			code: "import sys\nprint(sys.stdin.read().upper(), end='')", input: "line one\nline two\n",
+			status: StatusSuccess, stdout: "LINE ONE\nLINE TWO\n"},
+		{name: "cpp gets the request's input on stdin", lang: "cpp",
+			code:  "#include <bits/stdc++.h>\nint main(){ long a,b; std::cin>>a>>b; std::cout<<a+b<<'\\n'; }",
+			input: "40 2", status: StatusSuccess, stdout: "42\n"},
+		{name: "a non-zero exit is a runtime error with its code", lang: "python",
+			code: "import sys\nprint('partial')\nsys.exit(3)", status: StatusRuntimeError, exit: 3, stdout: "partial\n"},
+		{name: "an uncaught exception is a runtime error with the traceback", lang: "python",
+			code: "raise ValueError('boom')", status: StatusRuntimeError, exit: 1, stderrHas: "ValueError: boom"},
+		{name: "stderr output with exit 0 is still a success", lang: "python",
+			code: "import warnings\nwarnings.warn('careful')\nprint('ok')", status: StatusSuccess, stdout: "ok\n", stderrHas: "careful"},
+		{name: "cpp that does not compile is a compile error with diagnostics", lang: "cpp",
+			code: "int main(){ return undefined_name; }", status: StatusCompileError, exit: 1, compileHas: "undefined_name"},
+		{name: "the program runs as uid and gid 10001 with no other group", lang: "python",
+			code: "import os\nprint(os.getuid(), os.getgid(), os.getgroups())", status: StatusSuccess, stdout: "10001 10001 [10001]\n"},
+		{name: "the program holds no capability and cannot gain privileges", lang: "python",
+			code:   "for l in open('/proc/self/status'):\n  if l.split(':')[0] in ('CapEff','CapPrm','CapBnd','NoNewPrivs','Seccomp'): print(l.split()[0], l.split()[1])",
+			status: StatusSuccess, stdout: "CapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\n"},
+		{name: "writing to the root filesystem fails", lang: "python",
+			code:   "import os\nfor p in ('/x', '/usr/x', '/job/x'):\n  try:\n    open(p, 'w'); print(p, 'written')\n  except OSError as e:\n    print(p, e.strerror)",
+			status: StatusSuccess, stdout: "/x Read-only file system\n/usr/x Read-only file system\n/job/x Read-only file system\n"},
+		{name: "the tmpfs at /tmp is writable", lang: "python",
+			code: "open('/tmp/f', 'w').write('x'); print(open('/tmp/f').read())", status: StatusSuccess, stdout: "x\n"},
+		{name: "an outbound TCP connection fails", lang: "python",
+			code:   "import socket\nfor a in (('1.1.1.1', 80), ('10.0.0.1', 443)):\n  try:\n    socket.create_connection(a, timeout=1); print('connected')\n  except OSError as e:\n    print(type(e).__name__, e.errno)",
+			status: StatusSuccess, stdout: "OSError 101\nOSError 101\n"},
+		{name: "only loopback exists in the network namespace", lang: "python",
+			code: "import socket\nprint(sorted(n for _, n in socket.if_nameindex()))", status: StatusSuccess, stdout: "['lo']\n"},
+		{name: "the environment is minimal", lang: "python",
+			code: "import os\nprint(sorted(os.environ))", status: StatusSuccess, stdout: "['HOME', 'LANG', 'PATH', 'TMPDIR']\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, r, tc.lang, tc.code, tc.input)
+			wantStatus(t, res, tc.status)
+			wantExit(t, res, tc.exit)
+			if tc.stdout != "" && res.Stdout != tc.stdout {
+				t.Errorf("stdout %q, want %q", res.Stdout, tc.stdout)
+			}
+			if !strings.Contains(res.Stderr, tc.stderrHas) {
+				t.Errorf("stderr %q lacks %q", res.Stderr, tc.stderrHas)
+			}
+			if !strings.Contains(res.CompileOutput, tc.compileHas) {
+				t.Errorf("compile output %q lacks %q", res.CompileOutput, tc.compileHas)
+			}
+			AssertNoLeftovers(t, r)
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+
+	t.Run("an infinite loop times out with SIGKILL soon after the limit", func(t *testing.T) {
+		start := time.Now()
+		res := run(t, r, "python", "while True: pass", "")
+		took := time.Since(start)
+		wantStatus(t, res, StatusTimeout)
+		if res.ExitCode != nil || res.Signal != "SIGKILL" {
+			t.Errorf("exit %v signal %q, want null and SIGKILL", res.ExitCode, res.Signal)
+		}
+		if took > 2500*time.Millisecond {
+			t.Errorf("run took %s, want under 2.5s", took)
+		}
+		if res.Time < 2*time.Second {
+			t.Errorf("time %s, want at least the 2s limit", res.Time)
+		}
+		AssertNoLeftovers(t, r)
+	})
+
+	t.Run("a python memory bomb hits the memory limit", func(t *testing.T) {
+		res := run(t, r, "python", "s = 'x' * (1 << 30)\nprint(len(s))", "")
+		wantStatus(t, res, StatusMemoryLimitExceeded)
+		if !res.OOMKilled || res.Signal != "SIGKILL" {
+			t.Errorf("oom %v signal %q", res.OOMKilled, res.Signal)
+		}
+		AssertNoLeftovers(t, r)
+	})
+
+	t.Run("a cpp memory bomb hits the memory limit", func(t *testing.T) {
+		res := run(t, r, "cpp", "#include <vector>\n#include <cstdio>\nint main(){ std::vector<char> v(1u<<30, 1); std::printf(\"%d\\n\", v[12345]); }", "")
+		wantStatus(t, res, StatusMemoryLimitExceeded)
+		AssertNoLeftovers(t, r)
+	})
+
+	t.Run("a fork bomb is contained by the pids limit and cleaned up", func(t *testing.T) {
+		start := time.Now()
+		res := run(t, r, "python", "import os\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n    pass", "")
+		if res.Status != StatusTimeout && res.Status != StatusRuntimeError {
+			t.Fatalf("status %q, want timeout or runtime_error", res.Status)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("run took %s", took)
+		}
+		AssertNoLeftovers(t, r)
+		// The host still works: a normal run right after succeeds.
+		wantStatus(t, run(t, r, "python", "print(1)", ""), StatusSuccess)
+	})
+
+	t.Run("an output flood is cut at the cap and killed", func(t *testing.T) {
+		start := time.Now()
+		res := run(t, r, "python", "while True: print('x' * 1000)", "")
+		wantStatus(t, res, StatusOutputLimitExceeded)
+		if !res.StdoutTruncated || res.StderrTruncated {
+			t.Errorf("truncated stdout %v stderr %v, want true false", res.StdoutTruncated, res.StderrTruncated)
+		}
+		if len(res.Stdout) != DefaultOutputBytes {
+			t.Errorf("kept %d bytes, want the %d byte cap", len(res.Stdout), DefaultOutputBytes)
+		}
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("run took %s; the overflow should kill it well before the timeout", took)
+		}
+		AssertNoLeftovers(t, r)
+	})
+
+	t.Run("a stderr flood sets the stderr flag", func(t *testing.T) {
+		res := run(t, r, "python", "import sys\nwhile True: sys.stderr.write('e' * 4096)", "")
+		wantStatus(t, res, StatusOutputLimitExceeded)
+		if res.StdoutTruncated || !res.StderrTruncated || len(res.Stderr) != DefaultOutputBytes {
+			t.Errorf("truncated stdout %v stderr %v, kept %d", res.StdoutTruncated, res.StderrTruncated, len(res.Stderr))
+		}
+	})
+
+	t.Run("output of exactly the cap is not truncated", func(t *testing.T) {
+		res := run(t, r, "python", "import sys\nsys.stdout.write('y' * 65536)", "")
+		wantStatus(t, res, StatusSuccess)
+		if len(res.Stdout) != 65536 || res.StdoutTruncated {
+			t.Errorf("kept %d truncated %v", len(res.Stdout), res.StdoutTruncated)
+		}
+	})
+}
+
+func TestRunErrors(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+
+	t.Run("an unknown language is refused before anything is created", func(t *testing.T) {
+		_, err := r.Run(context.Background(), Request{Language: "cobol", Code: "x"})
+		if !errors.Is(err, ErrUnknownLanguage) {
+			t.Fatalf("got %v, want ErrUnknownLanguage", err)
+		}
+	})
+
+	t.Run("a client that goes away mid-run stops it and leaves nothing", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(500*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := r.Run(ctx, Request{Language: "python", Code: "import time\ntime.sleep(60)"})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("took %s after cancel at 500ms", took)
+		}
+		AssertNoLeftovers(t, r)
+	})
+}
