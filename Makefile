@@ -1,0 +1,60 @@
+# codeexec: run untrusted Python and C++ in containerd sandboxes.
+#
+# The containerd socket: `scripts/setup.sh` (run by setup, run and test) finds
+# or starts containerd and writes the effective socket as the single line
+# CODEEXEC_CONTAINERD_SOCKET=<path> to $(ENV_FILE). The recipes that need it
+# source that file, so the service and the tests get CODEEXEC_CONTAINERD_SOCKET
+# in their environment. Set CODEEXEC_CONTAINERD_SOCKET yourself to insist on a
+# particular containerd (setup then fails if none answers there).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Go may live in /usr/local/go/bin without being on a non-login shell's PATH.
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
+GO ?= go
+BIN := bin/codeexec
+ENV_FILE ?= /run/codeexec/env
+export CODEEXEC_ENV_FILE := $(ENV_FILE)
+TEST_NAMESPACE ?= codeexec-test
+# -p 1: integration tests of different packages share the test namespace, and
+# their leak checks (cgroups, uid 10001 processes) would see each other.
+GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
+# Extra flags for scripts/images.sh and scripts/setup.sh, e.g. IMAGES_FLAGS=--force.
+IMAGES_FLAGS ?=
+
+# Loads the effective socket into the recipe's shell (exported).
+load_env = set -a && . $(ENV_FILE) && set +a
+
+.PHONY: help build setup images run test clean stop-containerd
+
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## Build bin/codeexec
+	$(GO) build -o $(BIN) ./cmd/codeexec
+
+setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test)
+	scripts/setup.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS) >/dev/null
+
+images: ## Build and import the sandbox images only (IMAGES_FLAGS=--force to rebuild)
+	scripts/images.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS)
+
+run: setup build ## Set up, build, then serve on :3000
+	$(load_env) && exec ./$(BIN) serve
+
+test: setup ## Set up, then go vet and go test (integration tests required)
+	$(load_env) && \
+	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 && \
+	$(GO) vet ./... && \
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+clean: ## Remove build output
+	rm -rf bin
+
+stop-containerd: ## Stop the private containerd, if this project started it
+	scripts/containerd.sh stop

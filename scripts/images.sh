@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Build the sandbox images and import them into containerd.
+#
+# Usage: scripts/images.sh [--namespace NS]... [--force] [--rebuild-base]
+#
+#   --namespace NS   containerd namespace to import into (repeatable;
+#                    default: codeexec)
+#   --force          rebuild both images and re-import them
+#   --rebuild-base   also redo the local Debian base (debootstrap); implies
+#                    --force
+#
+# The images end up in each namespace as localhost/codeexec/python:latest and
+# localhost/codeexec/cpp:latest, unpacked for containerd's default snapshotter
+# (overlayfs). containerd is found or started by scripts/containerd.sh.
+#
+# No registry is needed. Unless buildah already has the base that the
+# Dockerfiles name (docker.io/library/debian:bookworm-slim), it is made here:
+#   1. debootstrap --variant=minbase bookworm, slimmed, tarred to
+#      ${CODEEXEC_CACHE_DIR:-/var/cache/codeexec}/base-bookworm.tar (kept);
+#   2. FROM scratch + ADD of that tar, tagged as the base;
+# then, per language:
+#   3. buildah bud sandbox/<lang> -> localhost/codeexec/<lang>:latest;
+#   4. buildah push to the OCI archive <cache>/images/<lang>.tar and
+#      ctr images import into each namespace.
+# Re-runs are cheap: an image is rebuilt only when the sha256 of its
+# sandbox/<lang>/ directory (stored beside the archive) changed or the
+# archive is missing; it is re-imported only when the namespace lacks it,
+# has another digest than the archive, or has it not unpacked.
+
+set -euo pipefail
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
+# shellcheck source=scripts/containerd.sh
+. "${SCRIPT_DIR}/containerd.sh"
+
+BASE_IMAGE=docker.io/library/debian:bookworm-slim
+BASE_TAR="${CODEEXEC_CACHE_DIR}/base-bookworm.tar"
+ARCHIVE_DIR="${CODEEXEC_CACHE_DIR}/images"
+LANGS=(python cpp)
+
+usage() {
+	sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+}
+
+namespaces=()
+force=0
+rebuild_base=0
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--namespace | -n)
+		[[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"
+		namespaces+=("$2")
+		shift 2
+		;;
+	--namespace=*)
+		namespaces+=("${1#*=}")
+		shift
+		;;
+	--force) force=1 && shift ;;
+	--rebuild-base) rebuild_base=1 && force=1 && shift ;;
+	-h | --help) usage && exit 0 ;;
+	*) usage && die "unknown argument: $1" ;;
+	esac
+done
+if [[ ${#namespaces[@]} -eq 0 ]]; then
+	namespaces=(codeexec)
+fi
+
+require_root
+ensure_base_packages
+ensure_build_packages
+containerd_ensure
+SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
+
+mkdir -p "${CODEEXEC_CACHE_DIR}" "${ARCHIVE_DIR}" "${CODEEXEC_RUN_DIR}"
+# One build at a time (two `make` runs at once would race on the cache).
+exec 9>"${CODEEXEC_RUN_DIR}/images.lock"
+if ! flock -n 9; then
+	log "another images.sh is running; waiting for it"
+	flock 9
+fi
+
+# Temporary dirs to remove on exit. --one-file-system: debootstrap mounts
+# /proc and /sys inside its target, and a failed run may leave them there.
+TMP_DIRS=()
+cleanup() {
+	local d
+	for d in "${TMP_DIRS[@]}"; do
+		umount -R "${d}/rootfs/proc" "${d}/rootfs/sys" 2>/dev/null || true
+		rm -rf --one-file-system -- "${d}" || true
+	done
+}
+trap cleanup EXIT
+
+# dir_hash DIR: sha256 of DIR's contents (names, modes, data), independent of
+# mtimes, owners and the order the file system lists entries in.
+dir_hash() {
+	tar -C "$(dirname -- "$1")" --sort=name --mtime=@0 --owner=0 --group=0 \
+		--numeric-owner --mode=go-w -cf - "$(basename -- "$1")" |
+		sha256sum | cut -d' ' -f1
+}
+
+buildah_image_id() {
+	buildah images --noheading --no-trunc --format '{{.ID}}' "$1" 2>/dev/null | head -n 1 || true
+}
+
+# Step 1: the Debian base as a tar (kept in the cache across runs).
+make_base_tar() {
+	local tmp root
+	tmp="$(mktemp -d "${CODEEXEC_CACHE_DIR}/debootstrap.XXXXXX")"
+	TMP_DIRS+=("${tmp}")
+	root="${tmp}/rootfs"
+	log "debootstrap --variant=minbase bookworm (about 30 s; log: ${tmp}/debootstrap.log)"
+	if ! debootstrap --variant=minbase bookworm "${root}" >"${tmp}/debootstrap.log" 2>&1; then
+		tail -n 20 "${tmp}/debootstrap.log" >&2
+		[[ -f ${root}/debootstrap/debootstrap.log ]] && tail -n 20 "${root}/debootstrap/debootstrap.log" >&2
+		die "debootstrap failed"
+	fi
+	# Like the official slim image: no package cache, lists, docs, man pages
+	# or translations, now or in later installs.
+	rm -rf "${root:?}"/var/cache/apt/archives/*.deb "${root:?}"/var/lib/apt/lists/* \
+		"${root:?}"/var/cache/apt/*.bin "${root:?}"/var/log/apt/* "${root:?}"/var/log/dpkg.log \
+		"${root:?}"/var/log/bootstrap.log \
+		"${root:?}"/usr/share/man/* "${root:?}"/usr/share/info/* "${root:?}"/usr/share/groff/* \
+		"${root:?}"/usr/share/lintian/* "${root:?}"/usr/share/linda/* "${root:?}"/usr/share/locale/*
+	find "${root}/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+	find "${root}/usr/share/doc" -mindepth 1 -type d -empty -delete
+	printf '%s\n' \
+		'path-exclude /usr/share/doc/*' \
+		'path-include /usr/share/doc/*/copyright' \
+		'path-exclude /usr/share/man/*' \
+		'path-exclude /usr/share/groff/*' \
+		'path-exclude /usr/share/info/*' \
+		'path-exclude /usr/share/lintian/*' \
+		'path-exclude /usr/share/linda/*' \
+		'path-exclude /usr/share/locale/*' \
+		>"${root}/etc/dpkg/dpkg.cfg.d/codeexec-slim"
+	# A container runtime provides /dev, /proc and /sys.
+	tar -C "${root}" --numeric-owner --xattrs \
+		--exclude=./dev/* --exclude=./proc/* --exclude=./sys/* \
+		-cf "${BASE_TAR}.tmp" .
+	mv -f "${BASE_TAR}.tmp" "${BASE_TAR}"
+	log "base tar: ${BASE_TAR} ($(du -h "${BASE_TAR}" | cut -f1))"
+}
+
+# Step 2: the base image in buildah's storage, named as the Dockerfiles' FROM.
+ensure_base_image() {
+	local ctx
+	if [[ ${rebuild_base} -eq 1 ]]; then
+		rm -f "${BASE_TAR}"
+		buildah rmi "${BASE_IMAGE}" >/dev/null 2>&1 || true
+	elif [[ -n $(buildah_image_id "${BASE_IMAGE}") ]]; then
+		return 0
+	fi
+	if [[ ! -s ${BASE_TAR} ]]; then
+		make_base_tar
+	fi
+	ctx="$(mktemp -d "${CODEEXEC_CACHE_DIR}/basectx.XXXXXX")"
+	TMP_DIRS+=("${ctx}")
+	ln "${BASE_TAR}" "${ctx}/base.tar" 2>/dev/null || cp "${BASE_TAR}" "${ctx}/base.tar"
+	printf 'FROM scratch\nADD base.tar /\n' >"${ctx}/Dockerfile"
+	log "building ${BASE_IMAGE} from ${BASE_TAR}"
+	if ! buildah bud --isolation chroot --network host \
+		-t "${BASE_IMAGE}" "${ctx}" >"${ctx}/build.log" 2>&1; then
+		tail -n 30 "${ctx}/build.log" >&2
+		die "building ${BASE_IMAGE} failed"
+	fi
+	rebuild_base=0
+}
+
+# The manifest digest an OCI archive holds (its index.json's one manifest).
+archive_digest() {
+	tar -xOf "$1" index.json | grep -o '"digest":"sha256:[0-9a-f]*"' | head -n 1 | cut -d'"' -f4
+}
+
+# Steps 3 and 4a: build localhost/codeexec/LANG:latest into its OCI archive.
+build_image() {
+	local lang=$1 hash=$2 ref="localhost/codeexec/$1:latest"
+	local archive="${ARCHIVE_DIR}/$1.tar" old_id new_id
+	ensure_base_image
+	old_id="$(buildah_image_id "${ref}")"
+	log "building ${ref} from sandbox/${lang} (log: ${archive%.tar}.build.log)"
+	if ! buildah bud --isolation chroot --network host --pull=never --layers=false \
+		-t "${ref}" "${REPO_DIR}/sandbox/${lang}" >"${archive%.tar}.build.log" 2>&1; then
+		tail -n 30 "${archive%.tar}.build.log" >&2
+		die "building ${ref} failed"
+	fi
+	new_id="$(buildah_image_id "${ref}")"
+	if [[ -n ${old_id} && ${old_id} != "${new_id}" ]]; then
+		buildah rmi "${old_id}" >/dev/null 2>&1 || true
+	fi
+	rm -f "${archive}.tmp"
+	buildah push --quiet "${ref}" "oci-archive:${archive}.tmp:${ref}" >/dev/null
+	mv -f "${archive}.tmp" "${archive}"
+	printf '%s\n' "${hash}" >"${archive}.sha256"
+	log "${ref}: $(du -h "${archive}" | cut -f1) archive, digest $(archive_digest "${archive}")"
+}
+
+# "DIGEST UNPACKED" of REF in namespace NS, or nothing when it is absent.
+image_state() {
+	local ns=$1 ref=$2
+	# Columns: REF TYPE DIGEST STATUS... SIZE UNPACKED (STATUS has spaces).
+	ctr --address "${SOCK}" -n "${ns}" images check "name==${ref}" 2>/dev/null |
+		awk -v ref="${ref}" '$1 == ref { print $3, $NF }'
+}
+
+# Step 4b: import the archive into NS unless it is there, same and unpacked.
+import_image() {
+	local lang=$1 ns=$2 ref="localhost/codeexec/$1:latest"
+	local archive="${ARCHIVE_DIR}/$1.tar" want state
+	want="$(archive_digest "${archive}")"
+	[[ -n ${want} ]] || die "no manifest digest in ${archive}"
+	state="$(image_state "${ns}" "${ref}")"
+	if [[ ${force} -eq 0 && ${state} == "${want} true" ]]; then
+		log "${ns}: ${ref} is up to date"
+		return 0
+	fi
+	log "${ns}: importing ${ref}"
+	ctr --address "${SOCK}" -n "${ns}" images import \
+		--base-name "localhost/codeexec/${lang}" "${archive}" >/dev/null
+	state="$(image_state "${ns}" "${ref}")"
+	if [[ ${state} != "${want} true" ]]; then
+		die "${ns}: ${ref} after import is '${state:-missing}', want '${want} true' (digest, unpacked)"
+	fi
+}
+
+for lang in "${LANGS[@]}"; do
+	[[ -f ${REPO_DIR}/sandbox/${lang}/Dockerfile ]] || die "missing sandbox/${lang}/Dockerfile"
+	hash="$(dir_hash "${REPO_DIR}/sandbox/${lang}")"
+	archive="${ARCHIVE_DIR}/${lang}.tar"
+	if [[ ${force} -eq 1 || ! -s ${archive} || ! -f ${archive}.sha256 ||
+		$(<"${archive}.sha256") != "${hash}" ]]; then
+		build_image "${lang}" "${hash}"
+	else
+		log "localhost/codeexec/${lang}:latest: archive is up to date"
+	fi
+	for ns in "${namespaces[@]}"; do
+		import_image "${lang}" "${ns}"
+	done
+done
+log "images ready in namespace(s): ${namespaces[*]}"
