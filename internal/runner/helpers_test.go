@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,8 +104,22 @@ func Leftovers(r *Runner) []string {
 			}
 		}
 	}
-	if b, _ := exec.Command("pgrep", "-u", fmt.Sprint(10001), "-a").Output(); len(b) > 0 {
-		out = append(out, "processes of uid 10001: "+strings.TrimSpace(string(b)))
+	out = append(out, sandboxProcesses(r.cfg.Namespace)...)
+	return out
+}
+
+// sandboxProcesses lists host processes that live in a cgroup of namespace
+// ns, that is, processes of some sandbox of this namespace still alive.
+func sandboxProcesses(ns string) []string {
+	var out []string
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range pids {
+		b, err := os.ReadFile(filepath.Join(p, "cgroup"))
+		if err != nil || !strings.Contains(string(b), ":/"+ns+"/") {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		out = append(out, fmt.Sprintf("process %s (%s)", filepath.Base(p), strings.ReplaceAll(string(cmd), "\x00", " ")))
 	}
 	return out
 }

@@ -205,3 +205,23 @@ func TestRunErrors(t *testing.T) {
 		AssertNoLeftovers(t, r)
 	})
 }
+
+// TestLeakDetectorSeesALiveSandbox proves the leak checks can fail: while a
+// run is in progress they must report its container, snapshot, job
+// directory, cgroup and process.
+func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(1.5)"})
+	}()
+	time.Sleep(900 * time.Millisecond)
+	got := strings.Join(Leftovers(r), "\n")
+	for _, want := range []string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("leak report during a run lacks %q:\n%s", want, got)
+		}
+	}
+	<-done
+}
