@@ -217,7 +217,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 		r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(1.5)"})
 	}()
 	time.Sleep(900 * time.Millisecond)
-	got := strings.Join(Leftovers(r), "\n")
+	got := strings.Join(r.Leftovers(), "\n")
 	for _, want := range []string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("leak report during a run lacks %q:\n%s", want, got)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/api"
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// serve starts the runner and the HTTP server, and on ctx's end stops
+// accepting requests and lets in-flight runs finish.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseConfig(args, stderr, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := cfg.logger(stderr)
+
+	r, err := runner.New(ctx, cfg.Runner, log)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.NewHandler(r, cfg.API, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A response may wait for the queue, a compile and a run.
+		WriteTimeout: cfg.Runner.QueueTimeout + cfg.Runner.CompileTimeout + cfg.Runner.RunTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "namespace", cfg.Runner.Namespace, "socket", cfg.Runner.Socket)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for in-flight runs", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

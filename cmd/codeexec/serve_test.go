@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/runner/runnertest"
+)
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// service is `codeexec serve` running in the test process against the real
+// containerd.
+type service struct {
+	url  string
+	cfg  runner.Config
+	stop context.CancelFunc
+	done chan error
+}
+
+func startService(t *testing.T, extra ...string) *service {
+	t.Helper()
+	cfg := runnertest.Config(t)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{url: "http://" + addr, cfg: cfg, stop: cancel, done: make(chan error, 1)}
+	args := append([]string{"serve", "--addr", addr, "--containerd-socket", cfg.Socket,
+		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--log-level", "warn"}, extra...)
+	var logs bytes.Buffer
+	go func() { s.done <- run(ctx, args, io.Discard, &syncWriter{w: &logs}, func(string) string { return "" }) }()
+	t.Cleanup(func() {
+		s.shutdown(t)
+		left, err := runner.Leftovers(cfg)
+		if err != nil {
+			t.Errorf("list leftovers: %v", err)
+		}
+		for _, l := range left {
+			t.Errorf("leftover: %s", l)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return s
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("service exited: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service not up after 30s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *service) shutdown(t *testing.T) {
+	t.Helper()
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("serve did not return within 60s of shutdown")
+	}
+}
+
+// syncWriter serialises writes from the service's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+type runResponse struct {
+	ID              string  `json:"id"`
+	Status          string  `json:"status"`
+	Stdout          string  `json:"stdout"`
+	Stderr          string  `json:"stderr"`
+	StdoutTruncated bool    `json:"stdout_truncated"`
+	ExitCode        *int    `json:"exit_code"`
+	Signal          *string `json:"signal"`
+	CompileOutput   string  `json:"compile_output"`
+	TimeMS          *int64  `json:"time_ms"`
+	Error           string  `json:"error"`
+}
+
+func post(t *testing.T, url, body string) (int, runResponse) {
+	t.Helper()
+	resp, err := http.Post(url+"/run", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST /run: %v", err)
+	}
+	defer resp.Body.Close()
+	var out runResponse
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func TestServeRunsProgramsOverHTTP(t *testing.T) {
+	s := startService(t)
+	tests := []struct {
+		name, body string
+		code       int
+		status     string
+		stdout     string
+	}{
+		{"python hello world", `{"language":"python","code":"print('hello, world')"}`, 200, "success", "hello, world\n"},
+		{"cpp hello world", `{"language":"cpp","code":"#include <cstdio>\nint main(){ std::puts(\"hello, world\"); }"}`, 200, "success", "hello, world\n"},
+		{"stdin is echoed", `{"language":"python","code":"print(input()[::-1])","input":"abc\n"}`, 200, "success", "cba\n"},
+		{"a compile error", `{"language":"cpp","code":"int main( {"}`, 200, "compile_error", ""},
+		{"an unknown language", `{"language":"ruby","code":"puts 1"}`, 400, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, got := post(t, s.url, tc.body)
+			if code != tc.code || got.Status != tc.status || got.Stdout != tc.stdout {
+				t.Fatalf("got %d %+v, want %d status %q stdout %q", code, got, tc.code, tc.status, tc.stdout)
+			}
+			if code == 200 && (len(got.ID) != 36 || got.TimeMS == nil) {
+				t.Errorf("id %q time_ms %v", got.ID, got.TimeMS)
+			}
+		})
+	}
+}
+
+func TestServeTimesOutWithinTheLimit(t *testing.T) {
+	s := startService(t)
+	start := time.Now()
+	code, got := post(t, s.url, `{"language":"python","code":"while True: pass"}`)
+	took := time.Since(start)
+	if code != 200 || got.Status != "timeout" || got.ExitCode != nil || got.Signal == nil || *got.Signal != "SIGKILL" {
+		t.Fatalf("got %d %+v", code, got)
+	}
+	if took > 2500*time.Millisecond {
+		t.Errorf("response after %s, want within 2.5s", took)
+	}
+}
+
+func TestServeDrainsInFlightRunsOnShutdown(t *testing.T) {
+	s := startService(t)
+	type reply struct {
+		code int
+		res  runResponse
+	}
+	replies := make(chan reply, 1)
+	go func() {
+		code, res := post(t, s.url, `{"language":"python","code":"import time\ntime.sleep(1)\nprint('finished')"}`)
+		replies <- reply{code, res}
+	}()
+	time.Sleep(400 * time.Millisecond)
+	s.shutdown(t)
+	r := <-replies
+	if r.code != 200 || r.res.Status != "success" || r.res.Stdout != "finished\n" {
+		t.Fatalf("in-flight run got %d %+v, want it to finish", r.code, r.res)
+	}
+	if _, err := http.Get(s.url + "/healthz"); err == nil {
+		t.Error("the service still accepts connections after shutdown")
+	}
+}
+
+func TestServeConfiguration(t *testing.T) {
+	env := map[string]string{"CODEEXEC_RUN_TIMEOUT": "5s", "CODEEXEC_PIDS": "32", "CODEEXEC_MEMORY_MB": "128"}
+	getenv := func(k string) string { return env[k] }
+	t.Run("environment variables set values and flags win over them", func(t *testing.T) {
+		c, err := parseConfig([]string{"--pids", "16"}, io.Discard, getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Runner.RunTimeout != 5*time.Second || c.Runner.RunLimits.Pids != 16 || c.Runner.RunLimits.MemoryBytes != 128<<20 {
+			t.Fatalf("timeout %s pids %d memory %d", c.Runner.RunTimeout, c.Runner.RunLimits.Pids, c.Runner.RunLimits.MemoryBytes)
+		}
+	})
+	t.Run("defaults are the original design's", func(t *testing.T) {
+		c, err := parseConfig(nil, io.Discard, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Addr != ":3000" || c.Runner.RunTimeout != 2*time.Second || c.Runner.RunLimits.MemoryBytes != 256<<20 ||
+			c.Runner.RunLimits.Pids != 64 || c.Runner.RunLimits.CPUs != 1 || c.API.RateLimit != 100 || c.API.RateWindow != 15*time.Minute {
+			t.Fatalf("defaults: %+v", c)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a bad duration names the flag", []string{"--run-timeout", "soon"}, "run-timeout"},
+		{"a tiny memory limit says what is allowed", []string{"--memory-mb", "1"}, "at least 16 MiB"},
+		{"a relative state dir is refused", []string{"--state-dir", "state"}, "absolute"},
+		{"the kubelet's namespace is refused", []string{"--namespace", "k8s.io"}, "own"},
+		{"a bad environment value names the variable", nil, "CODEEXEC_PIDS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ge := func(string) string { return "" }
+			if tc.args == nil {
+				ge = func(k string) string {
+					if k == "CODEEXEC_PIDS" {
+						return "many"
+					}
+					return ""
+				}
+			}
+			_, err := parseConfig(tc.args, io.Discard, ge)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("help documents every setting", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"serve", "--help"}, io.Discard, &out, func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		for _, flag := range []string{"addr", "containerd-socket", "namespace", "state-dir", "run-timeout", "memory-mb", "pids", "cpus", "output-bytes", "rate-limit", "CODEEXEC_STATE_DIR"} {
+			if !strings.Contains(out.String(), flag) {
+				t.Errorf("help lacks %s", flag)
+			}
+		}
+	})
+	t.Run("an unreachable containerd is a clear start-up error", func(t *testing.T) {
+		err := run(context.Background(), []string{"serve", "--containerd-socket", "/nonexistent/containerd.sock", "--state-dir", t.TempDir()}, io.Discard, io.Discard, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "/nonexistent/containerd.sock") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Defaults for Config. The byte limits are on decoded strings, except
+// DefaultMaxBodyBytes, which is on the JSON body as sent; JSON escaping can
+// make a body up to six times longer than the strings it carries.
+const (
+	DefaultMaxBodyBytes   int64 = 1 << 20   // 1 MiB
+	DefaultMaxCodeBytes         = 64 << 10  // 64 KiB: far more than any single-file program needs
+	DefaultMaxInputBytes        = 256 << 10 // 256 KiB: room for test-case style stdin, well under the body limit
+	DefaultRateLimit            = 100       // requests per RateWindow per client address
+	DefaultRateWindow           = 15 * time.Minute
+	DefaultBusyRetryAfter       = 5 * time.Second
+)
+
+// Config sets the limits of the HTTP API.
+type Config struct {
+	// MaxBodyBytes caps the request body as sent. A body with a larger
+	// Content-Length is refused before a byte of it is read.
+	MaxBodyBytes int64
+	// MaxCodeBytes caps the decoded "code" field.
+	MaxCodeBytes int
+	// MaxInputBytes caps the decoded "input" field.
+	MaxInputBytes int
+	// RateLimit is how many POST /run requests one client address may make per
+	// RateWindow. Zero disables the limiter.
+	RateLimit int
+	// RateWindow is the length of the sliding rate-limit window.
+	RateWindow time.Duration
+	// Languages are the language names POST /run accepts, e.g. "cpp" and
+	// "python". They must match the runner's configured languages.
+	Languages []string
+	// BusyRetryAfter is what the Retry-After header of a 503 says when every
+	// sandbox is busy. It is rounded up to whole seconds.
+	BusyRetryAfter time.Duration
+}
+
+// DefaultConfig returns a Config built from the Default constants, accepting
+// the languages "cpp" and "python".
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:   DefaultMaxBodyBytes,
+		MaxCodeBytes:   DefaultMaxCodeBytes,
+		MaxInputBytes:  DefaultMaxInputBytes,
+		RateLimit:      DefaultRateLimit,
+		RateWindow:     DefaultRateWindow,
+		Languages:      []string{"cpp", "python"},
+		BusyRetryAfter: DefaultBusyRetryAfter,
+	}
+}
+
+// Validate reports every setting that NewHandler cannot work with, joined into
+// one error, or nil.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.MaxBodyBytes <= 0 {
+		bad("MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxCodeBytes <= 0 {
+		bad("MaxCodeBytes must be positive, got %d", c.MaxCodeBytes)
+	} else if int64(c.MaxCodeBytes) >= c.MaxBodyBytes {
+		bad("MaxCodeBytes (%d) must be less than MaxBodyBytes (%d), or code at the limit could never be sent", c.MaxCodeBytes, c.MaxBodyBytes)
+	}
+	if c.MaxInputBytes < 0 {
+		bad("MaxInputBytes must not be negative, got %d", c.MaxInputBytes)
+	} else if int64(c.MaxInputBytes) >= c.MaxBodyBytes {
+		bad("MaxInputBytes (%d) must be less than MaxBodyBytes (%d), or input at the limit could never be sent", c.MaxInputBytes, c.MaxBodyBytes)
+	}
+	if c.RateLimit < 0 {
+		bad("RateLimit must not be negative (0 disables it), got %d", c.RateLimit)
+	}
+	if c.RateLimit > 0 && c.RateWindow < time.Second {
+		bad("RateWindow must be at least 1s when RateLimit is set, got %s", c.RateWindow)
+	}
+	if len(c.Languages) == 0 {
+		bad("Languages must name at least one language")
+	}
+	for i, l := range c.Languages {
+		if l == "" {
+			bad("Languages[%d] is empty", i)
+		} else if slices.Index(c.Languages, l) != i {
+			bad("Languages lists %q twice", l)
+		}
+	}
+	if c.BusyRetryAfter <= 0 {
+		bad("BusyRetryAfter must be positive, got %s", c.BusyRetryAfter)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// The client-facing error kinds. Each carries the message the client sees, so
+// it must say what to change. statusOf is the only place that turns a kind
+// into a status code.
+type (
+	invalidError   string // the request is malformed or fails validation: 400
+	tooLargeError  string // the body, code or input is over its limit: 413
+	mediaTypeError string // the body is not declared as JSON: 415
+	rateLimitError string // the client address used up its rate limit: 429
+)
+
+func (e invalidError) Error() string   { return string(e) }
+func (e tooLargeError) Error() string  { return string(e) }
+func (e mediaTypeError) Error() string { return string(e) }
+func (e rateLimitError) Error() string { return string(e) }
+
+// languageError reports a language this service does not run. It matches
+// runner.ErrUnknownLanguage with errors.Is, whether the API caught it during
+// validation or the runner returned it.
+type languageError struct {
+	name      string
+	supported []string // sorted
+}
+
+func (e *languageError) Error() string {
+	return fmt.Sprintf("unknown language %q: supported languages are %s", e.name, strings.Join(e.supported, ", "))
+}
+
+func (e *languageError) Is(target error) bool { return target == runner.ErrUnknownLanguage }
+
+var (
+	errNotFound         = errors.New("not found")
+	errMethodNotAllowed = errors.New("method not allowed")
+	// errClientGone marks a failure seen after the client closed the request.
+	// The client cannot read the answer, so it is logged, not reported.
+	errClientGone = errors.New("client closed request")
+	// errPanic stands for a recovered panic; its details go only to the log.
+	errPanic = errors.New("handler panicked")
+)
+
+// statusClientClosedRequest is nginx's non-standard code for a request whose
+// client went away before the answer; nobody reads it, but logs and proxies
+// recognise it.
+const statusClientClosedRequest = 499
+
+// statusOf maps an error to the HTTP status and the message the client sees.
+// It is the only place that does. Client-facing kinds show their own message;
+// infrastructure failures get fixed messages, and anything unrecognised is a
+// 500 whose message never carries the error's text, which may hold paths,
+// container ids or other internals.
+func statusOf(err error) (int, string) {
+	var (
+		invalid   invalidError
+		tooLarge  tooLargeError
+		mediaType mediaTypeError
+		limited   rateLimitError
+		language  *languageError
+	)
+	switch {
+	// First: if the client is gone, what else went wrong is not its business.
+	case errors.Is(err, errClientGone):
+		return statusClientClosedRequest, "client closed request"
+	case errors.As(err, &invalid):
+		return http.StatusBadRequest, invalid.Error()
+	case errors.As(err, &language):
+		return http.StatusBadRequest, language.Error()
+	case errors.Is(err, runner.ErrUnknownLanguage):
+		return http.StatusBadRequest, "unknown language"
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, tooLarge.Error()
+	case errors.As(err, &mediaType):
+		return http.StatusUnsupportedMediaType, mediaType.Error()
+	case errors.As(err, &limited):
+		return http.StatusTooManyRequests, limited.Error()
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, "method not allowed"
+	case errors.Is(err, runner.ErrBusy):
+		return http.StatusServiceUnavailable, "all sandboxes are busy; retry later"
+	case errors.Is(err, runner.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the container runtime is unavailable; try again later"
+	default:
+		return http.StatusInternalServerError, "internal error"
+	}
+}
+
+// errorBody is the JSON shape of every error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// writeError logs err once, at a level that fits who must act on it, and
+// writes the status and message statusOf chose.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := statusOf(err)
+	if errors.Is(err, runner.ErrBusy) {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(h.cfg.BusyRetryAfter)))
+	}
+
+	attrs := []slog.Attr{slog.Int("status", status), requestIDAttr(r), slog.String("path", r.URL.Path)}
+	switch {
+	case status == statusClientClosedRequest:
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "client went away", append(attrs, slog.String("error", err.Error()))...)
+	case status >= 500:
+		// The only record of what went wrong: the client was told "internal error".
+		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed", append(attrs, slog.String("error", err.Error()))...)
+	case status == http.StatusNotFound, status == http.StatusMethodNotAllowed, status == http.StatusTooManyRequests:
+		// Debug: these routes are not rate-limited (404, 405) or exist to shed
+		// load (429), so an info record each would let a client flood the log.
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", attrs...)
+	default:
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request rejected", append(attrs, slog.String("reason", msg))...)
+	}
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least 1, as Retry-After
+// needs.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// Runner runs one program. A program that fails is a Result with a nil
+// error; an error means the service could not run it (runner.ErrBusy,
+// runner.ErrUnavailable, runner.ErrUnknownLanguage, or anything else, which
+// becomes a 500).
+type Runner interface {
+	Run(ctx context.Context, req runner.Request) (runner.Result, error)
+}
+
+// handler holds what the routes share. It is immutable after NewHandler.
+type handler struct {
+	runner    Runner
+	cfg       Config
+	languages []string          // cfg.Languages, sorted, for messages
+	allow     map[string]string // route path → Allow header value
+	log       *slog.Logger
+}
+
+// NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
+// fails or r is nil, since both are wiring mistakes to fix before serving;
+// call cfg.Validate first to report them gracefully. A nil log discards.
+func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
+	if err := cfg.Validate(); err != nil {
+		panic("api: invalid config: " + err.Error())
+	}
+	if r == nil {
+		panic("api: nil Runner")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{
+		runner:    r,
+		cfg:       cfg,
+		languages: slices.Sorted(slices.Values(cfg.Languages)), // a copy: the caller may reuse its slice
+		log:       log,
+	}
+	h.cfg.Languages = h.languages
+
+	mux := chi.NewRouter()
+	// Order matters: the request id exists before anything logs, and the
+	// recoverer sits inside it so a panic's record and 500 carry the id.
+	mux.Use(dropUnsafeRequestID, middleware.RequestID, echoRequestID, h.recoverer)
+	mux.NotFound(h.notFound)
+	mux.MethodNotAllowed(h.methodNotAllowed)
+
+	mux.Get("/healthz", h.healthz)
+	mux.With(h.rateLimit()...).Post("/run", h.run)
+
+	h.allow = allowHeaders(mux)
+	return mux
+}
+
+// allowHeaders lists, for each route, the methods it serves, as an Allow
+// header value. chi's own 405 sets Allow, but a custom one is not told the
+// methods, so they are read back from the routes once here.
+func allowHeaders(mux chi.Routes) map[string]string {
+	methods := map[string][]string{}
+	_ = chi.Walk(mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		methods[route] = append(methods[route], method)
+		return nil // never fails: only collects
+	})
+	allow := make(map[string]string, len(methods))
+	for route, ms := range methods {
+		slices.Sort(ms)
+		allow[route] = strings.Join(ms, ", ")
+	}
+	return allow
+}
+
+// healthz answers while the process serves HTTP. It does not probe
+// containerd: a runtime outage shows as 503 on /run, and restarting this
+// process would not fix it.
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, errNotFound)
+}
+
+// methodNotAllowed answers 405 with the route's Allow header. chi also sends
+// methods it does not know (e.g. "FOO") here, on any path; on a path no route
+// serves, that is a 404.
+func (h *handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.RawPath // what chi routed on
+	if path == "" {
+		path = r.URL.Path
+	}
+	allow, ok := h.allow[path]
+	if !ok {
+		h.writeError(w, r, errNotFound)
+		return
+	}
+	w.Header().Set("Allow", allow)
+	h.writeError(w, r, errMethodNotAllowed)
+}

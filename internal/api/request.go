@@ -1,0 +1,205 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// runRequest is the JSON body of POST /run. Language and Code are pointers so
+// that a missing field and an empty one get different messages.
+type runRequest struct {
+	Language *string `json:"language"`
+	Code     *string `json:"code"`
+	Input    string  `json:"input"`
+}
+
+// readRunRequest checks the headers, reads at most cfg.MaxBodyBytes of the
+// body, decodes it strictly and validates it.
+func (h *handler) readRunRequest(w http.ResponseWriter, r *http.Request) (runner.Request, error) {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return runner.Request{}, err
+	}
+	// Refuse a declared oversize body before reading any of it, so a client
+	// cannot make us spend bandwidth on a request we will reject anyway.
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		return runner.Request{}, tooLargeError(fmt.Sprintf("request body is %d bytes; the limit is %s",
+			r.ContentLength, formatBytes(h.cfg.MaxBodyBytes)))
+	}
+
+	// MaxBytesReader covers what Content-Length cannot: chunked bodies have
+	// none. bodyReader remembers a read failure so it is not mistaken for
+	// malformed JSON.
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+
+	// Decoding into a pointer leaves it nil for a literal null, which would
+	// otherwise decode into a zero struct without complaint.
+	var in *runRequest
+	if err := dec.Decode(&in); err != nil {
+		return runner.Request{}, decodeError(err, body.err)
+	}
+	if err := checkTrailing(dec, body); err != nil {
+		return runner.Request{}, err
+	}
+	if in == nil {
+		return runner.Request{}, invalidError("request body must be a JSON object, got null")
+	}
+	return h.validate(in)
+}
+
+// checkContentType accepts application/json with no charset or charset=utf-8:
+// JSON is UTF-8 (RFC 8259), and decoding another charset as UTF-8 would
+// silently change the program.
+func checkContentType(v string) error {
+	if v == "" {
+		return mediaTypeError("Content-Type must be application/json; the request has none")
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return mediaTypeError("Content-Type cannot be parsed; it must be application/json")
+	}
+	if mt != "application/json" {
+		return mediaTypeError(fmt.Sprintf("Content-Type must be application/json, got %s", mt))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return mediaTypeError(fmt.Sprintf("JSON must be UTF-8, got charset=%s", cs))
+	}
+	return nil
+}
+
+// bodyReader records the first error of the underlying reader other than EOF.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// decodeError turns a failed Decode into a message that says what is wrong
+// and where. readErr is the body's own failure, if any, which takes precedence
+// over what the decoder made of it.
+func decodeError(err, readErr error) error {
+	if readErr != nil {
+		return bodyReadError(readErr)
+	}
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return invalidError(`request body is empty; send a JSON object such as {"language":"python","code":"print(1)"}`)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidError("malformed JSON: the body ends before the JSON object is complete")
+	case errors.As(err, &syntax):
+		return invalidError(fmt.Sprintf("malformed JSON at byte offset %d: %s", syntax.Offset, syntax.Error()))
+	case errors.As(err, &typ) && typ.Field == "":
+		return invalidError(fmt.Sprintf("request body must be a JSON object, got %s", typ.Value))
+	case errors.As(err, &typ):
+		return invalidError(fmt.Sprintf("%q must be %s, got %s", typ.Field, typeName(typ.Type), typ.Value))
+	}
+	// encoding/json has no error type for unknown fields, only this text.
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return invalidError(fmt.Sprintf(`unknown field %s; the fields are "language", "code" and "input"`, field))
+	}
+	return invalidError("malformed JSON: " + strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// bodyReadError reports a body that could not be read to the end.
+func bodyReadError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return tooLargeError(fmt.Sprintf("request body is larger than the limit of %s", formatBytes(tooBig.Limit)))
+	}
+	return invalidError("the request body could not be read to the end")
+}
+
+// typeName names a Go type the way a JSON client thinks of it.
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	default:
+		return t.String()
+	}
+}
+
+// checkTrailing refuses anything but whitespace after the object: a second
+// object or stray bytes mean the client sent something other than it thinks.
+// It reads the rest through the size limit, so trailing junk still counts.
+func checkTrailing(dec *json.Decoder, body *bodyReader) error {
+	rest := bufio.NewReader(io.MultiReader(dec.Buffered(), body))
+	offset := dec.InputOffset()
+	for {
+		c, err := rest.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return bodyReadError(err)
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			offset++
+		default:
+			return invalidError(fmt.Sprintf("unexpected data after the JSON object at byte offset %d; send exactly one object", offset))
+		}
+	}
+}
+
+// validate checks the decoded fields and builds the runner's request. Code
+// and input are passed on verbatim: no trimming, no newline fixing.
+func (h *handler) validate(in *runRequest) (runner.Request, error) {
+	supported := strings.Join(h.languages, ", ")
+	switch {
+	case in.Language == nil || *in.Language == "":
+		return runner.Request{}, invalidError(fmt.Sprintf(`"language" is required; supported languages are %s`, supported))
+	case !slices.Contains(h.languages, *in.Language):
+		return runner.Request{}, &languageError{name: *in.Language, supported: h.languages}
+	case in.Code == nil:
+		return runner.Request{}, invalidError(`"code" is required`)
+	case len(*in.Code) > h.cfg.MaxCodeBytes:
+		return runner.Request{}, tooLargeError(fmt.Sprintf("code is %d bytes; the limit is %d", len(*in.Code), h.cfg.MaxCodeBytes))
+	case strings.TrimSpace(*in.Code) == "":
+		return runner.Request{}, invalidError(`"code" must not be empty or only whitespace`)
+	case strings.IndexByte(*in.Code, 0) >= 0:
+		// No compiler or interpreter accepts NUL in source, and it has no
+		// innocent use; refuse it rather than let each toolchain react.
+		return runner.Request{}, invalidError(fmt.Sprintf(`"code" contains a NUL byte at byte %d; source code cannot contain NUL`, strings.IndexByte(*in.Code, 0)))
+	case len(in.Input) > h.cfg.MaxInputBytes:
+		return runner.Request{}, tooLargeError(fmt.Sprintf("input is %d bytes; the limit is %d", len(in.Input), h.cfg.MaxInputBytes))
+	}
+	return runner.Request{Language: *in.Language, Code: *in.Code, Input: in.Input}, nil
+}
+
+// formatBytes names a byte count exactly, with its KiB or MiB value when it
+// is a whole number of them: "1048576 bytes (1 MiB)".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d bytes (%d MiB)", n, n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d bytes (%d KiB)", n, n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

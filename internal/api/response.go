@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// runResponse is the JSON body of a 200 from POST /run. A program that failed
+// is still a 200: Status says how it ended.
+type runResponse struct {
+	ID              string        `json:"id"`
+	Status          runner.Status `json:"status"`
+	Stdout          string        `json:"stdout"`
+	Stderr          string        `json:"stderr"`
+	StdoutTruncated bool          `json:"stdout_truncated"`
+	StderrTruncated bool          `json:"stderr_truncated"`
+	ExitCode        *int          `json:"exit_code"` // null when killed by a signal
+	Signal          string        `json:"signal,omitempty"`
+	CompileOutput   string        `json:"compile_output,omitempty"`
+	TimeMS          int64         `json:"time_ms"`
+	CompileMS       int64         `json:"compile_ms,omitempty"`
+	QueueMS         int64         `json:"queue_ms"`
+}
+
+// newRunResponse copies a Result into its JSON shape. It gives the run a fresh
+// id if the runner returned none, so every answer can be quoted back to us.
+func newRunResponse(res runner.Result) runResponse {
+	id := res.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	return runResponse{
+		ID:              id,
+		Status:          res.Status,
+		Stdout:          res.Stdout,
+		Stderr:          res.Stderr,
+		StdoutTruncated: res.StdoutTruncated,
+		StderrTruncated: res.StderrTruncated,
+		ExitCode:        res.ExitCode,
+		Signal:          res.Signal,
+		CompileOutput:   res.CompileOutput,
+		TimeMS:          res.Time.Milliseconds(),
+		CompileMS:       res.CompileTime.Milliseconds(),
+		QueueMS:         res.QueueTime.Milliseconds(),
+	}
+}
+
+// writeJSON writes v as the whole response. Strings that are not valid UTF-8,
+// such as raw program output, have each bad byte replaced with U+FFFD by
+// encoding/json, so the body is always valid JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Program output is full of <, > and & (C++ diagnostics); escaping them
+	// helps only JSON pasted into HTML, which nosniff below rules out.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Unreachable for this package's types (strings, bools, ints); if it
+		// ever happens, answer something valid rather than half a body.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"internal error"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	// Browsers must not sniff program output as HTML, and caches must not
+	// keep results that may hold a user's data.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a write error means the client left; nothing to do
+}

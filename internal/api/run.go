@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// run serves POST /run: validate, run under the request's context, answer.
+func (h *handler) run(w http.ResponseWriter, r *http.Request) {
+	req, err := h.readRunRequest(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+
+	// r.Context() ends when the client disconnects, so the runner can stop
+	// the sandbox instead of running a program nobody will read.
+	res, err := h.runner.Run(r.Context(), req)
+	if err != nil {
+		h.writeError(w, r, h.runError(r.Context(), req, err))
+		return
+	}
+
+	resp := newRunResponse(res)
+	h.logRun(r, req, resp)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// runError adds what only the handler knows to an error from the runner:
+// whether the client had already gone, and the supported languages.
+func (h *handler) runError(ctx context.Context, req runner.Request, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%w: %w", errClientGone, err)
+	}
+	if errors.Is(err, runner.ErrUnknownLanguage) {
+		// Validation accepted the language, so Config.Languages and the
+		// runner disagree: the client gets a 400, the operator this warning.
+		h.log.LogAttrs(ctx, slog.LevelWarn, "runner refused a language the api accepts; check the configured languages",
+			slog.String("language", req.Language), slog.String("error", err.Error()))
+		return &languageError{name: req.Language, supported: h.languages}
+	}
+	return err
+}
+
+// logRun writes the one record of a finished run.
+func (h *handler) logRun(r *http.Request, req runner.Request, resp runResponse) {
+	attrs := []slog.Attr{
+		slog.String("id", resp.ID),
+		slog.String("language", req.Language),
+		slog.String("status", string(resp.Status)),
+	}
+	if resp.ExitCode != nil {
+		attrs = append(attrs, slog.Int("exit_code", *resp.ExitCode))
+	}
+	if resp.Signal != "" {
+		attrs = append(attrs, slog.String("signal", resp.Signal))
+	}
+	attrs = append(attrs,
+		slog.Int64("time_ms", resp.TimeMS),
+		slog.Int64("compile_ms", resp.CompileMS),
+		slog.Int64("queue_ms", resp.QueueMS),
+		requestIDAttr(r),
+	)
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "run", attrs...)
+}

@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+)
+
+// Leftovers lists, in words, what r has in flight or left behind:
+// containers, tasks, snapshots, job and FIFO directories, cgroups and
+// processes. After Wait it is empty unless cleanup failed. Tests use it to
+// prove that nothing leaks.
+func (r *Runner) Leftovers() []string {
+	return leftovers(r.client, r.cfg)
+}
+
+// Leftovers lists what a runner with configuration cfg left behind, without
+// starting one (starting one would reconcile them away). It is for checking
+// a service from the outside, after it stopped or crashed.
+func Leftovers(cfg Config) ([]string, error) {
+	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return leftovers(c, cfg), nil
+}
+
+func leftovers(c *client.Client, cfg Config) []string {
+	var out []string
+	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 10*time.Second)
+	defer cancel()
+	owned := fmt.Sprintf("labels.%q==%q", LabelOwner, cfg.StateDir)
+	cs, err := c.Containers(ctx, owned)
+	if err != nil {
+		out = append(out, "cannot list containers: "+err.Error())
+	}
+	for _, ctr := range cs {
+		out = append(out, "container "+ctr.ID())
+		if _, err := ctr.Task(ctx, nil); err == nil {
+			out = append(out, "task "+ctr.ID())
+		}
+	}
+	err = c.SnapshotService(cfg.Snapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		out = append(out, "snapshot "+info.Name)
+		return nil
+	}, owned)
+	if err != nil {
+		out = append(out, "cannot list snapshots: "+err.Error())
+	}
+	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			out = append(out, "file "+filepath.Join(dir, e.Name()))
+		}
+	}
+	for _, ctrl := range []string{"memory", "pids", "cpu", ""} {
+		entries, _ := os.ReadDir(filepath.Join(cgroupRoot, ctrl, cfg.Namespace))
+		for _, e := range entries {
+			if e.IsDir() && isSandboxCgroup(e.Name()) {
+				out = append(out, "cgroup "+filepath.Join(ctrl, cfg.Namespace, e.Name()))
+			}
+		}
+	}
+	out = append(out, sandboxProcesses(cfg.Namespace)...)
+	return out
+}
+
+// sandboxProcesses lists host processes that live in a cgroup of namespace
+// ns, that is, processes of some sandbox of this namespace still alive.
+func sandboxProcesses(ns string) []string {
+	var out []string
+	pids, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range pids {
+		b, err := os.ReadFile(filepath.Join(p, "cgroup"))
+		if err != nil || !strings.Contains(string(b), ":/"+ns+"/") {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		out = append(out, fmt.Sprintf("process %s (%s)", filepath.Base(p), strings.ReplaceAll(string(cmd), "\x00", " ")))
+	}
+	return out
+}
+
+// isSandboxCgroup reports whether a cgroup is named like a sandbox
+// container ("<uuid>-run", "<uuid>-compile").
+func isSandboxCgroup(name string) bool {
+	return strings.HasSuffix(name, "-run") || strings.HasSuffix(name, "-compile")
+}
