@@ -26,6 +26,9 @@ type runResponse struct {
 	TimeMS          int64         `json:"time_ms"`
 	CompileMS       int64         `json:"compile_ms,omitempty"`
 	QueueMS         int64         `json:"queue_ms"`
+	CPUTimeMS       int64         `json:"cpu_time_ms"`
+	MemoryPeakBytes int64         `json:"memory_peak_bytes"`
+	OOMKilled       bool          `json:"oom_killed"`
 }
 
 // newRunResponse copies a Result into its JSON shape. It gives the run a fresh
@@ -48,6 +51,9 @@ func newRunResponse(res runner.Result) runResponse {
 		TimeMS:          res.Time.Milliseconds(),
 		CompileMS:       res.CompileTime.Milliseconds(),
 		QueueMS:         res.QueueTime.Milliseconds(),
+		CPUTimeMS:       res.CPUTime.Milliseconds(),
+		MemoryPeakBytes: res.MemoryPeakBytes,
+		OOMKilled:       res.OOMKilled,
 	}
 }
 

@@ -116,6 +116,9 @@ func TestLimits(t *testing.T) {
 		if res.Time < 2*time.Second {
 			t.Errorf("time %s, want at least the 2s limit", res.Time)
 		}
+		if res.CPUTime < 1500*time.Millisecond || res.CPUTime > 2200*time.Millisecond {
+			t.Errorf("cpu time %s, want about the 2s a busy loop burns on its one core", res.CPUTime)
+		}
 		AssertNoLeftovers(t, r)
 	})
 
@@ -124,6 +127,9 @@ func TestLimits(t *testing.T) {
 		wantStatus(t, res, StatusMemoryLimitExceeded)
 		if !res.OOMKilled || res.Signal != "SIGKILL" {
 			t.Errorf("oom %v signal %q", res.OOMKilled, res.Signal)
+		}
+		if res.MemoryPeakBytes < 200<<20 || res.MemoryPeakBytes > 300<<20 {
+			t.Errorf("memory peak %d bytes, want close to the 256 MiB limit", res.MemoryPeakBytes)
 		}
 		AssertNoLeftovers(t, r)
 	})
