@@ -88,6 +88,8 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&r.MaxConcurrent, "max-concurrent", r.MaxConcurrent, "sandboxes running at once")
 	fs.IntVar(&r.MaxQueue, "max-queue", r.MaxQueue, "requests waiting for a sandbox before 503")
 	fs.DurationVar(&r.QueueTimeout, "queue-timeout", r.QueueTimeout, "longest wait for a sandbox before 503")
+	fs.IntVar(&r.PoolSize, "pool-size", r.PoolSize, "sandboxes prepared ahead per language; 0 creates them on request (cold path)")
+	fs.DurationVar(&r.PoolMaxIdle, "pool-max-idle", r.PoolMaxIdle, "a prepared sandbox older than this is discarded, not used")
 	fs.Int64Var(&a.MaxBodyBytes, "max-body-bytes", a.MaxBodyBytes, "largest request body in bytes")
 	fs.IntVar(&a.MaxCodeBytes, "max-code-bytes", a.MaxCodeBytes, "largest code field in bytes")
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")

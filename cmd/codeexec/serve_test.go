@@ -48,11 +48,13 @@ func startService(t *testing.T, extra ...string) *service {
 	go func() { s.done <- run(ctx, args, io.Discard, &syncWriter{w: &logs}, func(string) string { return "" }) }()
 	t.Cleanup(func() {
 		s.shutdown(t)
-		left, err := runner.Leftovers(cfg)
-		if err != nil {
-			t.Errorf("list leftovers: %v", err)
-		}
-		for _, l := range left {
+		for _, l := range runnertest.EventualLeftovers(func() []string {
+			left, err := runner.Leftovers(cfg)
+			if err != nil {
+				return []string{"cannot list: " + err.Error()}
+			}
+			return left
+		}) {
 			t.Errorf("leftover: %s", l)
 		}
 	})

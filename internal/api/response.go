@@ -26,6 +26,7 @@ type runResponse struct {
 	TimeMS          int64         `json:"time_ms"`
 	CompileMS       int64         `json:"compile_ms,omitempty"`
 	QueueMS         int64         `json:"queue_ms"`
+	PrepareMS       int64         `json:"prepare_ms,omitempty"`
 	CPUTimeMS       int64         `json:"cpu_time_ms"`
 	MemoryPeakBytes int64         `json:"memory_peak_bytes"`
 	OOMKilled       bool          `json:"oom_killed"`
@@ -51,6 +52,7 @@ func newRunResponse(res runner.Result) runResponse {
 		TimeMS:          res.Time.Milliseconds(),
 		CompileMS:       res.CompileTime.Milliseconds(),
 		QueueMS:         res.QueueTime.Milliseconds(),
+		PrepareMS:       res.PrepareTime.Milliseconds(),
 		CPUTimeMS:       res.CPUTime.Milliseconds(),
 		MemoryPeakBytes: res.MemoryPeakBytes,
 		OOMKilled:       res.OOMKilled,

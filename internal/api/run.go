@@ -64,6 +64,7 @@ func (h *handler) logRun(r *http.Request, req runner.Request, resp runResponse) 
 		slog.Int64("time_ms", resp.TimeMS),
 		slog.Int64("compile_ms", resp.CompileMS),
 		slog.Int64("queue_ms", resp.QueueMS),
+		slog.Int64("prepare_ms", resp.PrepareMS),
 		requestIDAttr(r),
 	)
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "run", attrs...)

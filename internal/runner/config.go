@@ -23,6 +23,8 @@ const (
 	DefaultMaxConcurrent  = 4
 	DefaultMaxQueue       = 64
 	DefaultQueueTimeout   = 10 * time.Second
+	DefaultPoolSize       = 2
+	DefaultPoolMaxIdle    = 10 * time.Minute
 )
 
 // Config is everything the runner needs to know.
@@ -44,6 +46,9 @@ type Config struct {
 	MaxConcurrent int           // sandboxes running at once
 	MaxQueue      int           // requests waiting for a sandbox before ErrBusy
 	QueueTimeout  time.Duration // longest wait for a sandbox before ErrBusy
+
+	PoolSize    int           // jobs prepared ahead per language; 0 is the cold path
+	PoolMaxIdle time.Duration // a pooled job older than this is discarded, not used
 }
 
 // DefaultConfig returns the configuration of the original design.
@@ -65,6 +70,8 @@ func DefaultConfig() Config {
 		MaxConcurrent:  DefaultMaxConcurrent,
 		MaxQueue:       DefaultMaxQueue,
 		QueueTimeout:   DefaultQueueTimeout,
+		PoolSize:       DefaultPoolSize,
+		PoolMaxIdle:    DefaultPoolMaxIdle,
 	}
 }
 
@@ -106,6 +113,12 @@ func (c Config) Validate() error {
 	}
 	if c.QueueTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("queue timeout %s must be positive", c.QueueTimeout))
+	}
+	if c.PoolSize < 0 || c.PoolSize > 64 {
+		errs = append(errs, fmt.Errorf("pool size %d must be between 0 (cold path) and 64", c.PoolSize))
+	}
+	if c.PoolSize > 0 && c.PoolMaxIdle < time.Second {
+		errs = append(errs, fmt.Errorf("pool max idle %s must be at least 1s", c.PoolMaxIdle))
 	}
 	return errors.Join(errs...)
 }

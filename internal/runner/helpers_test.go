@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 )
 
 // testConfig returns a runner configuration for the containerd named by
@@ -28,6 +29,7 @@ func testConfig(tb testing.TB) Config {
 		cfg.Namespace = ns
 	}
 	cfg.StateDir = tb.TempDir()
+	cfg.PoolSize = 0 // the cold path; pool tests turn it on
 	return cfg
 }
 
@@ -39,8 +41,7 @@ func MustOpenRunner(tb testing.TB, change func(*Config)) *Runner {
 	if change != nil {
 		change(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
-	r, err := New(context.Background(), cfg, log)
+	r, err := New(context.Background(), cfg, testLogger())
 	if err != nil {
 		tb.Fatalf("open runner: %v", err)
 	}
@@ -56,7 +57,7 @@ func MustOpenRunner(tb testing.TB, change func(*Config)) *Runner {
 func AssertNoLeftovers(tb testing.TB, r *Runner) {
 	tb.Helper()
 	r.Wait()
-	for _, problem := range r.Leftovers() {
+	for _, problem := range eventualLeftovers(r.Leftovers) {
 		tb.Error("leftover: " + problem)
 	}
 }
@@ -67,4 +68,21 @@ func testLogLevel() slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelWarn
+}
+
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
+}
+
+// eventualLeftovers polls list for up to 5 s and returns what it reports
+// last: processes killed a moment ago may still be exiting.
+func eventualLeftovers(list func() []string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := list()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

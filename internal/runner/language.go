@@ -13,6 +13,13 @@ type Language struct {
 	SourceFile string   // name of the file the code is written to in the job directory
 	Compile    []string // compile command; nil for interpreted languages
 	Run        []string // run command
+	// Prestart says that Run reads the source file once, at start-up, as
+	// an interpreter reads its script. A pooled sandbox then starts Run
+	// ahead of the request with the source file as a FIFO: the interpreter
+	// initialises and blocks opening it, and the request only writes the
+	// code into the FIFO. The program runs as the ordinary script it is.
+	// Without Prestart, pooled sandboxes are created but not started.
+	Prestart bool
 }
 
 // Compiled reports whether the language has a compile step.
@@ -31,6 +38,7 @@ func DefaultLanguages() map[string]Language {
 			Image:      PythonImage,
 			SourceFile: "main.py",
 			Run:        []string{tini, "--", "python3", "/job/main.py"},
+			Prestart:   true,
 		},
 		"cpp": {
 			Name:       "cpp",

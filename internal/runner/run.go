@@ -2,13 +2,16 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 )
 
 // Run compiles (when the language needs it) and runs req.Code in fresh
@@ -16,55 +19,59 @@ import (
 // a nil error; errors are the service's own: ErrUnknownLanguage, ErrBusy,
 // ErrUnavailable, context cancellation, or an infrastructure fault.
 //
-// Whatever happens, including ctx being cancelled because the client went
-// away, every container, task, snapshot, FIFO and the job directory are
-// removed before Run returns.
+// The sandboxes come from the warm pool when one is ready, and are created
+// on the spot otherwise; either way they serve this run only. Every process
+// of the run is dead when Run returns, whatever happened (including ctx
+// being cancelled because the client went away); the containers, snapshots,
+// FIFOs and job directory are removed right after, in the background, and
+// Wait and Close wait for that.
 func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	lang, ok := r.cfg.Languages[req.Language]
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownLanguage, req.Language)
 	}
-	res := Result{ID: uuid.NewString()}
 
 	queued := time.Now()
 	release, err := r.acquire(ctx)
 	if err != nil {
 		return Result{}, err
 	}
+	var res Result
 	res.QueueTime = time.Since(queued)
 
+	prepStart := time.Now()
+	j, warm := r.pools.take(lang.Name)
+	if !warm {
+		j, err = r.newJob(ctx, lang, false)
+		if err != nil {
+			release()
+			return Result{}, err
+		}
+		res.PrepareTime = time.Since(prepStart)
+	}
+	res.ID = j.id
+	res.Warm = warm
 	// Teardown runs after Run returns, so the client does not wait for it;
 	// the slot is held until it is done, so cleanup counts against the
-	// concurrency limit, and Close waits for it.
-	td := &teardown{}
-	td.add(release)
+	// concurrency limit.
 	r.pending.Add(1)
 	defer func() {
 		go func() {
 			defer r.pending.Done()
-			td.run()
+			defer release()
+			j.destroy(r)
 		}()
 	}()
 
-	dir, err := r.newJobDir(res.ID, lang, req.Code)
-	if err != nil {
+	if err := j.writeSource(req.Code); err != nil {
 		return Result{}, err
 	}
-	// The job directory goes last, after every container that mounted it.
-	td.add(func() { r.removeJobDir(dir) })
+	if j.src != nil {
+		j.run.feed = func() error { return j.feedSource(req.Code) }
+	}
 
-	if lang.Compiled() {
-		c, err := r.sandbox(ctx, sandboxSpec{
-			id:       res.ID + "-compile",
-			job:      res.ID,
-			lang:     lang,
-			args:     lang.Compile,
-			cwd:      oci.JobMountPoint,
-			jobDir:   dir,
-			writable: true, // the compiler writes the binary next to the source
-			limits:   r.cfg.CompileLimits,
-			timeout:  r.cfg.CompileTimeout,
-		}, td)
+	if j.compile != nil {
+		c, err := r.run(ctx, j.compile, "")
 		if err != nil {
 			return Result{}, err
 		}
@@ -78,17 +85,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 		res.CompileOutput = c.stdout + c.stderr
 	}
 
-	x, err := r.sandbox(ctx, sandboxSpec{
-		id:      res.ID + "-run",
-		job:     res.ID,
-		lang:    lang,
-		args:    lang.Run,
-		cwd:     "/tmp",
-		jobDir:  dir,
-		stdin:   req.Input,
-		limits:  r.cfg.RunLimits,
-		timeout: r.cfg.RunTimeout,
-	}, td)
+	x, err := r.run(ctx, j.run, req.Input)
 	if err != nil {
 		return Result{}, err
 	}
@@ -118,31 +115,173 @@ func compileOutput(c *execution, status Status, cfg Config) string {
 	return out
 }
 
-// newJobDir creates the job directory with the source file in it. The host
-// writes the file before any untrusted code runs, then hands the directory
-// to the sandbox user; it never opens anything inside it again, it only
-// removes it.
-func (r *Runner) newJobDir(id string, lang Language, code string) (string, error) {
-	dir := filepath.Join(jobsDir(r.cfg), id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create job directory: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, lang.SourceFile), []byte(code), 0o644); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("write source file: %w", err)
-	}
-	if err := os.Chown(dir, oci.SandboxUID, oci.SandboxGID); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("hand job directory to the sandbox user: %w", err)
-	}
-	return dir, nil
+// job is everything one run needs: a job directory and the sandboxes that
+// mount it (a compile sandbox for compiled languages, and a run sandbox),
+// all prepared and waiting. A job serves exactly one run.
+type job struct {
+	id      string
+	lang    Language
+	dir     string
+	compile *prepared // nil for interpreted languages
+	run     *prepared
+	src     *os.File // write end of the source FIFO of a prestarted run
+	created time.Time
 }
 
-// removeJobDir deletes the job directory. os.RemoveAll unlinks symbolic
-// links instead of following them, so links planted by the program lead
-// nowhere.
-func (r *Runner) removeJobDir(dir string) {
-	if err := os.RemoveAll(dir); err != nil {
-		r.log.Error("remove job directory", "dir", dir, "err", err)
+// newJob creates the job directory and prepares the job's sandboxes. A
+// pooled job of a Prestart language gets its source file as a FIFO and its
+// run sandbox started, so the interpreter is up and waiting for the code
+// before the request arrives. On error nothing of it remains.
+func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool) (_ *job, retErr error) {
+	j := &job{id: uuid.NewString(), lang: lang, created: time.Now()}
+	j.dir = filepath.Join(jobsDir(r.cfg), j.id)
+	if err := os.Mkdir(j.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create job directory: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			j.destroy(r)
+		}
+	}()
+	// The directory belongs to the sandbox user: the compiler writes into it.
+	if err := os.Chown(j.dir, oci.SandboxUID, oci.SandboxGID); err != nil {
+		return nil, fmt.Errorf("hand job directory to the sandbox user: %w", err)
+	}
+	var err error
+	if lang.Compiled() {
+		j.compile, err = r.prepare(ctx, sandboxSpec{
+			id:       j.id + "-compile",
+			job:      j.id,
+			lang:     lang,
+			args:     lang.Compile,
+			cwd:      oci.JobMountPoint,
+			jobDir:   j.dir,
+			writable: true, // the compiler writes the binary next to the source
+			limits:   r.cfg.CompileLimits,
+			timeout:  r.cfg.CompileTimeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	prestart := pooled && lang.Prestart
+	if prestart {
+		// The interpreter opens its script at start-up: as a FIFO, that open
+		// blocks until the request writes the code.
+		if err := unix.Mkfifo(filepath.Join(j.dir, lang.SourceFile), 0o644); err != nil {
+			return nil, fmt.Errorf("create source FIFO: %w", err)
+		}
+	}
+	j.run, err = r.prepare(ctx, sandboxSpec{
+		id:       j.id + "-run",
+		job:      j.id,
+		lang:     lang,
+		args:     lang.Run,
+		prestart: prestart,
+		cwd:      "/tmp",
+		jobDir:   j.dir,
+		limits:   r.cfg.RunLimits,
+		timeout:  r.cfg.RunTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if prestart {
+		if j.src, err = openFIFOWriter(ctx, filepath.Join(j.dir, lang.SourceFile)); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// openFIFOWriter opens the write end of the source FIFO once the
+// prestarted interpreter has opened its read end. Holding it open lets the
+// interpreter's open return, so it then blocks reading its script with all
+// of its start-up behind it. O_NONBLOCK makes the open fail (ENXIO) instead
+// of hanging while the interpreter is still starting; O_NOFOLLOW refuses a
+// link.
+func openFIFOWriter(ctx context.Context, path string) (*os.File, error) {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.ENXIO) {
+			return nil, fmt.Errorf("open source FIFO: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// alive reports whether every sandbox of the job can still be used.
+func (j *job) alive() bool {
+	return (j.compile == nil || j.compile.alive()) && j.run.alive()
+}
+
+// writeSource writes the program into the job directory. It happens before
+// any untrusted code ran in the job's sandboxes (a prestarted interpreter
+// is still waiting for its code), and O_EXCL|O_NOFOLLOW refuse anything in
+// the way. For a prestarted job the file replaces the source FIFO by
+// rename: the interpreter keeps reading the FIFO it opened, while anything
+// that opens the path later (a traceback showing source lines) finds the
+// code. After this the host never opens a path inside the directory
+// again; it only removes it.
+func (j *job) writeSource(code string) error {
+	name := filepath.Join(j.dir, j.lang.SourceFile)
+	tmp := name
+	if j.src != nil {
+		tmp = filepath.Join(j.dir, ".source")
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return fmt.Errorf("write source file: %w", err)
+	}
+	if _, err := f.WriteString(code); err != nil {
+		f.Close()
+		return fmt.Errorf("write source file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write source file: %w", err)
+	}
+	if tmp != name {
+		if err := os.Rename(tmp, name); err != nil {
+			return fmt.Errorf("replace source FIFO: %w", err)
+		}
+	}
+	return nil
+}
+
+// feedSource writes the program into the source FIFO the prestarted
+// interpreter is reading, and closes it: the interpreter reads to EOF and
+// runs the program as its script.
+func (j *job) feedSource(code string) error {
+	_, err := j.src.WriteString(code)
+	if cerr := j.src.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// destroy removes the job's sandboxes, then its directory: os.RemoveAll
+// unlinks symbolic links instead of following them, so links planted by a
+// program lead nowhere.
+func (j *job) destroy(r *Runner) {
+	if j.src != nil {
+		j.src.Close() // an unused pooled job: the interpreter reads EOF
+	}
+	if j.compile != nil {
+		j.compile.destroy()
+	}
+	if j.run != nil {
+		j.run.destroy()
+	}
+	if err := os.RemoveAll(j.dir); err != nil {
+		r.log.Error("remove job directory", "dir", j.dir, "err", err)
 	}
 }

@@ -36,6 +36,7 @@ type Runner struct {
 	slots   chan struct{}  // one token per running sandbox
 	waiting atomic.Int64   // requests queued for a slot
 	pending sync.WaitGroup // teardowns still running
+	pools   *pools         // nil on the cold path
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -72,17 +73,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		c.Close()
 		return nil, fmt.Errorf("remove leftovers of an earlier run: %w", err)
 	}
+	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil
 }
 
 // Wait blocks until the teardown of every finished run is done.
 func (r *Runner) Wait() { r.pending.Wait() }
 
-// Close waits for pending teardowns and releases the connection to containerd.
+// Close destroys the warm pool, waits for pending teardowns and releases
+// the connection to containerd.
 func (r *Runner) Close() error {
+	r.pools.close()
 	r.pending.Wait()
 	return r.client.Close()
 }
+
+// PoolLevels returns how many prepared jobs wait, per language.
+func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }
 
 // Languages returns the configured languages by name.
 func (r *Runner) Languages() map[string]Language { return r.cfg.Languages }

@@ -2,8 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -25,7 +26,7 @@ type sandboxSpec struct {
 	cwd      string
 	jobDir   string
 	writable bool // mount the job directory read-write
-	stdin    string
+	prestart bool // start the process at once (it waits on a FIFO)
 	limits   oci.Limits
 	timeout  time.Duration
 }
@@ -63,17 +64,49 @@ func (e *execution) classify() Status {
 // cleanupTimeout bounds the removal of one sandbox's resources.
 const cleanupTimeout = 30 * time.Second
 
-// sandbox creates a container for sp and runs it to completion or to its
-// limit. It registers the deletion of the task, the container and its
-// snapshot with td, which runs them on contexts of their own once the
-// result is out, so cleanup happens even when ctx is cancelled, and its
-// latency is not the client's. Every process of the sandbox is dead when
-// sandbox returns.
-func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*execution, error) {
-	ctx = r.nsContext(ctx)
+// prepared is a sandbox whose container and task exist, ready to run one
+// process once. A prestarted one already runs its process, which waits for
+// its source file (a FIFO) to be fed; otherwise the task is created but not
+// started.
+type prepared struct {
+	id        string
+	task      client.Task
+	exitCh    <-chan client.ExitStatus
+	stdinR    *io.PipeReader
+	stdinW    *io.PipeWriter
+	stdout    *capWriter
+	stderr    *capWriter
+	overflow  chan struct{}
+	launched  bool         // the process runs and waits for feed
+	feed      func() error // writes the program into the prestarted process's FIFO
+	limits    oci.Limits
+	timeout   time.Duration
+	created   time.Time
+	prepTime  time.Duration
+	cgroup    string
+	destroyed sync.Once
+	td        teardown
+}
+
+// prepare creates the container and task of sp, wires its IO to the
+// service, and registers Wait, so that run only has to start the clock.
+// With sp.prestart set it also starts the process. On error,
+// everything it created is removed before it returns.
+func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, retErr error) {
+	// The containerd calls run on a context the caller cannot cancel: a call
+	// cancelled half-way can leave a container or task behind that this
+	// function holds no handle to. Cancellation is checked at the end.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.nsContext(reqCtx)), cleanupTimeout)
+	defer cancel()
 	img := r.images[sp.lang.Name]
 	labels := map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir, LabelJob: sp.job}
-	t0 := time.Now()
+	p := &prepared{id: sp.id, limits: sp.limits, timeout: sp.timeout, created: time.Now(),
+		cgroup: "/" + r.cfg.Namespace + "/" + sp.id, overflow: make(chan struct{})}
+	defer func() {
+		if retErr != nil {
+			p.destroy()
+		}
+	}()
 
 	container, err := r.client.NewContainer(ctx, sp.id,
 		client.WithContainerLabels(labels),
@@ -94,7 +127,7 @@ func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*ex
 		r.removeSnapshot(sp.id)
 		return nil, unavailable(fmt.Errorf("create container: %w", err))
 	}
-	td.add(func() {
+	p.td.add(func() {
 		cctx, cancel := r.cleanupContext()
 		defer cancel()
 		if err := container.Delete(cctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
@@ -102,59 +135,127 @@ func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*ex
 		}
 	})
 
-	e := &execution{}
 	var killOnce sync.Once
-	overflow := make(chan struct{})
-	onExceed := func() { killOnce.Do(func() { close(overflow) }) }
-	stdout := newCapWriter(r.cfg.OutputBytes, onExceed)
-	stderr := newCapWriter(r.cfg.OutputBytes, onExceed)
+	onExceed := func() { killOnce.Do(func() { close(p.overflow) }) }
+	p.stdout = newCapWriter(r.cfg.OutputBytes, onExceed)
+	p.stderr = newCapWriter(r.cfg.OutputBytes, onExceed)
+	// Stdin is a pipe the service writes when the run starts. Teardown
+	// closes its read end, so a writer blocked on a program that never
+	// reads its input is released.
+	p.stdinR, p.stdinW = io.Pipe()
+	p.td.add(func() { p.stdinR.CloseWithError(errSandboxGone) })
 
 	task, err := container.NewTask(ctx, cio.NewCreator(
-		cio.WithStreams(strings.NewReader(sp.stdin), stdout, stderr),
+		cio.WithStreams(p.stdinR, p.stdout, p.stderr),
 		cio.WithFIFODir(fifoDir(r.cfg)),
 	))
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("create task: %w", err))
 	}
-	td.add(func() {
+	p.task = task
+	p.td.add(func() {
 		cctx, cancel := r.cleanupContext()
 		defer cancel()
-		// WithProcessKill kills a task that is somehow still running; Delete
-		// also waits for the IO copy and removes the FIFO directory.
+		// WithProcessKill kills a task that is still running; Delete also
+		// waits for the IO copy and removes the FIFO directory.
 		if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			r.log.Error("delete task; start-up reconciliation will retry", "id", sp.id, "err", err)
 		}
 	})
 
-	// Wait is called before Start so the exit cannot be missed, and on a
-	// context that neither the timeout nor the client can cancel: after a
-	// kill the exit status must still arrive.
+	// Wait is registered before Start so the exit cannot be missed, on a
+	// context that neither a timeout nor a client can cancel: after a kill
+	// the exit status must still arrive. Teardown cancels it.
 	waitCtx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWait()
-	exitCh, err := task.Wait(waitCtx)
+	p.td.add(cancelWait)
+	p.exitCh, err = task.Wait(waitCtx)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("wait for task: %w", err))
 	}
-	e.prepared = time.Since(t0)
-	if err := task.Start(ctx); err != nil {
-		return nil, unavailable(fmt.Errorf("start task: %w", err))
+	if sp.prestart {
+		if err := p.start(ctx); err != nil {
+			return nil, err
+		}
+		p.launched = true
+	}
+	if err := reqCtx.Err(); err != nil {
+		return nil, err
+	}
+	p.prepTime = time.Since(p.created)
+	return p, nil
+}
+
+var errSandboxGone = errors.New("sandbox removed")
+
+// start starts the task and closes the shim's hold on stdin, so the
+// program sees EOF as soon as the service closes its end.
+func (p *prepared) start(ctx context.Context) error {
+	if err := p.task.Start(ctx); err != nil {
+		return unavailable(fmt.Errorf("start task: %w", err))
+	}
+	if err := p.task.CloseIO(ctx, client.WithStdinCloser); err != nil {
+		return unavailable(fmt.Errorf("close stdin: %w", err))
+	}
+	return nil
+}
+
+// alive reports, without blocking, that the sandbox's task has not exited
+// and its shim still answers: an exit status or a broken Wait stream on
+// exitCh means it cannot be used.
+func (p *prepared) alive() bool {
+	select {
+	case <-p.exitCh:
+		return false
+	default:
+		return true
+	}
+}
+
+// destroy kills and removes the sandbox. It is safe to call more than once.
+func (p *prepared) destroy() {
+	p.destroyed.Do(p.td.run)
+}
+
+// run starts the program (or feeds the prestarted one its source), feeds it
+// stdin, and waits for it to exit, hit its wall-clock limit, overflow its
+// output, or be abandoned by ctx. Every process of the sandbox is dead when
+// run returns; removing the sandbox is left to destroy.
+func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution, error) {
+	ctx = r.nsContext(ctx)
+	e := &execution{prepared: p.prepTime}
+	var cpuBefore int64
+	if !p.launched {
+		if err := p.start(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		// The interpreter's own start-up is not the program's CPU time.
+		cpuBefore = readCgroupStats(cgroupRoot, p.cgroup).CPUTimeNanos
 	}
 	start := time.Now()
-	// Stdin reaches EOF only once the copy ends and the shim closes its end.
-	if err := task.CloseIO(ctx, client.WithStdinCloser); err != nil {
-		r.log.Warn("close stdin", "id", sp.id, "err", err)
+	if p.feed != nil {
+		go func() {
+			if err := p.feed(); err != nil {
+				r.log.Warn("feed source to prestarted sandbox", "id", p.id, "err", err)
+			}
+		}()
 	}
+	go func() {
+		// Write errors mean the program exited or was removed first.
+		_, _ = io.WriteString(p.stdinW, stdin)
+		p.stdinW.Close()
+	}()
 
-	timer := time.NewTimer(sp.timeout)
+	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
 	var status client.ExitStatus
 	var gone, exited bool
 	select {
-	case status = <-exitCh:
+	case status = <-p.exitCh:
 		exited = true
 	case <-timer.C:
 		e.timedOut = true
-	case <-overflow:
+	case <-p.overflow:
 	case <-ctx.Done():
 		gone = true
 	}
@@ -162,14 +263,14 @@ func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*ex
 		// SIGKILL to init ends the whole PID namespace; WithKillAll is the
 		// backstop for anything that escaped into another namespace.
 		kctx, cancel := r.cleanupContext()
-		if err := task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
-			r.log.Warn("kill task", "id", sp.id, "err", err)
+		if err := p.task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+			r.log.Warn("kill task", "id", p.id, "err", err)
 		}
 		cancel()
 		select {
-		case status = <-exitCh:
+		case status = <-p.exitCh:
 		case <-time.After(cleanupTimeout):
-			return nil, fmt.Errorf("task %s did not exit %s after SIGKILL", sp.id, cleanupTimeout)
+			return nil, fmt.Errorf("task %s did not exit %s after SIGKILL", p.id, cleanupTimeout)
 		}
 	}
 	e.elapsed = time.Since(start)
@@ -177,7 +278,8 @@ func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*ex
 		return nil, unavailable(fmt.Errorf("task exit status: %w", err))
 	}
 	// Read the cgroup before task.Delete removes it.
-	e.stats = readCgroupStats(cgroupRoot, "/"+r.cfg.Namespace+"/"+sp.id)
+	e.stats = readCgroupStats(cgroupRoot, p.cgroup)
+	e.stats.CPUTimeNanos = max(e.stats.CPUTimeNanos-cpuBefore, 0)
 	if gone {
 		return nil, context.Cause(ctx)
 	}
@@ -190,11 +292,11 @@ func (r *Runner) sandbox(ctx context.Context, sp sandboxSpec, td *teardown) (*ex
 	}
 	// Output is complete only once the copy has drained. Every process of
 	// the sandbox is gone, so the pipes reach EOF promptly.
-	if io := task.IO(); io != nil {
+	if io := p.task.IO(); io != nil {
 		io.Wait()
 	}
-	e.stdout, e.stdoutTruncated = stdout.Result()
-	e.stderr, e.stderrTruncated = stderr.Result()
+	e.stdout, e.stdoutTruncated = p.stdout.Result()
+	e.stderr, e.stderrTruncated = p.stderr.Result()
 	return e, nil
 }
 

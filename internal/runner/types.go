@@ -41,6 +41,8 @@ type Result struct {
 	Time            time.Duration // wall time of the run phase
 	CompileTime     time.Duration
 	QueueTime       time.Duration
+	PrepareTime     time.Duration // creating the sandboxes on the cold path; 0 when warm
+	Warm            bool          // the sandboxes came from the warm pool
 	CPUTime         time.Duration // user+system CPU time of the run phase's cgroup
 	MemoryPeakBytes int64         // peak memory of the run phase's cgroup; 0 if unknown
 	OOMKilled       bool          // the kernel's OOM killer killed a process of the run

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/codeexec/codeexec/internal/runner"
 )
@@ -69,7 +70,20 @@ func MustOpen(tb testing.TB, change func(*runner.Config)) *runner.Runner {
 func AssertNoLeftovers(tb testing.TB, r *runner.Runner) {
 	tb.Helper()
 	r.Wait()
-	for _, problem := range r.Leftovers() {
+	for _, problem := range EventualLeftovers(r.Leftovers) {
 		tb.Error("leftover: " + problem)
+	}
+}
+
+// EventualLeftovers polls list for up to 5 s and returns what it reports
+// last: processes killed a moment ago may still be exiting.
+func EventualLeftovers(list func() []string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := list()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// pools keeps, per language, jobs prepared ahead of requests. Each job
+// serves one run and is destroyed afterwards; a refiller per language
+// prepares the next one in the background. A nil *pools is the cold path.
+type pools struct {
+	r       *Runner
+	ready   map[string]chan *job
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	maxIdle time.Duration
+}
+
+// startPools starts one refiller per language, each keeping size jobs ready.
+func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
+	if size <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle}
+	for name, lang := range r.cfg.Languages {
+		ch := make(chan *job, size)
+		p.ready[name] = ch
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.refill(ctx, lang, ch)
+		}()
+	}
+	return p
+}
+
+// refill prepares jobs until ctx ends, blocking while the pool is full.
+// When preparing fails (containerd down, say) it backs off, up to 10 s.
+func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		j, err := p.r.newJob(ctx, lang, true)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.r.log.Warn("prepare pooled sandbox", "language", lang.Name, "err", err, "retry_in", backoff)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			j.destroy(p.r)
+		}
+	}
+}
+
+// take returns a ready job of the language, or false when none is. Jobs
+// that waited longer than maxIdle, or whose task exited or shim died, are
+// destroyed instead of used.
+func (p *pools) take(lang string) (*job, bool) {
+	if p == nil {
+		return nil, false
+	}
+	for {
+		select {
+		case j := <-p.ready[lang]:
+			if time.Since(j.created) <= p.maxIdle && j.alive() {
+				return j, true
+			}
+			p.r.log.Info("discarding stale pooled sandbox", "id", j.id, "age", time.Since(j.created), "alive", j.alive())
+			p.r.pending.Add(1)
+			go func() {
+				defer p.r.pending.Done()
+				j.destroy(p.r)
+			}()
+		default:
+			return nil, false
+		}
+	}
+}
+
+// close stops the refillers and destroys every idle job.
+func (p *pools) close() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	p.wg.Wait()
+	for _, ch := range p.ready {
+		for {
+			select {
+			case j := <-ch:
+				j.destroy(p.r)
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
+// Ready returns how many prepared jobs wait, per language.
+func (p *pools) levels() map[string]int {
+	out := map[string]int{}
+	if p == nil {
+		return out
+	}
+	for name, ch := range p.ready {
+		out[name] = len(ch)
+	}
+	return out
+}
