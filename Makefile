@@ -26,11 +26,13 @@ TEST_NAMESPACE ?= codeexec-test
 GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 # Extra flags for scripts/images.sh and scripts/setup.sh, e.g. IMAGES_FLAGS=--force.
 IMAGES_FLAGS ?=
+# Extra flags for `codeexec bench`, e.g. BENCH_FLAGS='--runs 200 --programs python-hello'.
+BENCH_FLAGS ?=
 
 # Loads the effective socket into the recipe's shell (exported).
 load_env = set -a && . $(ENV_FILE) && set +a
 
-.PHONY: help build setup images run test clean stop-containerd
+.PHONY: help build setup images run test bench clean stop-containerd
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -52,6 +54,9 @@ test: setup ## Set up, then go vet and go test (integration tests required)
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 && \
 	$(GO) vet ./... && \
 	$(GO) test $(GO_TEST_FLAGS) ./...
+
+bench: setup build ## Set up, build, then measure start-up latency side by side into bench-results/ (docs/benchmark.md)
+	$(load_env) && ./$(BIN) bench --out bench-results $(BENCH_FLAGS)
 
 clean: ## Remove build output
 	rm -rf bin

@@ -27,6 +27,7 @@ const usage = `codeexec runs untrusted code in containerd sandboxes.
 
 Usage:
   codeexec serve [flags]   start the HTTP service (see codeexec serve --help)
+  codeexec bench [flags]   measure start-up latency side by side (see codeexec bench --help)
   codeexec version         print the version
 `
 
@@ -38,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr, getenv)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "codeexec", version)
 		return nil

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/codeexec/codeexec/internal/bench"
+)
+
+// DefaultBenchOut is where `codeexec bench` writes its results.
+const DefaultBenchOut = "bench-results"
+
+// benchCmd runs the start-up latency benchmark of package bench, writes
+// results.md, results.json and latency.png into --out, and prints the table.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := bench.DefaultConfig()
+	if s := os.Getenv("CODEEXEC_CONTAINERD_SOCKET"); s != "" {
+		c.Socket = s
+	}
+	if exe, err := os.Executable(); err == nil {
+		c.Binary = exe
+	}
+	out, logLevel := DefaultBenchOut, "info"
+
+	fs := flag.NewFlagSet("codeexec bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&out, "out", out, "directory for results.md, results.json, latency.png and the instances' logs")
+	fs.IntVar(&c.Runs, "runs", c.Runs, "measured runs per program and method")
+	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warm-up runs per program and method, before the measured ones")
+	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "the higher concurrency throughput is measured at (the other is 1)")
+	fs.DurationVar(&c.ThroughputDuration, "throughput-duration", c.ThroughputDuration, "length of each throughput measurement")
+	fs.IntVar(&c.ThroughputRuns, "throughput-runs", c.ThroughputRuns, "when positive, each throughput measurement is this many runs instead of a duration")
+	fs.Var(list{&c.Programs}, "programs", "comma-separated programs to measure: "+strings.Join(bench.ProgramNames(), ","))
+	fs.Var(list{&c.Methods}, "methods", "comma-separated methods to measure: "+strings.Join(bench.AllMethods(), ","))
+	fs.StringVar(&c.Binary, "binary", c.Binary, "codeexec binary the service instances run")
+	fs.StringVar(&c.Socket, "containerd-socket", c.Socket, "containerd's socket, for the instances and ctr; CODEEXEC_CONTAINERD_SOCKET sets the default")
+	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "containerd namespace holding the images; the instances and ctr run there")
+	fs.Var(words{&c.ColdArgs}, "cold-args", "serve flags of the cold instance (space-separated)")
+	fs.Var(words{&c.WarmArgs}, "warm-args", "serve flags of the warm instance (space-separated); a build without the warm pool needs --cold-args= --warm-args=")
+	fs.Var(words{&c.ServeArgs}, "serve-args", "serve flags of both instances (space-separated), e.g. \"--max-concurrent 8\"")
+	fs.StringVar(&c.Ctr, "ctr", c.Ctr, "ctr binary")
+	fs.StringVar(&c.Docker, "docker", c.Docker, "docker binary")
+	fs.StringVar(&c.ImagesDir, "images-dir", c.ImagesDir, "OCI archives <lang>.tar to docker load when the engine lacks an image")
+	fs.StringVar(&c.HostPython, "host-python", c.HostPython, "python3 of the bare method")
+	fs.StringVar(&c.HostGxx, "host-gxx", c.HostGxx, "g++ of the bare method")
+	fs.BoolVar(&c.BarePCH, "bare-pch", c.BarePCH, "precompile <bits/stdc++.h> for the bare method, as the cpp image does")
+	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "limit of one run of any method")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long an instance may take to stop after SIGTERM")
+	fs.StringVar(&logLevel, "log-level", logLevel, "progress log level on stderr: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: codeexec bench [flags]\n\nMeasures, side by side, bare runs on the host, this service's cold path and\nwarm pool over HTTP, ctr run and docker run (when an engine is reachable).\nSee docs/benchmark.md.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("log level %q: use debug, info, warn or error", logLevel)
+	}
+	c.LogDir = out
+
+	r, err := bench.Run(ctx, c, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+	if r == nil {
+		return err
+	}
+	if werr := r.WriteFiles(out); werr != nil {
+		return errors.Join(err, fmt.Errorf("write results: %w", werr))
+	}
+	fmt.Fprint(stdout, r.Summary())
+	return err
+}
+
+// list is a flag.Value for a comma-separated list.
+type list struct{ p *[]string }
+
+func (l list) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l list) Set(s string) error {
+	*l.p = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.p = append(*l.p, v)
+		}
+	}
+	return nil
+}
+
+// words is a flag.Value for command-line arguments separated by spaces; an
+// empty value is no arguments.
+type words struct{ p *[]string }
+
+func (w words) String() string {
+	if w.p == nil {
+		return ""
+	}
+	return strings.Join(*w.p, " ")
+}
+
+func (w words) Set(s string) error {
+	*w.p = strings.Fields(s)
+	return nil
+}

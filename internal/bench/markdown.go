@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Table renders the results as one Markdown table: latency percentiles,
+// throughput at concurrency 1 and N, errors, and each p50 over the warm (and,
+// when measured, docker) p50 of the same program. A figure that was not
+// measured is "-".
+func (r *Report) Table() string {
+	c := r.Settings.Concurrency
+	withDocker := slices.Contains(r.Methods, MethodDocker)
+	head := []string{"program", "method", "runs", "p50 ms", "p95 ms", "p99 ms", "runs/s c=1"}
+	if c > 1 {
+		head = append(head, fmt.Sprintf("runs/s c=%d", c))
+	}
+	head = append(head, "errors", "p50 ÷ warm")
+	if withDocker {
+		head = append(head, "p50 ÷ docker")
+	}
+	var b strings.Builder
+	row := func(cells []string) { fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | ")) }
+	row(head)
+	sep := make([]string, len(head))
+	for i := range sep {
+		sep[i] = "---"
+		if i >= 2 {
+			sep[i] = "---:"
+		}
+	}
+	row(sep)
+	for _, p := range r.Programs {
+		for _, m := range r.Methods {
+			res := r.result(p.Name, m)
+			if res == nil {
+				continue
+			}
+			l := res.Latency
+			cells := []string{p.Name, m, fmt.Sprint(l.N), ms(l.N, l.P50), ms(l.N, l.P95), ms(l.N, l.P99), perSecond(res.throughputAt(1))}
+			if c > 1 {
+				cells = append(cells, perSecond(res.throughputAt(c)))
+			}
+			cells = append(cells, fmt.Sprint(res.totalErrors()), times(res.RatioToWarm))
+			if withDocker {
+				cells = append(cells, times(res.RatioToDocker))
+			}
+			row(cells)
+		}
+	}
+	return b.String()
+}
+
+// Summary is the table followed by the notes, as the command prints it.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	b.WriteString(r.Table())
+	for _, m := range AllMethods() {
+		if why, ok := r.Skipped[m]; ok {
+			fmt.Fprintf(&b, "\n%s: skipped, %s", m, why)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "\nNote: %s", n)
+	}
+	if len(r.Skipped)+len(r.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// Markdown renders the whole results.md: the table, notes, what the errors
+// column counts, the machine and the settings.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	s := r.Settings
+	fmt.Fprintf(&b, "# codeexec start-up latency benchmark\n\n")
+	fmt.Fprintf(&b, "Run on %s, %s. %d measured runs per program and method after %d warm-up runs, interleaved round-robin; throughput at concurrency 1 and %d %s. Latency is the client's wall time of one run, compile included for C++. Every answer is checked: a wrong stdout counts as an error, not a sample.\n\n",
+		r.Date.UTC().Format(time.RFC3339), r.Machine.short(), s.Runs, s.Warmup, s.Concurrency, throughputSpan(s))
+	b.WriteString(r.Table())
+	b.WriteString("\n`errors` counts failed or wrong runs among the measured and throughput runs (warm-up runs excluded; `results.json` has them).\n")
+	if len(r.Skipped)+len(r.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, m := range AllMethods() {
+		if why, ok := r.Skipped[m]; ok {
+			fmt.Fprintf(&b, "- %s: skipped, %s\n", m, why)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	b.WriteString("\n![latency per method: p50, p95, p99](latency.png)\n\n## Machine\n\n| | |\n|---|---|\n")
+	m := r.Machine
+	for _, kv := range [][2]string{
+		{"CPU", m.CPU}, {"cores", fmt.Sprint(m.Cores)}, {"memory", fmt.Sprintf("%.1f GiB", float64(m.MemoryBytes)/(1<<30))},
+		{"OS", m.OS}, {"kernel", m.Kernel}, {"containerd", m.Containerd}, {"runc", m.Runc}, {"docker", m.Docker}, {"Go", m.Go},
+		{"date", r.Date.UTC().Format(time.RFC3339)},
+	} {
+		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], orDash(kv[1]))
+	}
+	fmt.Fprintf(&b, "\n## Settings\n\n| | |\n|---|---|\n")
+	for _, kv := range [][2]string{
+		{"runs", fmt.Sprint(s.Runs)}, {"warm-up runs", fmt.Sprint(s.Warmup)}, {"concurrency", fmt.Sprint(s.Concurrency)},
+		{"throughput", throughputSpan(s)}, {"namespace", s.Namespace},
+		{"cold instance flags", code(s.ColdArgs)}, {"warm instance flags", code(s.WarmArgs)},
+		{"flags of both", code(s.ServeArgs)}, {"bare C++ uses a precompiled bits/stdc++.h", fmt.Sprint(s.BarePCH)},
+	} {
+		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
+	}
+	return b.String()
+}
+
+// totalErrors counts the errors of the measured and the throughput runs.
+func (res *Result) totalErrors() int {
+	n := res.Errors
+	for _, t := range res.Throughput {
+		n += t.Errors
+	}
+	return n
+}
+
+func throughputSpan(s Settings) string {
+	if s.ThroughputRuns > 0 {
+		return fmt.Sprintf("over %d runs each", s.ThroughputRuns)
+	}
+	return "for " + s.ThroughputDuration + " each"
+}
+
+func ms(n int, v float64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func perSecond(t *Throughput) string {
+	if t == nil || t.Seconds <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", t.PerSecond)
+}
+
+func times(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", *v)
+}
+
+// code renders command-line arguments as inline code, or "-" for none.
+func code(args []string) string {
+	if len(args) == 0 {
+		return "-"
+	}
+	return "`" + strings.Join(args, " ") + "`"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
