@@ -58,12 +58,16 @@ func startService(t *testing.T, extra ...string) *service {
 			t.Errorf("leftover: %s", l)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(s.url + "/healthz")
+		// Ready means containerd answers, the images are there and the warm
+		// pool was filled: what a load balancer waits for.
+		resp, err := http.Get(s.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			return s
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
 		}
 		select {
 		case err := <-s.done:
@@ -71,7 +75,7 @@ func startService(t *testing.T, extra ...string) *service {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("service not up after 30s: %v", err)
+			t.Fatalf("service not ready after 60s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -19,6 +20,12 @@ import (
 // becomes a 500).
 type Runner interface {
 	Run(ctx context.Context, req runner.Request) (runner.Result, error)
+}
+
+// ReadyChecker is implemented by a Runner that can tell whether it is
+// ready to serve: its dependencies answer and its warm-up is done.
+type ReadyChecker interface {
+	Ready(ctx context.Context) error
 }
 
 // handler holds what the routes share. It is immutable after NewHandler.
@@ -59,6 +66,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	mux.MethodNotAllowed(h.methodNotAllowed)
 
 	mux.Get("/healthz", h.healthz)
+	mux.Get("/readyz", h.readyz)
 	mux.With(h.rateLimit()...).Post("/run", h.run)
 
 	h.allow = allowHeaders(mux)
@@ -87,6 +95,23 @@ func allowHeaders(mux chi.Routes) map[string]string {
 // process would not fix it.
 func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the runner is ready to serve, and 503 with the
+// reason otherwise. A runner that cannot tell is always ready.
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	rc, ok := h.runner.(ReadyChecker)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := rc.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,5 +129,34 @@ func TestNewHandlerCopiesLanguages(t *testing.T) {
 	w := serve(h, newRunRequest(`{"language":"python","code":"x"}`))
 	if got, want := w.Code, http.StatusOK; got != want {
 		t.Errorf("got status %d, want %d; body %s", got, want, w.Body)
+	}
+}
+
+// readyRunner is a fake runner that also reports readiness.
+type readyRunner struct {
+	*fakeRunner
+	ready func(context.Context) error
+}
+
+func (r readyRunner) Ready(ctx context.Context) error { return r.ready(ctx) }
+
+func TestReadyz(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		code   int
+		reason string
+	}{
+		{"a ready runner answers 200", nil, http.StatusOK, ""},
+		{"a runner that is not ready answers 503 with its reason", errors.New("warm pool python: 0 of 2 ready"), http.StatusServiceUnavailable, "warm pool python: 0 of 2 ready"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(readyRunner{ready: func(context.Context) error { return tc.err }}, DefaultConfig(), nil)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.reason) {
+				t.Fatalf("got %d %s, want %d with %q", w.Code, w.Body, tc.code, tc.reason)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -15,6 +16,9 @@ type pools struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	maxIdle time.Duration
+	size    int
+	mu      sync.Mutex
+	warmed  map[string]bool // the language's pool has been full at least once
 }
 
 // startPools starts one refiller per language, each keeping size jobs ready.
@@ -23,7 +27,7 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle}
+	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{}}
 	for name, lang := range r.cfg.Languages {
 		ch := make(chan *job, size)
 		p.ready[name] = ch
@@ -56,10 +60,30 @@ func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 		backoff = 100 * time.Millisecond
 		select {
 		case ch <- j:
+			if len(ch) == cap(ch) {
+				p.mu.Lock()
+				p.warmed[lang.Name] = true
+				p.mu.Unlock()
+			}
 		case <-ctx.Done():
 			j.destroy(p.r)
 		}
 	}
+}
+
+// warmedUp reports the first language whose pool has never been full yet.
+func (p *pools) warmedUp() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, ch := range p.ready {
+		if !p.warmed[name] {
+			return fmt.Errorf("warm pool %s: %d of %d prepared, still warming up", name, len(ch), p.size)
+		}
+	}
+	return nil
 }
 
 // take returns a ready job of the language, or false when none is. Jobs

@@ -88,6 +88,28 @@ func (r *Runner) Close() error {
 	return r.client.Close()
 }
 
+// Ready reports why the runner cannot serve well yet, or nil: containerd
+// must answer, every language's image must be present and unpacked, and
+// each warm pool must have been filled once since start. (A pool drained
+// by load afterwards does not make the service unready: it still answers,
+// on the cold path.)
+func (r *Runner) Ready(ctx context.Context) error {
+	ctx = r.nsContext(ctx)
+	if _, err := r.client.Version(ctx); err != nil {
+		return fmt.Errorf("containerd is not answering at %s", r.cfg.Socket)
+	}
+	for name, lang := range r.cfg.Languages {
+		img, err := r.client.GetImage(ctx, lang.Image)
+		if err != nil {
+			return fmt.Errorf("language %s: image %s is missing", name, lang.Image)
+		}
+		if ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter); err != nil || !ok {
+			return fmt.Errorf("language %s: image %s is not unpacked", name, lang.Image)
+		}
+	}
+	return r.pools.warmedUp()
+}
+
 // PoolLevels returns how many prepared jobs wait, per language.
 func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }
 
