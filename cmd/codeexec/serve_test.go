@@ -267,3 +267,39 @@ func TestServeConfiguration(t *testing.T) {
 		}
 	})
 }
+
+func TestServeMetricsCountRealRuns(t *testing.T) {
+	s := startService(t)
+	for _, body := range []string{
+		`{"language":"python","code":"print(1)"}`,
+		`{"language":"python","code":"import sys; sys.exit(2)"}`,
+		`{"language":"cpp","code":"int main( {"}`,
+	} {
+		if code, _ := post(t, s.url, body); code != 200 {
+			t.Fatalf("POST %s: %d", body, code)
+		}
+	}
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	got := string(raw)
+	for _, want := range []string{
+		`codeexec_runs_total{language="python",status="success"} 1`,
+		`codeexec_runs_total{language="python",status="runtime_error"} 1`,
+		`codeexec_runs_total{language="cpp",status="compile_error"} 1`,
+		`codeexec_phase_duration_seconds_count{language="python",phase="run"} 2`,
+		`codeexec_phase_duration_seconds_count{language="cpp",phase="compile"} 1`,
+		`codeexec_phase_duration_seconds_count{language="python",phase="queue"} 2`,
+		`codeexec_pool_ready{language="python"}`,
+		`codeexec_queue_depth 0`,
+		`codeexec_errors_total{reason="containerd_unavailable"} 0`,
+		`codeexec_rate_limited_total 0`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type handler struct {
 	languages []string          // cfg.Languages, sorted, for messages
 	allow     map[string]string // route path → Allow header value
 	log       *slog.Logger
+	metrics   *metrics
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
@@ -57,6 +58,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 		log:       log,
 	}
 	h.cfg.Languages = h.languages
+	h.metrics = newMetrics(r, h.languages)
 
 	mux := chi.NewRouter()
 	// Order matters: the request id exists before anything logs, and the
@@ -67,6 +69,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 
 	mux.Get("/healthz", h.healthz)
 	mux.Get("/readyz", h.readyz)
+	mux.Method(http.MethodGet, "/metrics", h.metrics.handler())
 	mux.With(h.rateLimit()...).Post("/run", h.run)
 
 	h.allow = allowHeaders(mux)

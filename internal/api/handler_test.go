@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/codeexec/codeexec/internal/runner"
 )
 
 func TestRoutes(t *testing.T) {
@@ -158,5 +160,30 @@ func TestReadyz(t *testing.T) {
 				t.Fatalf("got %d %s, want %d with %q", w.Code, w.Body, tc.code, tc.reason)
 			}
 		})
+	}
+}
+
+func TestMetricsCountRefusals(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RateLimit = 1
+	calls := 0
+	h := NewHandler(&fakeRunner{run: func(context.Context, runner.Request) (runner.Result, error) {
+		calls++
+		return runner.Result{}, runner.ErrBusy
+	}}, cfg, nil)
+	for range 2 {
+		r := httptest.NewRequest(http.MethodPost, "/run", strings.NewReader(`{"language":"python","code":"print(1)"}`))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`codeexec_errors_total{reason="busy"} 1`, `codeexec_rate_limited_total 1`} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("runner called %d times, want 1", calls)
 	}
 }

@@ -22,9 +22,12 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	// the sandbox instead of running a program nobody will read.
 	res, err := h.runner.Run(r.Context(), req)
 	if err != nil {
-		h.writeError(w, r, h.runError(r.Context(), req, err))
+		err = h.runError(r.Context(), req, err)
+		h.metrics.observeError(err)
+		h.writeError(w, r, err)
 		return
 	}
+	h.metrics.observeRun(req.Language, res)
 
 	resp := newRunResponse(res)
 	h.logRun(r, req, resp)

@@ -110,6 +110,12 @@ func (r *Runner) Ready(ctx context.Context) error {
 	return r.pools.warmedUp()
 }
 
+// QueueDepth returns how many requests wait for a sandbox slot.
+func (r *Runner) QueueDepth() int { return int(r.waiting.Load()) }
+
+// Running returns how many sandbox slots are taken (running or tearing down).
+func (r *Runner) Running() int { return len(r.slots) }
+
 // PoolLevels returns how many prepared jobs wait, per language.
 func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }
 

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// Gauges is implemented by a Runner that reports its current load. Its
+// figures are read at scrape time.
+type Gauges interface {
+	QueueDepth() int            // requests waiting for a sandbox slot
+	Running() int               // sandbox slots taken
+	PoolLevels() map[string]int // prepared jobs waiting, per language
+}
+
+// metrics are the service's Prometheus metrics, on a registry of their own
+// (no package globals), served at GET /metrics.
+type metrics struct {
+	reg         *prometheus.Registry
+	runs        *prometheus.CounterVec
+	phase       *prometheus.HistogramVec
+	errors      *prometheus.CounterVec
+	rateLimited prometheus.Counter
+}
+
+func newMetrics(r Runner, languages []string) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codeexec_runs_total", Help: "Runs that reached a sandbox, by language and status.",
+		}, []string{"language", "status"}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "codeexec_phase_duration_seconds",
+			Help:    "Time spent per phase of a run: queue, prepare (cold path only), compile, run.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"language", "phase"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codeexec_errors_total", Help: "Requests the service could not run, by reason: containerd_unavailable, busy, internal.",
+		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "codeexec_rate_limited_total", Help: "Requests refused by the rate limiter.",
+		}),
+	}
+	m.reg.MustRegister(m.runs, m.phase, m.errors, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, reason := range []string{"containerd_unavailable", "busy", "internal"} {
+		m.errors.WithLabelValues(reason)
+	}
+	if g, ok := r.(Gauges); ok {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "codeexec_queue_depth", Help: "Requests waiting for a sandbox slot."},
+				func() float64 { return float64(g.QueueDepth()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "codeexec_sandboxes_running", Help: "Sandbox slots taken (running or being torn down)."},
+				func() float64 { return float64(g.Running()) }),
+		)
+		for _, lang := range languages {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "codeexec_pool_ready", Help: "Prepared sandboxes waiting in the warm pool.",
+				ConstLabels: prometheus.Labels{"language": lang},
+			}, func() float64 { return float64(g.PoolLevels()[lang]) }))
+		}
+	}
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observeRun records a run that reached a sandbox.
+func (m *metrics) observeRun(lang string, res runner.Result) {
+	m.runs.WithLabelValues(lang, string(res.Status)).Inc()
+	m.phase.WithLabelValues(lang, "queue").Observe(res.QueueTime.Seconds())
+	if res.PrepareTime > 0 {
+		m.phase.WithLabelValues(lang, "prepare").Observe(res.PrepareTime.Seconds())
+	}
+	if res.CompileTime > 0 {
+		m.phase.WithLabelValues(lang, "compile").Observe(res.CompileTime.Seconds())
+	}
+	if res.Status != runner.StatusCompileError {
+		m.phase.WithLabelValues(lang, "run").Observe(res.Time.Seconds())
+	}
+}
+
+// observeError records a request the runner refused or failed.
+func (m *metrics) observeError(err error) {
+	switch {
+	case errors.Is(err, runner.ErrUnavailable):
+		m.errors.WithLabelValues("containerd_unavailable").Inc()
+	case errors.Is(err, runner.ErrBusy):
+		m.errors.WithLabelValues("busy").Inc()
+	case errors.Is(err, errClientGone), errors.Is(err, runner.ErrUnknownLanguage):
+	default:
+		m.errors.WithLabelValues("internal").Inc()
+	}
+}
