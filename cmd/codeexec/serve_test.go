@@ -303,3 +303,29 @@ func TestServeMetricsCountRealRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestServeListsRuntimes(t *testing.T) {
+	s := startService(t)
+	resp, err := http.Get(s.url + "/runtimes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Runtimes []runner.Runtime `json:"runtimes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Runtimes) != 2 || body.Runtimes[0].Language != "cpp" || body.Runtimes[1].Language != "python" {
+		t.Fatalf("got %+v", body.Runtimes)
+	}
+	py := body.Runtimes[1]
+	if py.Image != runner.PythonImage || !strings.HasPrefix(py.ImageDigest, "sha256:") || py.SourceFile != "main.py" ||
+		py.Limits.TimeoutMS != 2000 || py.Limits.MemoryBytes != 256<<20 || py.Limits.Pids != 64 || len(py.Compile) != 0 {
+		t.Errorf("python runtime %+v", py)
+	}
+	if cpp := body.Runtimes[0]; len(cpp.Compile) == 0 || cpp.Limits.CompileTimeoutMS != 10000 {
+		t.Errorf("cpp runtime %+v", cpp)
+	}
+}

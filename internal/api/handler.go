@@ -28,6 +28,11 @@ type ReadyChecker interface {
 	Ready(ctx context.Context) error
 }
 
+// RuntimeLister is implemented by a Runner that can describe its languages.
+type RuntimeLister interface {
+	Runtimes() []runner.Runtime
+}
+
 // handler holds what the routes share. It is immutable after NewHandler.
 type handler struct {
 	runner    Runner
@@ -70,6 +75,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	mux.Get("/healthz", h.healthz)
 	mux.Get("/readyz", h.readyz)
 	mux.Method(http.MethodGet, "/metrics", h.metrics.handler())
+	mux.Get("/runtimes", h.runtimes)
 	mux.With(h.rateLimit()...).Post("/run", h.run)
 
 	h.allow = allowHeaders(mux)
@@ -115,6 +121,16 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// runtimes lists the languages with their images, commands and limits.
+func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
+	rl, ok := h.runner.(RuntimeLister)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"runtimes": h.languages})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runtimes": rl.Runtimes()})
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {

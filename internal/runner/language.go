@@ -9,6 +9,7 @@ const (
 // Language says how to build and run a program of one language.
 type Language struct {
 	Name       string
+	Version    string   // what the image provides, for GET /runtimes
 	Image      string   // image reference in the service's containerd namespace
 	SourceFile string   // name of the file the code is written to in the job directory
 	Compile    []string // compile command; nil for interpreted languages
@@ -35,6 +36,7 @@ func DefaultLanguages() map[string]Language {
 	return map[string]Language{
 		"python": {
 			Name:       "python",
+			Version:    "Python 3.11 (Debian 12)",
 			Image:      PythonImage,
 			SourceFile: "main.py",
 			Run:        []string{tini, "--", "python3", "/job/main.py"},
@@ -42,6 +44,7 @@ func DefaultLanguages() map[string]Language {
 		},
 		"cpp": {
 			Name:       "cpp",
+			Version:    "g++ 12, C++17 (Debian 12)",
 			Image:      CppImage,
 			SourceFile: "main.cpp",
 			Compile:    []string{tini, "--", "g++", "-O2", "-std=c++17", "-o", "/job/main", "/job/main.cpp"},

@@ -1,0 +1,51 @@
+package runner
+
+import (
+	"sort"
+)
+
+// Runtime describes one language as GET /runtimes shows it.
+type Runtime struct {
+	Language    string   `json:"language"`
+	Version     string   `json:"version"`
+	Image       string   `json:"image"`
+	ImageDigest string   `json:"image_digest"`
+	SourceFile  string   `json:"source_file"`
+	Compile     []string `json:"compile_command,omitempty"`
+	Run         []string `json:"run_command"`
+	Limits      struct {
+		TimeoutMS        int64   `json:"timeout_ms"`
+		MemoryBytes      int64   `json:"memory_bytes"`
+		CPUs             float64 `json:"cpus"`
+		Pids             int64   `json:"pids"`
+		OutputBytes      int     `json:"output_bytes"`
+		CompileTimeoutMS int64   `json:"compile_timeout_ms,omitempty"`
+		CompileMemory    int64   `json:"compile_memory_bytes,omitempty"`
+	} `json:"limits"`
+	WarmPool int `json:"warm_pool_size"`
+}
+
+// Runtimes lists the configured languages, sorted by name, with the digest
+// of the image each one runs.
+func (r *Runner) Runtimes() []Runtime {
+	out := make([]Runtime, 0, len(r.cfg.Languages))
+	for name, lang := range r.cfg.Languages {
+		rt := Runtime{Language: name, Version: lang.Version, Image: lang.Image, SourceFile: lang.SourceFile,
+			Compile: lang.Compile, Run: lang.Run, WarmPool: r.cfg.PoolSize}
+		if img, ok := r.images[name]; ok {
+			rt.ImageDigest = img.Target().Digest.String()
+		}
+		rt.Limits.TimeoutMS = r.cfg.RunTimeout.Milliseconds()
+		rt.Limits.MemoryBytes = r.cfg.RunLimits.MemoryBytes
+		rt.Limits.CPUs = r.cfg.RunLimits.CPUs
+		rt.Limits.Pids = r.cfg.RunLimits.Pids
+		rt.Limits.OutputBytes = r.cfg.OutputBytes
+		if lang.Compiled() {
+			rt.Limits.CompileTimeoutMS = r.cfg.CompileTimeout.Milliseconds()
+			rt.Limits.CompileMemory = r.cfg.CompileLimits.MemoryBytes
+		}
+		out = append(out, rt)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Language < out[j].Language })
+	return out
+}
