@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		var exit exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
 		fmt.Fprintln(os.Stderr, "codeexec:", err)
 		os.Exit(1)
 	}
@@ -27,6 +32,8 @@ const usage = `codeexec runs untrusted code in containerd sandboxes.
 
 Usage:
   codeexec serve [flags]   start the HTTP service (see codeexec serve --help)
+  codeexec run --language LANG FILE < input
+                           run one program in a sandbox, without the service
   codeexec bench [flags]   measure start-up latency side by side (see codeexec bench --help)
   codeexec version         print the version
 `
@@ -39,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr, getenv)
+	case "run":
+		return runCmd(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version":

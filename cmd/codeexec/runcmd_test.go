@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codeexec/codeexec/internal/runner/runnertest"
+)
+
+func TestRunCommand(t *testing.T) {
+	cfg := runnertest.Config(t)
+	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, lang, file, code, input string
+		exit                          int
+		stdout, stderrHas             string
+	}{
+		{"a python program reads stdin and succeeds", "python", "echo.py", "print(input() * 2)", "ab\n", 0, "abab\n", "codeexec: success (exit code 0"},
+		{"a runtime error exits 10", "python", "fail.py", "raise SystemExit(3)", "", 10, "", "runtime_error (exit code 3"},
+		{"a compile error exits 11 and shows the diagnostics", "cpp", "bad.cpp", "int main( {", "", 11, "", "error:"},
+		{"a timeout exits 12", "python", "loop.py", "while True: pass", "", 12, "", "timeout (signal SIGKILL"},
+		{"a cpp program compiles and runs", "cpp", "ok.cpp", "#include <cstdio>\nint main(){ std::puts(\"hi\"); }", "", 0, "hi\n", "success"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := runCmd(context.Background(), []string{"--language", tc.lang, "--state-dir", filepath.Join(cfg.StateDir, "cli"), write(tc.file, tc.code)},
+				strings.NewReader(tc.input), &stdout, &stderr, func(k string) string { return env[k] })
+			code := 0
+			var exit exitError
+			if errors.As(err, &exit) {
+				code = exit.code
+			} else if err != nil {
+				t.Fatalf("run failed: %v\n%s", err, stderr.String())
+			}
+			if code != tc.exit || stdout.String() != tc.stdout || !strings.Contains(stderr.String(), tc.stderrHas) {
+				t.Fatalf("exit %d stdout %q stderr %q; want %d %q %q", code, stdout.String(), stderr.String(), tc.exit, tc.stdout, tc.stderrHas)
+			}
+		})
+	}
+}
