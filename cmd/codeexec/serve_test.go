@@ -329,3 +329,51 @@ func TestServeListsRuntimes(t *testing.T) {
 		t.Errorf("cpp runtime %+v", cpp)
 	}
 }
+
+func TestServePerRequestLimits(t *testing.T) {
+	s := startService(t)
+	t.Run("a lower timeout ends the run sooner", func(t *testing.T) {
+		start := time.Now()
+		code, got := post(t, s.url, `{"language":"python","code":"while True: pass","limits":{"timeout_ms":300}}`)
+		if code != 200 || got.Status != "timeout" || *got.TimeMS < 300 || *got.TimeMS > 800 {
+			t.Fatalf("got %d %+v", code, got)
+		}
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("took %s", took)
+		}
+	})
+	t.Run("a lower memory limit is enforced", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')","limits":{"memory_mb":64}}`)
+		if code != 200 || got.Status != "memory_limit_exceeded" {
+			t.Fatalf("got %d %+v", code, got)
+		}
+		code, got = post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')"}`)
+		if code != 200 || got.Status != "success" {
+			t.Fatalf("the same program under the default 256 MiB: %d %+v", code, got)
+		}
+	})
+	t.Run("a lower pids limit is enforced", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"python","code":"import threading, time\nn = 0\ntry:\n    for _ in range(20):\n        threading.Thread(target=time.sleep, args=(1,)).start(); n += 1\nexcept RuntimeError:\n    pass\nprint(n)","limits":{"pids":8}}`)
+		if code != 200 || got.Status != "success" || got.Stdout == "20\n" {
+			t.Fatalf("got %d %+v", code, got)
+		}
+	})
+	t.Run("a lower output cap truncates there", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"python","code":"print('x' * 5000)","limits":{"output_bytes":100}}`)
+		if code != 200 || got.Status != "output_limit_exceeded" || len(got.Stdout) != 100 {
+			t.Fatalf("got %d status %s len %d", code, got.Status, len(got.Stdout))
+		}
+	})
+	for _, tc := range []struct{ body, want string }{
+		{`{"language":"python","code":"x","limits":{"timeout_ms":60000}}`, "limits.timeout_ms is 60000; it must be between 1 and 10000"},
+		{`{"language":"python","code":"x","limits":{"memory_mb":4096}}`, "limits.memory_mb is 4096; it must be between 16 and 512"},
+		{`{"language":"python","code":"x","limits":{"pids":100000}}`, "limits.pids is 100000; it must be between 2 and 256"},
+	} {
+		t.Run("over the maximum: "+tc.want, func(t *testing.T) {
+			code, got := post(t, s.url, tc.body)
+			if code != 400 || got.Error != tc.want {
+				t.Fatalf("got %d %q, want 400 %q", code, got.Error, tc.want)
+			}
+		})
+	}
+}

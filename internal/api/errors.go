@@ -80,6 +80,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, language.Error()
 	case errors.Is(err, runner.ErrUnknownLanguage):
 		return http.StatusBadRequest, "unknown language"
+	case errors.Is(err, runner.ErrInvalidLimits):
+		// The runner's message names the field and the allowed range.
+		return http.StatusBadRequest, "limits." + strings.TrimPrefix(err.Error(), runner.ErrInvalidLimits.Error()+": ")
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, tooLarge.Error()
 	case errors.As(err, &mediaType):

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/codeexec/codeexec/internal/runner"
 )
@@ -18,9 +19,51 @@ import (
 // runRequest is the JSON body of POST /run. Language and Code are pointers so
 // that a missing field and an empty one get different messages.
 type runRequest struct {
-	Language *string `json:"language"`
-	Code     *string `json:"code"`
-	Input    string  `json:"input"`
+	Language *string      `json:"language"`
+	Code     *string      `json:"code"`
+	Input    string       `json:"input"`
+	Limits   *limitFields `json:"limits"`
+}
+
+// limitFields are the optional per-request limits. Pointers tell a missing
+// field (the default) from an explicit zero (an error).
+type limitFields struct {
+	TimeoutMS        *int64 `json:"timeout_ms"`
+	MemoryMB         *int64 `json:"memory_mb"`
+	Pids             *int64 `json:"pids"`
+	OutputBytes      *int64 `json:"output_bytes"`
+	CompileTimeoutMS *int64 `json:"compile_timeout_ms"`
+	CompileMemoryMB  *int64 `json:"compile_memory_mb"`
+}
+
+// toRunner checks that every given limit is positive and converts them;
+// the runner checks them against its maxima and names the allowed range.
+func (l *limitFields) toRunner() (runner.Limits, error) {
+	var out runner.Limits
+	if l == nil {
+		return out, nil
+	}
+	for _, f := range []struct {
+		name string
+		v    *int64
+		set  func(int64)
+	}{
+		{"timeout_ms", l.TimeoutMS, func(v int64) { out.Timeout = time.Duration(v) * time.Millisecond }},
+		{"memory_mb", l.MemoryMB, func(v int64) { out.MemoryBytes = v << 20 }},
+		{"pids", l.Pids, func(v int64) { out.Pids = v }},
+		{"output_bytes", l.OutputBytes, func(v int64) { out.OutputBytes = int(v) }},
+		{"compile_timeout_ms", l.CompileTimeoutMS, func(v int64) { out.CompileTimeout = time.Duration(v) * time.Millisecond }},
+		{"compile_memory_mb", l.CompileMemoryMB, func(v int64) { out.CompileMemoryBytes = v << 20 }},
+	} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v <= 0 || *f.v > 1<<40 {
+			return out, invalidError(fmt.Sprintf("limits.%s must be a positive integer, got %d", f.name, *f.v))
+		}
+		f.set(*f.v)
+	}
+	return out, nil
 }
 
 // readRunRequest checks the headers, reads at most cfg.MaxBodyBytes of the
@@ -117,7 +160,7 @@ func decodeError(err, readErr error) error {
 	}
 	// encoding/json has no error type for unknown fields, only this text.
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return invalidError(fmt.Sprintf(`unknown field %s; the fields are "language", "code" and "input"`, field))
+		return invalidError(fmt.Sprintf(`unknown field %s; the fields are "language", "code", "input" and "limits"`, field))
 	}
 	return invalidError("malformed JSON: " + strings.TrimPrefix(err.Error(), "json: "))
 }
@@ -138,6 +181,8 @@ func typeName(t reflect.Type) string {
 		return "a string"
 	case reflect.Pointer:
 		return typeName(t.Elem())
+	case reflect.Int, reflect.Int64:
+		return "an integer"
 	default:
 		return t.String()
 	}
@@ -188,7 +233,11 @@ func (h *handler) validate(in *runRequest) (runner.Request, error) {
 	case len(in.Input) > h.cfg.MaxInputBytes:
 		return runner.Request{}, tooLargeError(fmt.Sprintf("input is %d bytes; the limit is %d", len(in.Input), h.cfg.MaxInputBytes))
 	}
-	return runner.Request{Language: *in.Language, Code: *in.Code, Input: in.Input}, nil
+	limits, err := in.Limits.toRunner()
+	if err != nil {
+		return runner.Request{}, err
+	}
+	return runner.Request{Language: *in.Language, Code: *in.Code, Input: in.Input, Limits: limits}, nil
 }
 
 // formatBytes names a byte count exactly, with its KiB or MiB value when it

@@ -47,6 +47,8 @@ type Config struct {
 	MaxQueue      int           // requests waiting for a sandbox before ErrBusy
 	QueueTimeout  time.Duration // longest wait for a sandbox before ErrBusy
 
+	MaxLimits Limits // the most a request may ask for
+
 	PoolSize    int           // jobs prepared ahead per language; 0 is the cold path
 	PoolMaxIdle time.Duration // a pooled job older than this is discarded, not used
 }
@@ -70,8 +72,16 @@ func DefaultConfig() Config {
 		MaxConcurrent:  DefaultMaxConcurrent,
 		MaxQueue:       DefaultMaxQueue,
 		QueueTimeout:   DefaultQueueTimeout,
-		PoolSize:       DefaultPoolSize,
-		PoolMaxIdle:    DefaultPoolMaxIdle,
+		MaxLimits: Limits{
+			Timeout:            10 * time.Second,
+			MemoryBytes:        512 << 20,
+			Pids:               256,
+			OutputBytes:        1 << 20,
+			CompileTimeout:     30 * time.Second,
+			CompileMemoryBytes: 1 << 30,
+		},
+		PoolSize:    DefaultPoolSize,
+		PoolMaxIdle: DefaultPoolMaxIdle,
 	}
 }
 
@@ -113,6 +123,10 @@ func (c Config) Validate() error {
 	}
 	if c.QueueTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("queue timeout %s must be positive", c.QueueTimeout))
+	}
+	if m := c.MaxLimits; m.Timeout < c.RunTimeout || m.MemoryBytes < c.RunLimits.MemoryBytes || m.Pids < c.RunLimits.Pids ||
+		m.OutputBytes < c.OutputBytes || m.CompileTimeout < c.CompileTimeout || m.CompileMemoryBytes < c.CompileLimits.MemoryBytes {
+		errs = append(errs, errors.New("every maximum request limit must be at least its default"))
 	}
 	if c.PoolSize < 0 || c.PoolSize > 64 {
 		errs = append(errs, fmt.Errorf("pool size %d must be between 0 (cold path) and 64", c.PoolSize))

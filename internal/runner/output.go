@@ -47,3 +47,10 @@ func (w *capWriter) Result() (string, bool) {
 	defer w.mu.Unlock()
 	return w.buf.String(), w.exceeded
 }
+
+// setMax changes the cap before anything was written.
+func (w *capWriter) setMax(max int) {
+	w.mu.Lock()
+	w.max = max
+	w.mu.Unlock()
+}

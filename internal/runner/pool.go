@@ -45,7 +45,7 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		j, err := p.r.newJob(ctx, lang, true)
+		j, err := p.r.newJob(ctx, lang, true, p.r.defaultLimits())
 		if err != nil {
 			if ctx.Err() == nil {
 				p.r.log.Warn("prepare pooled sandbox", "language", lang.Name, "err", err, "retry_in", backoff)

@@ -30,6 +30,10 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownLanguage, req.Language)
 	}
+	lim, err := r.limitsFor(req.Limits)
+	if err != nil {
+		return Result{}, err
+	}
 
 	queued := time.Now()
 	release, err := r.acquire(ctx)
@@ -40,9 +44,13 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	res.QueueTime = time.Since(queued)
 
 	prepStart := time.Now()
-	j, warm := r.pools.take(lang.Name)
+	var j *job
+	warm := false
+	if r.poolable(lim) {
+		j, warm = r.pools.take(lang.Name)
+	}
 	if !warm {
-		j, err = r.newJob(ctx, lang, false)
+		j, err = r.newJob(ctx, lang, false, lim)
 		if err != nil {
 			release()
 			return Result{}, err
@@ -70,7 +78,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 		j.run.feed = func() error { return j.feedSource(req.Code) }
 	}
 
+	j.run.setLimits(lim.runTimeout, lim.output)
 	if j.compile != nil {
+		j.compile.setLimits(lim.compileTimeout, lim.output)
 		c, err := r.run(ctx, j.compile, "")
 		if err != nil {
 			return Result{}, err
@@ -78,7 +88,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 		res.CompileTime = c.elapsed
 		if status := c.classify(); status != StatusSuccess {
 			res.Status = StatusCompileError
-			res.CompileOutput = compileOutput(c, status, r.cfg)
+			res.CompileOutput = compileOutput(c, status, lim)
 			res.ExitCode, res.Signal = c.exitCode, c.signal
 			return res, nil
 		}
@@ -102,15 +112,15 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 
 // compileOutput is the compiler's output, with a line saying why the
 // compiler was stopped when it did not simply fail.
-func compileOutput(c *execution, status Status, cfg Config) string {
+func compileOutput(c *execution, status Status, lim effective) string {
 	out := c.stdout + c.stderr
 	switch status {
 	case StatusTimeout:
-		out += fmt.Sprintf("\ncompilation stopped: it ran longer than %s\n", cfg.CompileTimeout)
+		out += fmt.Sprintf("\ncompilation stopped: it ran longer than %s\n", lim.compileTimeout)
 	case StatusMemoryLimitExceeded:
-		out += fmt.Sprintf("\ncompilation stopped: the compiler used more than %d MiB\n", cfg.CompileLimits.MemoryBytes>>20)
+		out += fmt.Sprintf("\ncompilation stopped: the compiler used more than %d MiB\n", lim.compile.MemoryBytes>>20)
 	case StatusOutputLimitExceeded:
-		out += fmt.Sprintf("\ncompilation stopped: the compiler wrote more than %d bytes\n", cfg.OutputBytes)
+		out += fmt.Sprintf("\ncompilation stopped: the compiler wrote more than %d bytes\n", lim.output)
 	}
 	return out
 }
@@ -132,7 +142,7 @@ type job struct {
 // pooled job of a Prestart language gets its source file as a FIFO and its
 // run sandbox started, so the interpreter is up and waiting for the code
 // before the request arrives. On error nothing of it remains.
-func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool) (_ *job, retErr error) {
+func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim effective) (_ *job, retErr error) {
 	j := &job{id: uuid.NewString(), lang: lang, created: time.Now()}
 	j.dir = filepath.Join(jobsDir(r.cfg), j.id)
 	if err := os.Mkdir(j.dir, 0o700); err != nil {
@@ -157,8 +167,8 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool) (_ *job
 			cwd:      oci.JobMountPoint,
 			jobDir:   j.dir,
 			writable: true, // the compiler writes the binary next to the source
-			limits:   r.cfg.CompileLimits,
-			timeout:  r.cfg.CompileTimeout,
+			limits:   lim.compile,
+			timeout:  lim.compileTimeout,
 		})
 		if err != nil {
 			return nil, err
@@ -180,8 +190,8 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool) (_ *job
 		prestart: prestart,
 		cwd:      "/tmp",
 		jobDir:   j.dir,
-		limits:   r.cfg.RunLimits,
-		timeout:  r.cfg.RunTimeout,
+		limits:   lim.run,
+		timeout:  lim.runTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,14 @@ type Runtime struct {
 		CompileTimeoutMS int64   `json:"compile_timeout_ms,omitempty"`
 		CompileMemory    int64   `json:"compile_memory_bytes,omitempty"`
 	} `json:"limits"`
+	MaxLimits struct {
+		TimeoutMS        int64 `json:"timeout_ms"`
+		MemoryBytes      int64 `json:"memory_bytes"`
+		Pids             int64 `json:"pids"`
+		OutputBytes      int   `json:"output_bytes"`
+		CompileTimeoutMS int64 `json:"compile_timeout_ms,omitempty"`
+		CompileMemory    int64 `json:"compile_memory_bytes,omitempty"`
+	} `json:"max_limits"`
 	WarmPool int `json:"warm_pool_size"`
 }
 
@@ -40,7 +48,11 @@ func (r *Runner) Runtimes() []Runtime {
 		rt.Limits.CPUs = r.cfg.RunLimits.CPUs
 		rt.Limits.Pids = r.cfg.RunLimits.Pids
 		rt.Limits.OutputBytes = r.cfg.OutputBytes
+		m := r.cfg.MaxLimits
+		rt.MaxLimits.TimeoutMS, rt.MaxLimits.MemoryBytes, rt.MaxLimits.Pids, rt.MaxLimits.OutputBytes =
+			m.Timeout.Milliseconds(), m.MemoryBytes, m.Pids, m.OutputBytes
 		if lang.Compiled() {
+			rt.MaxLimits.CompileTimeoutMS, rt.MaxLimits.CompileMemory = m.CompileTimeout.Milliseconds(), m.CompileMemoryBytes
 			rt.Limits.CompileTimeoutMS = r.cfg.CompileTimeout.Milliseconds()
 			rt.Limits.CompileMemory = r.cfg.CompileLimits.MemoryBytes
 		}

@@ -199,6 +199,14 @@ func (p *prepared) start(ctx context.Context) error {
 	return nil
 }
 
+// setLimits sets the wall-clock limit and the output caps of a sandbox
+// whose program has not started (or, prestarted, has not been fed).
+func (p *prepared) setLimits(timeout time.Duration, output int) {
+	p.timeout = timeout
+	p.stdout.setMax(output)
+	p.stderr.setMax(output)
+}
+
 // alive reports, without blocking, that the sandbox's task has not exited
 // and its shim still answers: an exit status or a broken Wait stream on
 // exitCh means it cannot be used.

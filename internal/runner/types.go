@@ -24,6 +24,18 @@ type Request struct {
 	Language string // a key of the configured languages, e.g. "python"
 	Code     string // the source file's content
 	Input    string // bytes written to the program's stdin, then EOF
+	Limits   Limits // zero fields take the configured defaults
+}
+
+// Limits are the per-request limits a client may set, each at most the
+// configured maximum. A zero field means the default.
+type Limits struct {
+	Timeout            time.Duration
+	MemoryBytes        int64
+	Pids               int64
+	OutputBytes        int
+	CompileTimeout     time.Duration
+	CompileMemoryBytes int64
 }
 
 // Result is what the sandbox observed. A program that crashes, times out or
@@ -53,6 +65,9 @@ var ErrUnknownLanguage = errors.New("unknown language")
 
 // ErrUnavailable is returned when containerd cannot be reached.
 var ErrUnavailable = errors.New("container runtime unavailable")
+
+// ErrInvalidLimits is returned when a request's limits exceed the maxima.
+var ErrInvalidLimits = errors.New("invalid limits")
 
 // ErrBusy is returned when every sandbox slot stayed taken for the whole queue timeout.
 var ErrBusy = errors.New("all sandboxes busy")
