@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -101,12 +102,24 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")
 	fs.IntVar(&a.RateLimit, "rate-limit", a.RateLimit, "POST /run requests per client address per window; 0 turns the limiter off")
 	fs.DurationVar(&a.RateWindow, "rate-window", a.RateWindow, "rate limit window")
+	fs.Var(listFlag{&a.TrustedProxies}, "trusted-proxies", "comma-separated CIDR ranges whose X-Forwarded-For is believed (default: none; the header is ignored)")
+	fs.Var(listFlag{&a.APIKeys}, "api-keys", "comma-separated API keys (16+ characters) required as Authorization: Bearer on POST /run and GET /runtimes; empty turns authentication off")
+	keysFile := fs.String("api-keys-file", "", "file with one API key per line (added to --api-keys)")
+	fs.BoolVar(&a.RateLimitByKey, "rate-limit-by-key", a.RateLimitByKey, "key the rate limiter by API key instead of client address")
+	// --config is read before the other flags (see configFileArg); it is
+	// declared so that it parses and shows in --help.
+	fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: codeexec serve [flags]\n\nEvery flag can also be set with an environment variable: --state-dir is\nCODEEXEC_STATE_DIR. Flags win over the environment.\n\n")
+		fmt.Fprintf(stderr, "Usage: codeexec serve [flags]\n\nSettings come from defaults, then --config FILE, then environment variables\n(--state-dir is CODEEXEC_STATE_DIR), then flags; each wins over the one before.\n\n")
 		fs.PrintDefaults()
 	}
 
 	var errs []error
+	if name := configFileArg(args, getenv("CODEEXEC_CONFIG")); name != "" {
+		if err := applyConfigFile(fs, name); err != nil {
+			return c, err
+		}
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "CODEEXEC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
@@ -123,6 +136,17 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *keysFile != "" {
+		b, err := os.ReadFile(*keysFile)
+		if err != nil {
+			return c, fmt.Errorf("api keys file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k := strings.TrimSpace(line); k != "" && !strings.HasPrefix(k, "#") {
+				a.APIKeys = append(a.APIKeys, k)
+			}
+		}
 	}
 	c.API.Languages = c.API.Languages[:0]
 	for name := range c.Runner.Languages {
@@ -161,4 +185,65 @@ func (c Config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// listFlag is a comma-separated list.
+type listFlag struct{ p *[]string }
+
+func (l listFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.p = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.p = append(*l.p, v)
+		}
+	}
+	return nil
+}
+
+// configFileArg finds --config in args (before flags are parsed, since the
+// file's values must sit under the environment's and the flags'), or
+// returns the CODEEXEC_CONFIG value.
+func configFileArg(args []string, env string) string {
+	for i, a := range args {
+		for _, p := range []string{"--config", "-config"} {
+			if a == p && i+1 < len(args) {
+				return args[i+1]
+			}
+			if v, ok := strings.CutPrefix(a, p+"="); ok {
+				return v
+			}
+		}
+	}
+	return env
+}
+
+// applyConfigFile sets flags from a file of `name = value` lines; blank
+// lines and lines starting with # are skipped.
+func applyConfigFile(fs *flag.FlagSet, name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || fs.Lookup(k) == nil || k == "config" {
+			return fmt.Errorf("config file %s line %d: want `name = value` with a setting of codeexec serve --help, got %q", name, i+1, line)
+		}
+		if err := fs.Set(k, v); err != nil {
+			return fmt.Errorf("config file %s line %d: %s: %w", name, i+1, k, err)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -375,5 +376,35 @@ func TestServePerRequestLimits(t *testing.T) {
 				t.Fatalf("got %d %q, want 400 %q", code, got.Error, tc.want)
 			}
 		})
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/codeexec.conf"
+	os.WriteFile(file, []byte("# settings\nrun-timeout = 3s\npids = 20\nmemory-mb = 100\n"), 0o644)
+	keys := dir + "/keys"
+	os.WriteFile(keys, []byte("# one per line\nkey-number-one-0000\n\nkey-number-two-0000\n"), 0o600)
+	env := map[string]string{"CODEEXEC_PIDS": "30", "CODEEXEC_CPUS": "0.5"}
+	c, err := parseConfig([]string{"--config", file, "--cpus", "0.25", "--api-keys-file", keys, "--trusted-proxies", "10.0.0.0/8, 192.168.0.0/16"}, io.Discard, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Runner
+	if r.RunTimeout != 3*time.Second || r.RunLimits.MemoryBytes != 100<<20 {
+		t.Errorf("file values not applied: timeout %s memory %d", r.RunTimeout, r.RunLimits.MemoryBytes)
+	}
+	if r.RunLimits.Pids != 30 {
+		t.Errorf("pids %d: the environment must win over the file", r.RunLimits.Pids)
+	}
+	if r.RunLimits.CPUs != 0.25 {
+		t.Errorf("cpus %g: flags must win over the environment", r.RunLimits.CPUs)
+	}
+	if strings.Join(c.API.APIKeys, ",") != "key-number-one-0000,key-number-two-0000" || len(c.API.TrustedProxies) != 2 {
+		t.Errorf("keys %v proxies %v", c.API.APIKeys, c.API.TrustedProxies)
+	}
+	os.WriteFile(file, []byte("no-such-setting = 1\n"), 0o644)
+	if _, err := parseConfig([]string{"--config", file}, io.Discard, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("got %v, want an error naming the line", err)
 	}
 }

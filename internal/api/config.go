@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -39,6 +40,16 @@ type Config struct {
 	// BusyRetryAfter is what the Retry-After header of a 503 says when every
 	// sandbox is busy. It is rounded up to whole seconds.
 	BusyRetryAfter time.Duration
+	// APIKeys, when not empty, are the Bearer tokens POST /run and GET
+	// /runtimes require; without one the answer is 401. Empty turns
+	// authentication off (the default).
+	APIKeys []string
+	// RateLimitByKey keys the rate limiter by API key instead of by client
+	// address, when APIKeys are set.
+	RateLimitByKey bool
+	// TrustedProxies are CIDR ranges whose X-Forwarded-For is believed when
+	// they are the TCP peer. Empty means forwarded headers are ignored.
+	TrustedProxies []string
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -79,6 +90,19 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit > 0 && c.RateWindow < time.Second {
 		bad("RateWindow must be at least 1s when RateLimit is set, got %s", c.RateWindow)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("TrustedProxies: %q is not a CIDR range such as 10.0.0.0/8", p)
+		}
+	}
+	for i, k := range c.APIKeys {
+		if len(k) < 16 {
+			bad("APIKeys[%d] is %d characters; use keys of at least 16", i, len(k))
+		}
+	}
+	if c.RateLimitByKey && len(c.APIKeys) == 0 {
+		bad("RateLimitByKey needs APIKeys")
 	}
 	if len(c.Languages) == 0 {
 		bad("Languages must name at least one language")

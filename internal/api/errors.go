@@ -89,6 +89,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnsupportedMediaType, mediaType.Error()
 	case errors.As(err, &limited):
 		return http.StatusTooManyRequests, limited.Error()
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized, "a valid API key is required: send Authorization: Bearer <key>"
 	case errors.Is(err, errNotFound):
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, errMethodNotAllowed):

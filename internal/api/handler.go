@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type handler struct {
 	allow     map[string]string // route path → Allow header value
 	log       *slog.Logger
 	metrics   *metrics
+	trusted   []netip.Prefix
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
@@ -64,6 +66,9 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	}
 	h.cfg.Languages = h.languages
 	h.metrics = newMetrics(r, h.languages)
+	for _, p := range cfg.TrustedProxies {
+		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
+	}
 
 	mux := chi.NewRouter()
 	// Order matters: the request id exists before anything logs, and the
@@ -75,8 +80,8 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	mux.Get("/healthz", h.healthz)
 	mux.Get("/readyz", h.readyz)
 	mux.Method(http.MethodGet, "/metrics", h.metrics.handler())
-	mux.Get("/runtimes", h.runtimes)
-	mux.With(h.rateLimit()...).Post("/run", h.run)
+	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
+	mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/run", h.run)
 
 	h.allow = allowHeaders(mux)
 	return mux

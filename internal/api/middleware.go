@@ -116,7 +116,7 @@ func (h *handler) rateLimit() []func(http.Handler) http.Handler {
 	if h.cfg.RateLimit == 0 {
 		return nil
 	}
-	return []func(http.Handler) http.Handler{httprate.LimitBy(h.cfg.RateLimit, h.cfg.RateWindow, keyByRemoteAddr,
+	return []func(http.Handler) http.Handler{httprate.LimitBy(h.cfg.RateLimit, h.cfg.RateWindow, h.rateKey,
 		httprate.WithLimitHandler(h.rateLimited),
 		httprate.WithErrorHandler(h.writeError), // the in-memory counter never fails; if one does, a JSON 500
 	)}
@@ -135,6 +135,21 @@ func keyByRemoteAddr(r *http.Request) (string, error) {
 		host = r.RemoteAddr
 	}
 	return httprate.CanonicalizeIP(host), nil
+}
+
+// rateKey is the rate limiter's key: the API key when RateLimitByKey is
+// set, otherwise the client address (the TCP peer, or what a trusted proxy
+// says it forwarded for).
+func (h *handler) rateKey(r *http.Request) (string, error) {
+	if h.cfg.RateLimitByKey {
+		if k, ok := h.apiKey(r); ok {
+			return k, nil
+		}
+	}
+	if len(h.trusted) > 0 {
+		return httprate.CanonicalizeIP(h.clientAddr(r)), nil
+	}
+	return keyByRemoteAddr(r)
 }
 
 // rateLimited answers a request over the limit. httprate has already set
