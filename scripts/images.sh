@@ -37,7 +37,13 @@ REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
 BASE_IMAGE=docker.io/library/debian:bookworm-slim
 BASE_TAR="${CODEEXEC_CACHE_DIR}/base-bookworm.tar"
 ARCHIVE_DIR="${CODEEXEC_CACHE_DIR}/images"
-LANGS=(python cpp)
+# Every sandbox/<lang>/Dockerfile is an image, localhost/codeexec/<lang>:latest:
+# adding a language needs no change here.
+LANGS=()
+for dockerfile in "${REPO_DIR}"/sandbox/*/Dockerfile; do
+	dir="${dockerfile%/Dockerfile}"
+	LANGS+=("${dir##*/}")
+done
 
 usage() {
 	sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2

@@ -106,6 +106,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.Var(listFlag{&a.APIKeys}, "api-keys", "comma-separated API keys (16+ characters) required as Authorization: Bearer on POST /run and GET /runtimes; empty turns authentication off")
 	keysFile := fs.String("api-keys-file", "", "file with one API key per line (added to --api-keys)")
 	fs.BoolVar(&a.RateLimitByKey, "rate-limit-by-key", a.RateLimitByKey, "key the rate limiter by API key instead of client address")
+	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in python and cpp")
 	// --config is read before the other flags (see configFileArg); it is
 	// declared so that it parses and shows in --help.
 	fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
@@ -136,6 +137,13 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *runtimes != "" {
+		langs, err := runner.LoadLanguages(*runtimes)
+		if err != nil {
+			return c, err
+		}
+		c.Runner.Languages = langs
 	}
 	if *keysFile != "" {
 		b, err := os.ReadFile(*keysFile)
