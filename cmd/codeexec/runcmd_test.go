@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,5 +50,29 @@ func TestRunCommand(t *testing.T) {
 				t.Fatalf("exit %d stdout %q stderr %q; want %d %q %q", code, stdout.String(), stderr.String(), tc.exit, tc.stdout, tc.stderrHas)
 			}
 		})
+	}
+}
+
+func TestImagesCommand(t *testing.T) {
+	cfg := runnertest.Config(t)
+	env := func(k string) string {
+		return map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace}[k]
+	}
+	var out bytes.Buffer
+	if err := imagesCmd(context.Background(), []string{"check"}, &out, io.Discard, env); err != nil {
+		t.Fatalf("check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"python   localhost/codeexec/python:latest", "cpp      localhost/codeexec/cpp:latest", "sha256:", " ok\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("list lacks %q:\n%s", want, out.String())
+		}
+	}
+	file := filepath.Join(t.TempDir(), "runtimes.json")
+	os.WriteFile(file, []byte(`{"languages":[{"name":"ghost","image":"localhost/codeexec/ghost:latest","source_file":"m","run":["/m"]}]}`), 0o644)
+	out.Reset()
+	err := imagesCmd(context.Background(), []string{"--runtimes", file, "check"}, &out, io.Discard, env)
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 || !strings.Contains(out.String(), "MISSING") {
+		t.Fatalf("a missing image: got %v\n%s", err, out.String())
 	}
 }

@@ -1,0 +1,43 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+)
+
+// ImageState says whether a language's image is ready in containerd.
+type ImageState struct {
+	Language, Image, Digest string
+	Present, Unpacked       bool
+}
+
+// CheckImages reports, without starting a runner, the state of every
+// configured language's image in cfg's namespace.
+func CheckImages(ctx context.Context, cfg Config) ([]ImageState, error) {
+	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
+	}
+	defer c.Close()
+	ctx = namespaces.WithNamespace(ctx, cfg.Namespace)
+	var out []ImageState
+	for name, lang := range cfg.Languages {
+		s := ImageState{Language: name, Image: lang.Image}
+		img, err := c.GetImage(ctx, lang.Image)
+		switch {
+		case errdefs.IsNotFound(err):
+		case err != nil:
+			return nil, unavailable(fmt.Errorf("look up image %s: %w", lang.Image, err))
+		default:
+			s.Present, s.Digest = true, img.Target().Digest.String()
+			s.Unpacked, _ = img.IsUnpacked(ctx, cfg.Snapshotter)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
