@@ -35,7 +35,11 @@ REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
 . "${SCRIPT_DIR}/containerd.sh"
 
 BASE_IMAGE=docker.io/library/debian:bookworm-slim
-BASE_TAR="${CODEEXEC_CACHE_DIR}/base-bookworm.tar"
+# Bump BASE_VERSION whenever make_base_tar changes what it produces: the
+# cached tar, the base image and the language images are then rebuilt.
+BASE_VERSION=2
+BASE_TAR="${CODEEXEC_CACHE_DIR}/base-bookworm-v${BASE_VERSION}.tar"
+BASE_STAMP="${CODEEXEC_CACHE_DIR}/base-image.version"
 ARCHIVE_DIR="${CODEEXEC_CACHE_DIR}/images"
 # Every sandbox/<lang>/Dockerfile is an image, localhost/codeexec/<lang>:latest:
 # adding a language needs no change here.
@@ -142,6 +146,12 @@ make_base_tar() {
 		'path-exclude /usr/share/linda/*' \
 		'path-exclude /usr/share/locale/*' \
 		>"${root}/etc/dpkg/dpkg.cfg.d/codeexec-slim"
+	# debootstrap copies the build host's name and resolver into the tree:
+	# none of it belongs in a sandbox image. Sandboxes have no network; a
+	# hosts file lets "localhost" resolve to loopback.
+	printf 'sandbox\n' >"${root}/etc/hostname"
+	: >"${root}/etc/resolv.conf"
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"${root}/etc/hosts"
 	# A container runtime provides /dev, /proc and /sys.
 	tar -C "${root}" --numeric-owner --xattrs \
 		--exclude=./dev/* --exclude=./proc/* --exclude=./sys/* \
@@ -156,7 +166,8 @@ ensure_base_image() {
 	if [[ ${rebuild_base} -eq 1 ]]; then
 		rm -f "${BASE_TAR}"
 		buildah rmi "${BASE_IMAGE}" >/dev/null 2>&1 || true
-	elif [[ -n $(buildah_image_id "${BASE_IMAGE}") ]]; then
+	elif [[ -n $(buildah_image_id "${BASE_IMAGE}") && -f ${BASE_STAMP} &&
+		$(<"${BASE_STAMP}") == "${BASE_VERSION}" ]]; then
 		return 0
 	fi
 	if [[ ! -s ${BASE_TAR} ]]; then
@@ -172,6 +183,7 @@ ensure_base_image() {
 		tail -n 30 "${ctx}/build.log" >&2
 		die "building ${BASE_IMAGE} failed"
 	fi
+	printf '%s\n' "${BASE_VERSION}" >"${BASE_STAMP}"
 	rebuild_base=0
 }
 
@@ -233,7 +245,7 @@ import_image() {
 
 for lang in "${LANGS[@]}"; do
 	[[ -f ${REPO_DIR}/sandbox/${lang}/Dockerfile ]] || die "missing sandbox/${lang}/Dockerfile"
-	hash="$(dir_hash "${REPO_DIR}/sandbox/${lang}")"
+	hash="$(dir_hash "${REPO_DIR}/sandbox/${lang}")-base${BASE_VERSION}"
 	archive="${ARCHIVE_DIR}/${lang}.tar"
 	if [[ ${force} -eq 1 || ! -s ${archive} || ! -f ${archive}.sha256 ||
 		$(<"${archive}.sha256") != "${hash}" ]]; then

@@ -46,6 +46,9 @@ func Sandbox(p Params) oci.SpecOpts {
 		WithOOMScoreAdj(1000),
 		WithRlimits(l.FileSizeBytes, l.OpenFiles),
 		WithTmpfs("/tmp", l.TmpBytes, l.TmpInodes),
+		// containerd's /dev/shm caps bytes but not inodes: files without
+		// data would still fill kernel memory.
+		WithTmpfs("/dev/shm", l.TmpBytes, l.TmpInodes),
 		WithBindMount(p.JobDir, JobMountPoint, p.JobReadOnly),
 		WithEnv(sandboxEnv),
 		WithArgs(p.Cwd, p.Args...),
