@@ -178,7 +178,12 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim eff
 	if prestart {
 		// The interpreter opens its script at start-up: as a FIFO, that open
 		// blocks until the request writes the code.
-		if err := unix.Mkfifo(filepath.Join(j.dir, lang.SourceFile), 0o644); err != nil {
+		fifo := filepath.Join(j.dir, lang.SourceFile)
+		if err := unix.Mkfifo(fifo, 0o644); err != nil {
+			return nil, fmt.Errorf("create source FIFO: %w", err)
+		}
+		// Explicitly, whatever the service's umask: the sandbox user reads it.
+		if err := os.Chmod(fifo, 0o644); err != nil {
 			return nil, fmt.Errorf("create source FIFO: %w", err)
 		}
 	}
@@ -253,6 +258,11 @@ func (j *job) writeSource(code string) error {
 		return fmt.Errorf("write source file: %w", err)
 	}
 	if _, err := f.WriteString(code); err != nil {
+		f.Close()
+		return fmt.Errorf("write source file: %w", err)
+	}
+	// Explicitly, whatever the service's umask: the sandbox user reads it.
+	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		return fmt.Errorf("write source file: %w", err)
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"syscall"
 	"errors"
 	"strings"
 	"testing"
@@ -233,4 +234,20 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// TestRunUnderStrictUmask: the files the sandbox user must read get their
+// mode explicitly, so a service started with umask 077 still works.
+func TestRunUnderStrictUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	cold := MustOpenRunner(t, nil)
+	wantStatus(t, run(t, cold, "python", "print('cold')", ""), StatusSuccess)
+	wantStatus(t, run(t, cold, "cpp", "int main(){}", ""), StatusSuccess)
+	warm := openPooled(t, 1, nil)
+	res := run(t, warm, "python", "print('warm')", "")
+	wantStatus(t, res, StatusSuccess)
+	if !res.Warm {
+		t.Error("not warm")
+	}
 }
