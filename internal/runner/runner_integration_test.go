@@ -2,9 +2,9 @@ package runner
 
 import (
 	"context"
-	"syscall"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
