@@ -36,8 +36,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "the higher concurrency throughput is measured at (the other is 1)")
 	fs.DurationVar(&c.ThroughputDuration, "throughput-duration", c.ThroughputDuration, "length of each throughput measurement")
 	fs.IntVar(&c.ThroughputRuns, "throughput-runs", c.ThroughputRuns, "when positive, each throughput measurement is this many runs instead of a duration")
-	fs.Var(list{&c.Programs}, "programs", "comma-separated programs to measure: "+strings.Join(bench.ProgramNames(), ","))
-	fs.Var(list{&c.Methods}, "methods", "comma-separated methods to measure: "+strings.Join(bench.AllMethods(), ","))
+	fs.Var(listFlag{&c.Programs}, "programs", "comma-separated programs to measure: "+strings.Join(bench.ProgramNames(), ","))
+	fs.Var(listFlag{&c.Methods}, "methods", "comma-separated methods to measure: "+strings.Join(bench.AllMethods(), ","))
 	fs.StringVar(&c.Binary, "binary", c.Binary, "codeexec binary the service instances run")
 	fs.StringVar(&c.Socket, "containerd-socket", c.Socket, "containerd's socket, for the instances and ctr; CODEEXEC_CONTAINERD_SOCKET sets the default")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "containerd namespace holding the images; the instances and ctr run there")
@@ -81,26 +81,6 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprint(stdout, r.Summary())
 	return err
-}
-
-// list is a flag.Value for a comma-separated list.
-type list struct{ p *[]string }
-
-func (l list) String() string {
-	if l.p == nil {
-		return ""
-	}
-	return strings.Join(*l.p, ",")
-}
-
-func (l list) Set(s string) error {
-	*l.p = nil
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l.p = append(*l.p, v)
-		}
-	}
-	return nil
 }
 
 // words is a flag.Value for command-line arguments separated by spaces; an

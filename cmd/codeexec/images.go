@@ -19,18 +19,11 @@ func imagesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("codeexec images", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := runner.DefaultConfig()
-	fs.StringVar(&cfg.Socket, "containerd-socket", cfg.Socket, "containerd's gRPC socket (env CODEEXEC_CONTAINERD_SOCKET)")
-	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace (env CODEEXEC_NAMESPACE)")
+	containerdFlags(fs, &cfg, getenv)
 	runtimes := fs.String("runtimes", "", "runtimes file (default: the built-in languages)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: codeexec images [flags] list|check|build\n\n  list   each language's image, digest and whether it is unpacked\n  check  exit 1 unless every image is present and unpacked\n  build  build and import the images (runs scripts/images.sh of the repository in the current directory)\n\n")
 		fs.PrintDefaults()
-	}
-	if v := getenv("CODEEXEC_CONTAINERD_SOCKET"); v != "" {
-		cfg.Socket = v
-	}
-	if v := getenv("CODEEXEC_NAMESPACE"); v != "" {
-		cfg.Namespace = v
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,4 +73,18 @@ func imagesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fs.Usage()
 		return errors.New("give one of list, check, build")
 	}
+}
+
+// containerdFlags defines --containerd-socket and --namespace on fs for cfg,
+// with CODEEXEC_CONTAINERD_SOCKET and CODEEXEC_NAMESPACE as defaults that
+// the flags override.
+func containerdFlags(fs *flag.FlagSet, cfg *runner.Config, getenv func(string) string) {
+	if v := getenv("CODEEXEC_CONTAINERD_SOCKET"); v != "" {
+		cfg.Socket = v
+	}
+	if v := getenv("CODEEXEC_NAMESPACE"); v != "" {
+		cfg.Namespace = v
+	}
+	fs.StringVar(&cfg.Socket, "containerd-socket", cfg.Socket, "containerd's gRPC socket (env CODEEXEC_CONTAINERD_SOCKET)")
+	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace (env CODEEXEC_NAMESPACE)")
 }

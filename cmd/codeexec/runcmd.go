@@ -38,19 +38,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs := flag.NewFlagSet("codeexec run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lang := fs.String("language", "", "language of the file: python or cpp")
-	fs.StringVar(&cfg.Socket, "containerd-socket", cfg.Socket, "containerd's gRPC socket (env CODEEXEC_CONTAINERD_SOCKET)")
-	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace (env CODEEXEC_NAMESPACE)")
+	containerdFlags(fs, &cfg, getenv)
 	stateRoot := fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of the run")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: codeexec run --language LANG FILE < input\n\nRuns FILE once in a sandbox, as POST /run would, and exits with\n0 success, 10 runtime_error, 11 compile_error, 12 timeout,\n13 memory_limit_exceeded, 14 output_limit_exceeded (1: the command itself failed).\n\n")
 		fs.PrintDefaults()
-	}
-	if v := getenv("CODEEXEC_CONTAINERD_SOCKET"); v != "" {
-		cfg.Socket = v
-	}
-	if v := getenv("CODEEXEC_NAMESPACE"); v != "" {
-		cfg.Namespace = v
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
