@@ -66,6 +66,35 @@ func (l *limitFields) toRunner() (runner.Limits, error) {
 	return out, nil
 }
 
+// closeGently makes net/http half-close the connection and linger before
+// it closes it, for a request whose body will not be read. Without it, a
+// request sent with "Connection: close" gets its socket closed at once with
+// the unread body in the kernel's buffer: the kernel then sends a reset,
+// which can reach the client (still sending) before it has read the 413.
+// Reading one byte through a MaxBytesReader of limit 0 is the one public way
+// to tell the server the body was too large. A client that sent "Expect:
+// 100-continue" has not sent its body yet, and reading would invite it to.
+func closeGently(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Expect") != "" {
+		return
+	}
+	var b [1]byte
+	_, _ = http.MaxBytesReader(innermost(w), r.Body, 0).Read(b[:])
+}
+
+// innermost returns the ResponseWriter net/http created, under any
+// wrappers: MaxBytesReader only tells the server the limit was hit when it
+// is given that one.
+func innermost(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}
+
 // readRunRequest checks the headers, reads at most cfg.MaxBodyBytes of the
 // body, decodes it strictly and validates it.
 func (h *handler) readRunRequest(w http.ResponseWriter, r *http.Request) (runner.Request, error) {
@@ -75,6 +104,7 @@ func (h *handler) readRunRequest(w http.ResponseWriter, r *http.Request) (runner
 	// Refuse a declared oversize body before reading any of it, so a client
 	// cannot make us spend bandwidth on a request we will reject anyway.
 	if r.ContentLength > h.cfg.MaxBodyBytes {
+		closeGently(w, r)
 		return runner.Request{}, tooLargeError(fmt.Sprintf("request body is %d bytes; the limit is %s",
 			r.ContentLength, formatBytes(h.cfg.MaxBodyBytes)))
 	}
@@ -82,7 +112,7 @@ func (h *handler) readRunRequest(w http.ResponseWriter, r *http.Request) (runner
 	// MaxBytesReader covers what Content-Length cannot: chunked bodies have
 	// none. bodyReader remembers a read failure so it is not mistaken for
 	// malformed JSON.
-	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)}
+	body := &bodyReader{r: http.MaxBytesReader(innermost(w), r.Body, h.cfg.MaxBodyBytes)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 
