@@ -37,8 +37,9 @@ type Config struct {
 	// Languages are the language names POST /run accepts, e.g. "cpp" and
 	// "python". They must match the runner's configured languages.
 	Languages []string
-	// BusyRetryAfter is what the Retry-After header of a 503 says when every
-	// sandbox is busy. It is rounded up to whole seconds.
+	// BusyRetryAfter is what the Retry-After header of a 503 says: every
+	// sandbox is busy, or the container runtime is unavailable. It is
+	// rounded up to whole seconds.
 	BusyRetryAfter time.Duration
 	// APIKeys, when not empty, are the Bearer tokens POST /run and GET
 	// /runtimes require; without one the answer is 401. Empty turns

@@ -113,7 +113,8 @@ type errorBody struct {
 // writes the status and message statusOf chose.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
-	if errors.Is(err, runner.ErrBusy) {
+	// Both 503s are passing states: say when to come back.
+	if errors.Is(err, runner.ErrBusy) || errors.Is(err, runner.ErrUnavailable) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(h.cfg.BusyRetryAfter)))
 	}
 

@@ -382,10 +382,11 @@ func TestRunMapsRunnerErrors(t *testing.T) {
 		wantRetry  string // Retry-After; "" for none
 	}{
 		{
-			name:       "an unreachable container runtime is 503",
+			name:       "an unreachable container runtime is 503 with Retry-After",
 			err:        fmt.Errorf("connect containerd: %w", runner.ErrUnavailable),
 			wantStatus: 503,
 			wantBody:   `{"error":"the container runtime is unavailable; try again later"}` + "\n",
+			wantRetry:  "5",
 		},
 		{
 			name:       "busy sandboxes are 503 with Retry-After from the config",

@@ -3,10 +3,15 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // cgroupStats are the figures of one sandbox's cgroup, read after its
@@ -64,4 +69,81 @@ func keyedValue(name, key string) int64 {
 		}
 	}
 	return 0
+}
+
+// killCgroup kills every process in the cgroup at path (as in the spec's
+// cgroupsPath) and waits, at most wait, until none is left. It is the
+// fallback for when containerd cannot kill a task (containerd is down, or
+// the shim is gone): the wall-clock limit must hold regardless. On cgroup
+// v2 it writes cgroup.kill; on v1 it freezes the cgroup so nothing forks
+// between reading its processes and killing them, sends each SIGKILL, and
+// thaws it so they die.
+func killCgroup(root, path string, wait time.Duration) error {
+	var procs string
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		dir := filepath.Join(root, path)
+		procs = filepath.Join(dir, "cgroup.procs")
+		// Kernels before 5.14 have no cgroup.kill: the loop below signals
+		// each process instead.
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	} else {
+		dir := filepath.Join(root, "freezer", path)
+		procs = filepath.Join(dir, "cgroup.procs")
+		state := filepath.Join(dir, "freezer.state")
+		if os.WriteFile(state, []byte("FROZEN"), 0) == nil {
+			deadline := time.Now().Add(time.Second)
+			for time.Now().Before(deadline) {
+				if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) == "FROZEN" {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			signalAll(procs, syscall.SIGKILL)
+			_ = os.WriteFile(state, []byte("THAWED"), 0)
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		n, err := signalAll(procs, syscall.SIGKILL)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && n == 0) {
+			return nil // the cgroup is gone or empty
+		}
+		if err != nil {
+			return fmt.Errorf("kill cgroup %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kill cgroup %s: %d processes still there after %s", path, n, wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// signalAll sends sig to every process listed in the cgroup.procs file
+// procs and returns how many were listed.
+func signalAll(procs string, sig syscall.Signal) (int, error) {
+	b, err := os.ReadFile(procs)
+	if err != nil {
+		return 0, err
+	}
+	pids := strings.Fields(string(b))
+	for _, f := range pids {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+	return len(pids), nil
+}
+
+// removeCgroup removes the (empty) cgroup directories at path, in every
+// hierarchy that has one. Errors are ignored: what remains is reported by
+// Leftovers.
+func removeCgroup(root, path string) {
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		_ = os.Remove(filepath.Join(root, path))
+		return
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "*", path))
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
 }

@@ -1,9 +1,14 @@
 package runner
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
@@ -52,4 +57,63 @@ func TestReadCgroupStats(t *testing.T) {
 			t.Fatalf("got %+v, want zeros", got)
 		}
 	})
+}
+
+// TestKillCgroup puts a process and its child (which ignores SIGTERM) in a
+// cgroup of the host's real hierarchy and kills them the way the service
+// does when containerd cannot: through the cgroup. Needs root.
+func TestKillCgroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	path := fmt.Sprintf("/codeexec-killtest-%d", os.Getpid())
+	var dirs []string // where the cgroup must be created, and the first takes the process
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+		dirs = []string{filepath.Join(cgroupRoot, path)}
+	} else {
+		dirs = []string{filepath.Join(cgroupRoot, "freezer", path), filepath.Join(cgroupRoot, "pids", path)}
+	}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatalf("create cgroup: %v", err)
+		}
+	}
+	t.Cleanup(func() { removeCgroup(cgroupRoot, path) })
+
+	cmd := exec.Command("sh", "-c", `trap "" TERM; sleep 60 & sleep 60; wait`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+			t.Fatalf("move the process into the cgroup: %v", err)
+		}
+	}
+	// Wait for the children: they are born in the cgroup.
+	procs := filepath.Join(dirs[0], "cgroup.procs")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if b, _ := os.ReadFile(procs); len(strings.Fields(string(b))) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell's children never appeared in the cgroup")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if err := killCgroup(cgroupRoot, path, 2*time.Second); err != nil {
+		t.Fatalf("killCgroup: %v", err)
+	}
+	if b, _ := os.ReadFile(procs); len(strings.Fields(string(b))) != 0 {
+		t.Errorf("processes left in the cgroup: %s", b)
+	}
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Second):
+		t.Error("the shell is still alive after killCgroup")
+	}
 }

@@ -3,9 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 )
@@ -19,9 +17,9 @@ type ImageState struct {
 // CheckImages reports, without starting a runner, the state of every
 // configured language's image in cfg's namespace.
 func CheckImages(ctx context.Context, cfg Config) ([]ImageState, error) {
-	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	c, err := dial(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
+		return nil, err
 	}
 	defer c.Close()
 	ctx = namespaces.WithNamespace(ctx, cfg.Namespace)

@@ -14,26 +14,28 @@ import (
 )
 
 // Leftovers lists, in words, what r has in flight or left behind:
-// containers, tasks, snapshots, job and FIFO directories, cgroups and
-// processes. After Wait it is empty unless cleanup failed. Tests use it to
-// prove that nothing leaks.
+// containers, tasks, snapshots, leases other than its own, job and FIFO
+// directories, cgroups, processes and shims. After Wait it is empty unless
+// cleanup failed. Tests use it to prove that nothing leaks.
 func (r *Runner) Leftovers() []string {
-	return leftovers(r.client, r.cfg)
+	return leftovers(r.client, r.cfg, r.lease)
 }
 
 // Leftovers lists what a runner with configuration cfg left behind, without
 // starting one (starting one would reconcile them away). It is for checking
 // a service from the outside, after it stopped or crashed.
 func Leftovers(cfg Config) ([]string, error) {
-	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	c, err := dial(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	return leftovers(c, cfg), nil
+	return leftovers(c, cfg, ""), nil
 }
 
-func leftovers(c *client.Client, cfg Config) []string {
+// leftovers lists what Leftovers does; ownLease is the lease of a runner
+// still open, which is not a leftover.
+func leftovers(c *client.Client, cfg Config, ownLease string) []string {
 	var out []string
 	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 10*time.Second)
 	defer cancel()
@@ -55,6 +57,15 @@ func leftovers(c *client.Client, cfg Config) []string {
 	if err != nil {
 		out = append(out, "cannot list snapshots: "+err.Error())
 	}
+	ls, err := c.LeasesService().List(ctx, owned)
+	if err != nil {
+		out = append(out, "cannot list leases: "+err.Error())
+	}
+	for _, l := range ls {
+		if l.ID != ownLease {
+			out = append(out, "lease "+l.ID)
+		}
+	}
 	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
@@ -70,6 +81,9 @@ func leftovers(c *client.Client, cfg Config) []string {
 		}
 	}
 	out = append(out, sandboxProcesses(cfg.Namespace)...)
+	for _, s := range shimProcesses(cfg) {
+		out = append(out, fmt.Sprintf("shim %d (%s)", s.pid, s.id))
+	}
 	return out
 }
 

@@ -1,21 +1,24 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
-	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
 )
 
 // Reconcile removes everything an earlier instance with the same state
 // directory left behind when it died: tasks (killed first), containers,
-// snapshots, job directories and FIFO directories. It only touches objects
+// snapshots, orphaned shims, leases, job directories and FIFO directories. It only touches objects
 // labelled with this instance's owner label, so other instances sharing the
 // namespace are left alone.
 func (r *Runner) Reconcile(ctx context.Context) error {
@@ -28,18 +31,9 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		return unavailable(fmt.Errorf("list containers: %w", err))
 	}
 	for _, c := range containers {
-		if t, err := c.Task(ctx, nil); err == nil {
-			if err := t.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("kill task %s: %w", c.ID(), err))
-			}
-			if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete task %s: %w", c.ID(), err))
-			}
-		} else if !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("load task %s: %w", c.ID(), err))
-		}
-		if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete container %s: %w", c.ID(), err))
+		if err := r.removeContainer(ctx, c.ID()); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", c.ID(), err))
+			continue
 		}
 		r.log.Info("removed leftover container", "id", c.ID())
 	}
@@ -61,6 +55,23 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 	}
 
+	errs = append(errs, r.removeOrphanShims(ctx))
+
+	ls, err := r.client.LeasesService().List(ctx, owned)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list leases: %w", err))
+	}
+	for _, l := range ls {
+		if l.ID == r.lease {
+			continue
+		}
+		if err := r.client.LeasesService().Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete lease %s: %w", l.ID, err))
+		} else {
+			r.log.Info("removed leftover lease", "id", l.ID)
+		}
+	}
+
 	for _, dir := range []string{jobsDir(r.cfg), fifoDir(r.cfg)} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -74,4 +85,75 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeOrphanShims kills the shims of this containerd and namespace that
+// serve a sandbox whose container no longer exists, with whatever still
+// runs in that sandbox's cgroup, and removes the cgroup. containerd deletes
+// the container only after the shim is shut down, so such a shim is one a
+// crash stranded between the two; nobody will ever ask it to exit.
+func (r *Runner) removeOrphanShims(ctx context.Context) error {
+	var errs []error
+	for _, s := range shimProcesses(r.cfg) {
+		_, err := r.client.LoadContainer(ctx, s.id)
+		if err == nil {
+			continue
+		}
+		if !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("look up container %s: %w", s.id, err))
+			continue
+		}
+		cg := "/" + r.cfg.Namespace + "/" + s.id
+		if err := killCgroup(cgroupRoot, cg, 2*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill orphaned shim %d: %w", s.pid, err))
+		}
+		removeCgroup(cgroupRoot, cg)
+		r.log.Info("killed orphaned shim", "pid", s.pid, "id", s.id)
+	}
+	return errors.Join(errs...)
+}
+
+// shim is a containerd shim process serving one of cfg's sandboxes.
+type shim struct {
+	pid int
+	id  string
+}
+
+// shimProcesses finds the shims started by cfg's containerd for sandboxes
+// of cfg's namespace, from their command lines ("containerd-shim-runc-v2
+// -namespace NS -id ID -address SOCKET").
+func shimProcesses(cfg Config) []shim {
+	var out []shim
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte("containerd-shim")) {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") ||
+			argAfter(args, "-namespace") != cfg.Namespace || argAfter(args, "-address") != cfg.Socket {
+			continue
+		}
+		id := argAfter(args, "-id")
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || !isSandboxCgroup(id) {
+			continue
+		}
+		out = append(out, shim{pid: pid, id: id})
+	}
+	return out
+}
+
+// argAfter returns the argument that follows flag in args, or "".
+func argAfter(args []string, flag string) string {
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == flag {
+			return args[i+1]
+		}
+	}
+	return ""
 }

@@ -34,6 +34,18 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if r.down.Load() {
+		return Result{}, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
+	}
+	res, err := r.runJob(ctx, lang, lim, req)
+	if errors.Is(err, ErrUnavailable) {
+		r.setDown(true)
+	}
+	return res, err
+}
+
+// runJob is Run once the request is checked.
+func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req Request) (Result, error) {
 
 	queued := time.Now()
 	release, err := r.acquire(ctx)
@@ -296,10 +308,10 @@ func (j *job) destroy(r *Runner) {
 		j.src.Close() // an unused pooled job: the interpreter reads EOF
 	}
 	if j.compile != nil {
-		j.compile.destroy()
+		r.destroy(j.compile)
 	}
 	if j.run != nil {
-		j.run.destroy()
+		r.destroy(j.run)
 	}
 	if err := os.RemoveAll(j.dir); err != nil {
 		r.log.Error("remove job directory", "dir", j.dir, "err", err)

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -37,6 +39,9 @@ type Runner struct {
 	waiting atomic.Int64   // requests queued for a slot
 	pending sync.WaitGroup // teardowns still running
 	pools   *pools         // nil on the cold path
+	janitor *janitor       // retries failed removals
+	down    atomic.Bool    // containerd stopped answering; see probe
+	lease   string         // the lease every containerd call of the runner runs under
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -51,9 +56,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
-	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(5*time.Second))
+	c, err := dial(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
+		return nil, err
 	}
 	r := &Runner{cfg: cfg, client: c, log: log, images: map[string]client.Image{}, slots: make(chan struct{}, cfg.MaxConcurrent)}
 	ctx = r.nsContext(ctx)
@@ -73,6 +78,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		c.Close()
 		return nil, fmt.Errorf("remove leftovers of an earlier run: %w", err)
 	}
+	// One lease, labelled like everything else, for all the runner's
+	// calls: without it the client creates a temporary, unlabelled lease
+	// per container, which a crash leaves behind for 24 hours.
+	l, err := c.LeasesService().Create(ctx, leases.WithID("codeexec-"+uuid.NewString()),
+		leases.WithLabels(map[string]string{LabelManaged: "true", LabelOwner: cfg.StateDir}))
+	if err != nil {
+		c.Close()
+		return nil, unavailable(fmt.Errorf("create lease: %w", err))
+	}
+	r.lease = l.ID
+	r.janitor = r.startJanitor()
 	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil
 }
@@ -80,11 +96,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 // Wait blocks until the teardown of every finished run is done.
 func (r *Runner) Wait() { r.pending.Wait() }
 
-// Close destroys the warm pool, waits for pending teardowns and releases
-// the connection to containerd.
+// Close destroys the warm pool, waits for pending teardowns, retries
+// failed removals once more and releases the connection to containerd.
 func (r *Runner) Close() error {
 	r.pools.close()
 	r.pending.Wait()
+	r.janitor.close()
+	ctx, cancel := r.cleanupContext()
+	defer cancel()
+	if err := r.client.LeasesService().Delete(ctx, leases.Lease{ID: r.lease}); err != nil && !errdefs.IsNotFound(err) {
+		r.log.Error("delete lease; the next start-up will", "lease", r.lease, "err", err)
+	}
 	return r.client.Close()
 }
 
@@ -110,6 +132,30 @@ func (r *Runner) Ready(ctx context.Context) error {
 	return r.pools.warmedUp()
 }
 
+// probe asks containerd whether it answers and records the answer, which
+// Run consults to refuse requests at once while containerd is down. The
+// janitor calls it every second, so the service notices containerd going
+// away and coming back without a request having to wait for it.
+func (r *Runner) probe() bool {
+	ctx, cancel := context.WithTimeout(r.nsContext(context.Background()), 2*dialTimeout)
+	defer cancel()
+	_, err := r.client.Version(ctx)
+	r.setDown(err != nil)
+	return err == nil
+}
+
+// setDown records whether containerd is down, logging the changes.
+func (r *Runner) setDown(down bool) {
+	if r.down.Swap(down) == down {
+		return
+	}
+	if down {
+		r.log.Error("containerd is not answering; refusing runs until it does", "socket", r.cfg.Socket)
+	} else {
+		r.log.Info("containerd answers again", "socket", r.cfg.Socket)
+	}
+}
+
 // QueueDepth returns how many requests wait for a sandbox slot.
 func (r *Runner) QueueDepth() int { return int(r.waiting.Load()) }
 
@@ -123,7 +169,26 @@ func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }
 func (r *Runner) Languages() map[string]Language { return r.cfg.Languages }
 
 func (r *Runner) nsContext(ctx context.Context) context.Context {
-	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	if r.lease != "" {
+		ctx = leases.WithLease(ctx, r.lease)
+	}
+	return ctx
+}
+
+// dialTimeout bounds each attempt to connect to containerd's socket. The
+// containerd client waits that long for a missing socket to appear, and a
+// request made while containerd is down waits for one attempt: short, so
+// that the answer (a 503) is prompt.
+const dialTimeout = time.Second
+
+// dial connects to cfg's containerd.
+func dial(cfg Config) (*client.Client, error) {
+	c, err := client.New(cfg.Socket, client.WithDefaultNamespace(cfg.Namespace), client.WithTimeout(dialTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
+	}
+	return c, nil
 }
 
 func jobsDir(cfg Config) string { return filepath.Join(cfg.StateDir, "jobs") }

@@ -228,7 +228,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 	}()
 	time.Sleep(900 * time.Millisecond)
 	got := strings.Join(r.Leftovers(), "\n")
-	for _, want := range []string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process "} {
+	for _, want := range []string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process ", "shim "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("leak report during a run lacks %q:\n%s", want, got)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -69,23 +70,24 @@ const cleanupTimeout = 30 * time.Second
 // its source file (a FIFO) to be fed; otherwise the task is created but not
 // started.
 type prepared struct {
-	id        string
-	task      client.Task
-	exitCh    <-chan client.ExitStatus
-	stdinR    *io.PipeReader
-	stdinW    *io.PipeWriter
-	stdout    *capWriter
-	stderr    *capWriter
-	overflow  chan struct{}
-	launched  bool         // the process runs and waits for feed
-	feed      func() error // writes the program into the prestarted process's FIFO
-	limits    oci.Limits
-	timeout   time.Duration
-	created   time.Time
-	prepTime  time.Duration
-	cgroup    string
-	destroyed sync.Once
-	td        teardown
+	id       string
+	task     client.Task
+	exitCh   <-chan client.ExitStatus
+	stdinR   *io.PipeReader
+	stdinW   *io.PipeWriter
+	stdout   *capWriter
+	stderr   *capWriter
+	overflow chan struct{}
+	launched bool         // the process runs and waits for feed
+	feed     func() error // writes the program into the prestarted process's FIFO
+	limits   oci.Limits
+	timeout  time.Duration
+	created  time.Time
+	prepTime time.Duration
+	cgroup   string
+	pidfd    int        // of the task's init, or -1
+	mu       sync.Mutex // held by destroy
+	td       teardown
 }
 
 // prepare creates the container and task of sp, wires its IO to the
@@ -104,10 +106,28 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		cgroup: "/" + r.cfg.Namespace + "/" + sp.id, overflow: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
-			p.destroy()
+			r.destroy(p)
 		}
 	}()
 
+	// Registered before the container exists: a NewContainer that fails
+	// half-way (containerd stopping under it) may still have created the
+	// container or its snapshot.
+	var container client.Container
+	thorough := false
+	p.td.add(func() error {
+		cctx, cancel := r.cleanupContext()
+		defer cancel()
+		if container != nil && !thorough {
+			err := container.Delete(cctx, client.WithSnapshotCleanup)
+			if err == nil || errdefs.IsNotFound(err) {
+				return nil
+			}
+		}
+		// Creation failed, or a quick delete did: find out what exists.
+		thorough = true
+		return r.removeContainer(cctx, sp.id)
+	})
 	container, err := r.client.NewContainer(ctx, sp.id,
 		client.WithContainerLabels(labels),
 		client.WithSnapshotter(r.cfg.Snapshotter),
@@ -123,17 +143,8 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		})),
 	)
 	if err != nil {
-		// NewContainer may have created the snapshot before failing.
-		r.removeSnapshot(sp.id)
 		return nil, unavailable(fmt.Errorf("create container: %w", err))
 	}
-	p.td.add(func() {
-		cctx, cancel := r.cleanupContext()
-		defer cancel()
-		if err := container.Delete(cctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			r.log.Error("delete container; start-up reconciliation will retry", "id", sp.id, "err", err)
-		}
-	})
 
 	var killOnce sync.Once
 	onExceed := func() { killOnce.Do(func() { close(p.overflow) }) }
@@ -143,7 +154,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	// closes its read end, so a writer blocked on a program that never
 	// reads its input is released.
 	p.stdinR, p.stdinW = io.Pipe()
-	p.td.add(func() { p.stdinR.CloseWithError(errSandboxGone) })
+	p.td.add(func() error { p.stdinR.CloseWithError(errSandboxGone); return nil })
 
 	task, err := container.NewTask(ctx, cio.NewCreator(
 		cio.WithStreams(p.stdinR, p.stdout, p.stderr),
@@ -153,21 +164,36 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		return nil, unavailable(fmt.Errorf("create task: %w", err))
 	}
 	p.task = task
-	p.td.add(func() {
+	// A pidfd of the task's init (tini), taken while it certainly lives
+	// (created, not started): the service can kill it at the time limit
+	// itself, without a round trip through containerd, the shim and a runc
+	// process, and without the risk of a reused pid.
+	p.pidfd = -1
+	if fd, err := unix.PidfdOpen(int(task.Pid()), 0); err == nil {
+		p.pidfd = fd
+		p.td.add(func() error { unix.Close(fd); return nil })
+	}
+	p.td.add(func() error {
 		cctx, cancel := r.cleanupContext()
 		defer cancel()
 		// WithProcessKill kills a task that is still running; Delete also
 		// waits for the IO copy and removes the FIFO directory.
 		if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			r.log.Error("delete task; start-up reconciliation will retry", "id", sp.id, "err", err)
+			// Whatever containerd's state, the sandbox's processes must
+			// not outlive its removal.
+			if kerr := killCgroup(cgroupRoot, p.cgroup, time.Second); kerr != nil {
+				r.log.Warn("kill sandbox through its cgroup", "id", sp.id, "err", kerr)
+			}
+			return fmt.Errorf("delete task: %w", err)
 		}
+		return nil
 	})
 
 	// Wait is registered before Start so the exit cannot be missed, on a
 	// context that neither a timeout nor a client can cancel: after a kill
 	// the exit status must still arrive. Teardown cancels it.
 	waitCtx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
-	p.td.add(cancelWait)
+	p.td.add(func() error { cancelWait(); return nil })
 	p.exitCh, err = task.Wait(waitCtx)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("wait for task: %w", err))
@@ -219,9 +245,14 @@ func (p *prepared) alive() bool {
 	}
 }
 
-// destroy kills and removes the sandbox. It is safe to call more than once.
-func (p *prepared) destroy() {
-	p.destroyed.Do(p.td.run)
+// destroy kills and removes the sandbox. It is safe to call more than
+// once, from any goroutine: each call retries only the steps that failed
+// before, so a sandbox whose removal failed (containerd was down) can be
+// removed later.
+func (p *prepared) destroy() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.td.run()
 }
 
 // run starts the program (or feeds the prestarted one its source), feeds it
@@ -260,30 +291,26 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	var gone, exited bool
 	select {
 	case status = <-p.exitCh:
-		exited = true
+		exited = status.Error() == nil
 	case <-timer.C:
 		e.timedOut = true
 	case <-p.overflow:
 	case <-ctx.Done():
 		gone = true
 	}
-	if !exited {
-		// SIGKILL to init ends the whole PID namespace; WithKillAll is the
-		// backstop for anything that escaped into another namespace.
-		kctx, cancel := r.cleanupContext()
-		if err := p.task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
-			r.log.Warn("kill task", "id", p.id, "err", err)
-		}
-		cancel()
-		select {
-		case status = <-p.exitCh:
-		case <-time.After(cleanupTimeout):
-			return nil, fmt.Errorf("task %s did not exit %s after SIGKILL", p.id, cleanupTimeout)
-		}
+	if !exited && status.Error() == nil {
+		status = r.kill(p)
 	}
 	e.elapsed = time.Since(start)
 	if err := status.Error(); err != nil {
-		return nil, unavailable(fmt.Errorf("task exit status: %w", err))
+		// The exit watch broke (containerd stopped, or the shim died), so
+		// containerd can neither report nor enforce the exit: kill the
+		// sandbox through its cgroup, so no process of it outlives its
+		// limit, whatever containerd does.
+		if kerr := killCgroup(cgroupRoot, p.cgroup, 2*time.Second); kerr != nil {
+			r.log.Error("kill sandbox through its cgroup", "id", p.id, "err", kerr)
+		}
+		return nil, unavailable(fmt.Errorf("task %s: exit status: %w", p.id, err))
 	}
 	// Read the cgroup before task.Delete removes it.
 	e.stats = readCgroupStats(cgroupRoot, p.cgroup)
@@ -308,6 +335,35 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	return e, nil
 }
 
+// kill ends the sandbox's process at once and returns its exit status.
+// SIGKILL to init ends the whole PID namespace. The service sends it
+// through the pidfd; containerd's Kill with WithKillAll (every process in
+// the container's cgroup) follows if the exit has not been seen shortly
+// after, or at once without a pidfd.
+func (r *Runner) kill(p *prepared) client.ExitStatus {
+	backstop := time.After(0)
+	if p.pidfd >= 0 && unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0) == nil {
+		backstop = time.After(250 * time.Millisecond)
+	}
+	giveUp := time.After(cleanupTimeout)
+	for {
+		select {
+		case status := <-p.exitCh:
+			return status
+		case <-backstop:
+			backstop = nil
+			kctx, cancel := r.cleanupContext()
+			if err := p.task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+				r.log.Warn("kill task", "id", p.id, "err", err)
+			}
+			cancel()
+		case <-giveUp:
+			return *client.NewExitStatus(client.UnknownExitStatus, time.Time{},
+				fmt.Errorf("task did not exit %s after SIGKILL", cleanupTimeout))
+		}
+	}
+}
+
 // exitSignal decodes the 128+N convention of tini and shells: an exit status
 // above 128 that names a signal means the program was killed by it. A
 // program that itself exits with such a status is reported the same way.
@@ -326,23 +382,50 @@ func (r *Runner) cleanupContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.nsContext(context.Background()), cleanupTimeout)
 }
 
-// removeSnapshot removes the snapshot key if it exists.
-func (r *Runner) removeSnapshot(key string) {
-	ctx, cancel := r.cleanupContext()
-	defer cancel()
-	err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, key)
-	if err != nil && !errdefs.IsNotFound(err) {
-		r.log.Warn("remove snapshot", "key", key, "err", err)
+// removeContainer removes the container id with whatever task it has
+// (killed first) and its snapshot, or the snapshot of that name alone when
+// there is no container. What does not exist is not an error.
+func (r *Runner) removeContainer(ctx context.Context, id string) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, id)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove snapshot: %w", err)
+		}
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("load container: %w", err)
+	}
+	if t, err := c.Task(ctx, nil); err == nil {
+		if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete task: %w", err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("load task: %w", err)
+	}
+	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container: %w", err)
+	}
+	return nil
 }
 
 // teardown is a stack of cleanup steps, run in reverse order of addition.
-type teardown struct{ fns []func() }
+// The steps that fail stay on it, to be run again by the next run.
+type teardown struct{ steps []func() error }
 
-func (t *teardown) add(f func()) { t.fns = append(t.fns, f) }
+func (t *teardown) add(f func() error) { t.steps = append(t.steps, f) }
 
-func (t *teardown) run() {
-	for i := len(t.fns) - 1; i >= 0; i-- {
-		t.fns[i]()
+func (t *teardown) run() error {
+	var errs []error
+	var failed []func() error
+	for i := len(t.steps) - 1; i >= 0; i-- {
+		if err := t.steps[i](); err != nil {
+			errs = append(errs, err)
+			failed = append(failed, t.steps[i])
+		}
 	}
+	slices.Reverse(failed)
+	t.steps = failed
+	return errors.Join(errs...)
 }
