@@ -146,7 +146,7 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 			return nil, "", err
 		}
 		*instances = append(*instances, in)
-		return newService(name, in.url, c.Concurrency, c.RunTimeout), "", nil
+		return newService(name, in.url, in.cmd.Process.Pid, c.Concurrency, c.RunTimeout), "", nil
 	case MethodCtr:
 		return &ctr{bin: c.Ctr, socket: c.Socket, namespace: c.Namespace, work: work, langs: langs, limits: runner.DefaultConfig()}, "", nil
 	case MethodDocker:

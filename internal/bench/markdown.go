@@ -54,6 +54,41 @@ func (r *Report) Table() string {
 	return b.String()
 }
 
+// CPUTable renders, for every throughput measurement, where the machine's
+// CPU time went per correct run, and the throughput the machine could reach
+// if the CPU were the only limit (cores × 1000 ÷ CPU ms per run). Empty
+// when no measurement has a profile.
+func (r *Report) CPUTable() string {
+	var b strings.Builder
+	row := func(cells ...string) { fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | ")) }
+	for _, p := range r.Programs {
+		for _, m := range r.Methods {
+			res := r.result(p.Name, m)
+			if res == nil {
+				continue
+			}
+			for _, t := range res.Throughput {
+				c := t.CPU
+				if c == nil {
+					continue
+				}
+				if b.Len() == 0 {
+					row("program", "method", "c", "runs/s", "busy cores", "CPU ms/run", "sandboxes", "service", "containerd", "benchmark", "other: shims, runc, kernel", "CPU-bound ceiling runs/s")
+					row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:")
+				}
+				ceiling := "-"
+				if c.TotalMS > 0 && r.Machine.Cores > 0 {
+					ceiling = fmt.Sprintf("%.1f", float64(r.Machine.Cores)*1000/c.TotalMS)
+				}
+				f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+				row(p.Name, m, fmt.Sprint(t.Concurrency), perSecond(&t), fmt.Sprintf("%.2f", c.BusyCores), f(c.TotalMS),
+					f(c.SandboxesMS), f(c.ServiceMS), f(c.ContainerdMS), f(c.ClientMS), f(c.OtherMS), ceiling)
+			}
+		}
+	}
+	return b.String()
+}
+
 // Summary is the table followed by the notes, as the command prints it.
 func (r *Report) Summary() string {
 	var b strings.Builder
@@ -93,7 +128,13 @@ func (r *Report) Markdown() string {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
-	b.WriteString("\n![latency per method: p50, p95, p99](latency.png)\n\n## Machine\n\n| | |\n|---|---|\n")
+	b.WriteString("\n![latency per method: p50, p95, p99](latency.png)\n")
+	if cpu := r.CPUTable(); cpu != "" {
+		b.WriteString("\n## Where the CPU goes during the throughput runs\n\n")
+		b.WriteString("CPU time of the whole machine per correct run, split by who spent it: the sandboxes' cgroups (the programs, their interpreters, tini), the service instance, the containerd daemon, the benchmark itself (with `bare` programs and the `ctr`/`docker` clients it runs), and the rest (containerd shims, runc, the kernel's own threads, anything else running). When the busy cores reach the machine's cores, throughput is CPU-bound and cannot pass the ceiling.\n\n")
+		b.WriteString(cpu)
+	}
+	b.WriteString("\n## Machine\n\n| | |\n|---|---|\n")
 	m := r.Machine
 	for _, kv := range [][2]string{
 		{"CPU", m.CPU}, {"cores", fmt.Sprint(m.Cores)}, {"memory", fmt.Sprintf("%.1f GiB", float64(m.MemoryBytes)/(1<<30))},

@@ -61,6 +61,8 @@ type Throughput struct {
 	Errors      int     `json:"errors"`
 	Seconds     float64 `json:"seconds"`
 	PerSecond   float64 `json:"per_second"`
+	// CPU is where the machine's CPU went, per correct run.
+	CPU *CPUPerRun `json:"cpu,omitempty"`
 }
 
 // maxErrorExamples caps the error messages a Result keeps.

@@ -16,15 +16,17 @@ import (
 type service struct {
 	name   string
 	url    string
+	pid    int // the instance's process, whose CPU time the throughput profile counts
 	client *http.Client
 }
 
 // newService returns the method named name that posts to the service at url.
 // Its transport keeps enough idle connections for conns concurrent runs.
-func newService(name, url string, conns int, timeout time.Duration) *service {
+func newService(name, url string, pid, conns int, timeout time.Duration) *service {
 	return &service{
 		name: name,
 		url:  url,
+		pid:  pid,
 		client: &http.Client{
 			Timeout:   timeout,
 			Transport: &http.Transport{MaxIdleConnsPerHost: conns * 2, DisableCompression: true},

@@ -16,10 +16,16 @@ func measureThroughputs(ctx context.Context, r *Report, programs []Program, meth
 		for _, m := range methods {
 			res := r.result(p.Name, m.Name())
 			for _, conc := range c.concurrencies() {
+				pid := 0
+				if s, ok := m.(*service); ok {
+					pid = s.pid
+				}
+				before := sampleCPU(c.Namespace, pid)
 				t, failures := measureThroughput(ctx, m, p, conc, c.ThroughputRuns, c.ThroughputDuration, c.RunTimeout)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				t.CPU = sampleCPU(c.Namespace, pid).perRun(before, t.Runs)
 				res.Throughput = append(res.Throughput, t)
 				for _, err := range failures {
 					if len(res.ErrorExamples) < maxErrorExamples {

@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CPUPerRun is where the machine's CPU time went during one throughput
+// measurement, in milliseconds per correct run. It is the profile that
+// explains a throughput: with every core busy, throughput is at most
+// cores × 1000 / TotalMS runs per second.
+type CPUPerRun struct {
+	TotalMS      float64 `json:"total_ms"`      // every CPU of the machine, from /proc/stat
+	SandboxesMS  float64 `json:"sandboxes_ms"`  // the containers' cgroups: the programs, their runtime, tini, runc's in-container setup
+	ServiceMS    float64 `json:"service_ms"`    // the codeexec instance serving the method
+	ContainerdMS float64 `json:"containerd_ms"` // containerd daemons
+	ClientMS     float64 `json:"client_ms"`     // the benchmark itself, and what it runs directly (bare programs, ctr, docker clients)
+	OtherMS      float64 `json:"other_ms"`      // the rest: shims, runc, the kernel's own threads, other processes
+	BusyCores    float64 `json:"busy_cores"`    // average cores busy during the measurement
+}
+
+// cpuSample is cumulative CPU time at one moment, by who spent it.
+type cpuSample struct {
+	at                                    time.Time
+	total, sandboxes, service, containerd time.Duration
+	client                                time.Duration
+}
+
+// clockTick is the unit of /proc/stat and /proc/<pid>/stat (USER_HZ),
+// which Linux fixes at 100 per second for every architecture it exports.
+const clockTick = 10 * time.Millisecond
+
+// sampleCPU reads the cumulative CPU time of the machine, of the cgroup of
+// containerd namespace ns (where the sandboxes' cgroups live), of process
+// servicePID (0 for none), of every containerd daemon, and of this process
+// with its waited-for children.
+func sampleCPU(ns string, servicePID int) cpuSample {
+	s := cpuSample{at: time.Now(), total: machineBusy(), sandboxes: cgroupCPU(ns), client: selfCPU()}
+	if servicePID > 0 {
+		s.service = processCPU(servicePID, false)
+	}
+	for _, pid := range processesNamed("containerd") {
+		s.containerd += processCPU(pid, false)
+	}
+	return s
+}
+
+// perRun divides the CPU spent between a and b by runs.
+func (b cpuSample) perRun(a cpuSample, runs int) *CPUPerRun {
+	wall := b.at.Sub(a.at)
+	if runs <= 0 || wall <= 0 {
+		return nil
+	}
+	per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(runs) }
+	c := &CPUPerRun{
+		TotalMS:      per(b.total - a.total),
+		SandboxesMS:  per(b.sandboxes - a.sandboxes),
+		ServiceMS:    per(b.service - a.service),
+		ContainerdMS: per(b.containerd - a.containerd),
+		ClientMS:     per(b.client - a.client),
+		BusyCores:    float64(b.total-a.total) / float64(wall),
+	}
+	c.OtherMS = max(c.TotalMS-c.SandboxesMS-c.ServiceMS-c.ContainerdMS-c.ClientMS, 0)
+	return c
+}
+
+// machineBusy is the time all CPUs spent on anything but idling and
+// waiting for IO, from the first line of /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	// user nice system idle iowait irq softirq steal ...
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// processCPU is a process's user and system time, with its waited-for
+// children's when children is set.
+func processCPU(pid int, children bool) time.Duration {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'. Field 14 (utime) is the 12th after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	last := 13 // utime, stime
+	if children {
+		last = 15 // and cutime, cstime
+	}
+	var ticks int64
+	for _, v := range f[11:last] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+func selfCPU() time.Duration { return processCPU(os.Getpid(), true) }
+
+// processesNamed lists the processes whose command name is name.
+func processesNamed(name string) []int {
+	var out []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != name {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// cgroupCPU is the CPU time charged to the cgroup /<ns> and everything
+// below it, including cgroups already removed: on cgroup v1 from cpuacct,
+// on v2 from cpu.stat.
+func cgroupCPU(ns string) time.Duration {
+	const root = "/sys/fs/cgroup"
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		f, err := os.Open(filepath.Join(root, ns, "cpu.stat"))
+		if err != nil {
+			return 0
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), " "); ok && k == "usage_usec" {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return time.Duration(n) * time.Microsecond
+			}
+		}
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cpuacct", ns, "cpuacct.usage"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return time.Duration(n)
+}
