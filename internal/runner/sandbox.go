@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,8 +86,9 @@ type prepared struct {
 	created  time.Time
 	prepTime time.Duration
 	cgroup   string
-	pidfd    int        // of the task's init, or -1
-	mu       sync.Mutex // held by destroy
+	pidfd    int         // of the task's init, or -1
+	exited   atomic.Bool // run saw the task's exit status
+	mu       sync.Mutex  // held by destroy
 	td       teardown
 }
 
@@ -176,9 +178,15 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.td.add(func() error {
 		cctx, cancel := r.cleanupContext()
 		defer cancel()
-		// WithProcessKill kills a task that is still running; Delete also
-		// waits for the IO copy and removes the FIFO directory.
-		if _, err := task.Delete(cctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		// WithProcessKill kills a task that may still run, at the cost of
+		// a Wait, a Kill and a runc process; a task whose exit was seen
+		// needs none of them (its PID namespace died with its init).
+		// Delete also waits for the IO copy and removes the FIFO directory.
+		var opts []client.ProcessDeleteOpts
+		if !p.exited.Load() {
+			opts = append(opts, client.WithProcessKill)
+		}
+		if _, err := task.Delete(cctx, opts...); err != nil && !errdefs.IsNotFound(err) {
 			// Whatever containerd's state, the sandbox's processes must
 			// not outlive its removal.
 			if kerr := killCgroup(cgroupRoot, p.cgroup, time.Second); kerr != nil {
@@ -302,6 +310,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		status = r.kill(p)
 	}
 	e.elapsed = time.Since(start)
+	p.exited.Store(status.Error() == nil)
 	if err := status.Error(); err != nil {
 		// The exit watch broke (containerd stopped, or the shim died), so
 		// containerd can neither report nor enforce the exit: kill the
