@@ -153,7 +153,7 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 		if err := dockerReady(ctx, c.Docker); err != nil {
 			return nil, err.Error(), nil
 		}
-		d := &docker{bin: c.Docker, work: work, langs: langs}
+		d := &docker{bin: c.Docker, work: work, langs: langs, ctr: []string{c.Ctr, "--address", c.Socket, "--namespace", c.Namespace}}
 		for _, p := range programs {
 			if err := d.ensureImage(ctx, langs[p.Language].Image, imageArchive(c.ImagesDir, p.Language)); err != nil {
 				return nil, err.Error(), nil

@@ -17,6 +17,7 @@ type docker struct {
 	bin   string
 	work  string
 	langs map[string]runner.Language
+	ctr   []string // ctr with its socket and namespace flags, to export images; nil for none
 }
 
 // dockerUser is the non-root user of the original design's `docker run`.
@@ -41,15 +42,27 @@ func dockerReady(ctx context.Context, bin string) error {
 	return nil
 }
 
-// ensureImage makes image available to the engine, loading it from the OCI
-// archive <imagesDir>/<lang>.tar (as scripts/images.sh writes them) when the
-// engine lacks it.
+// ensureImage makes image available to the engine when it lacks it:
+// loading the OCI archive <imagesDir>/<lang>.tar (as scripts/images.sh
+// writes them), which engines before 25.0 cannot read, and failing that an
+// export of the image from containerd by `ctr images export`, which adds the
+// manifest.json older engines need.
 func (d *docker) ensureImage(ctx context.Context, image, archive string) error {
 	if _, err := runCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err == nil {
 		return nil
 	}
-	if _, err := runCommand(ctx, d.work, "", d.bin, "load", "-i", archive); err != nil {
-		return fmt.Errorf("image %s is missing and loading %s failed: %w", image, archive, err)
+	_, loadErr := runCommand(ctx, d.work, "", d.bin, "load", "-i", archive)
+	if loadErr != nil && d.ctr != nil {
+		exported := filepath.Join(d.work, "docker-image.tar")
+		defer os.Remove(exported)
+		args := append(d.ctr, "images", "export", exported, image)
+		if _, err := runCommand(ctx, d.work, "", args...); err != nil {
+			return fmt.Errorf("image %s is missing; loading %s failed (%w) and exporting it from containerd failed: %w", image, archive, loadErr, err)
+		}
+		_, loadErr = runCommand(ctx, d.work, "", d.bin, "load", "-i", exported)
+	}
+	if loadErr != nil {
+		return fmt.Errorf("image %s is missing and loading %s failed: %w", image, archive, loadErr)
 	}
 	if _, err := runCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err != nil {
 		return fmt.Errorf("image %s is still missing after loading %s", image, archive)
