@@ -50,6 +50,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.HostPython, "host-python", c.HostPython, "python3 of the bare method")
 	fs.StringVar(&c.HostGxx, "host-gxx", c.HostGxx, "g++ of the bare method")
 	fs.BoolVar(&c.BarePCH, "bare-pch", c.BarePCH, "precompile <bits/stdc++.h> for the bare method, as the cpp image does")
+	fs.BoolVar(&c.ProcessAccounting, "process-accounting", c.ProcessAccounting, "during throughput runs, record the CPU of exited processes (runc, shims, programs) by command with acct(2); takes process accounting over from anything else using it")
 	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "limit of one run of any method")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long an instance may take to stop after SIGTERM")
 	fs.StringVar(&logLevel, "log-level", logLevel, "progress log level on stderr: debug, info, warn or error")

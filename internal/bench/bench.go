@@ -45,7 +45,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 		Settings: Settings{
 			Runs: c.Runs, Warmup: c.Warmup, Concurrency: c.Concurrency, ThroughputRuns: c.ThroughputRuns,
 			Namespace: c.Namespace, ColdArgs: nonNil(c.ColdArgs), WarmArgs: nonNil(c.WarmArgs), ServeArgs: c.ServeArgs,
-			BarePCH: c.BarePCH && slices.Contains(c.Methods, MethodBare) && includesStdcpp(programs),
+			BarePCH:           c.BarePCH && slices.Contains(c.Methods, MethodBare) && includesStdcpp(programs),
+			ProcessAccounting: c.ProcessAccounting,
 		},
 	}
 	if c.ThroughputRuns == 0 && c.ThroughputDuration > 0 {
@@ -97,7 +98,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 	if err := measureLatency(ctx, r, programs, methods, c.Warmup, c.Runs, c.RunTimeout, log); err != nil {
 		return nil, err
 	}
-	if err := measureThroughputs(ctx, r, programs, methods, c, log); err != nil {
+	if err := measureThroughputs(ctx, r, programs, methods, c, work, log); err != nil {
 		return nil, err
 	}
 	for _, m := range methods {

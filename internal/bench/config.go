@@ -49,6 +49,11 @@ type Config struct {
 	HostPython string // the bare method's interpreter
 	HostGxx    string // the bare method's compiler
 	BarePCH    bool   // precompile <bits/stdc++.h> for the bare method, as the cpp image does
+	// ProcessAccounting turns the kernel's process accounting on during
+	// each throughput measurement, to report the CPU of short-lived
+	// processes (runc, shims, the programs) by command. It takes
+	// accounting over from anything else that uses it.
+	ProcessAccounting bool
 
 	RunTimeout      time.Duration // of one run of any method
 	ShutdownTimeout time.Duration // how long an instance may take to stop after SIGTERM

@@ -89,6 +89,36 @@ func (r *Report) CPUTable() string {
 	return b.String()
 }
 
+// ProcessTable renders, for every throughput measurement made with process
+// accounting, the commands whose exited processes cost the most CPU per
+// correct run. Empty when there is none.
+func (r *Report) ProcessTable() string {
+	const top = 6
+	var b strings.Builder
+	for _, p := range r.Programs {
+		for _, m := range r.Methods {
+			res := r.result(p.Name, m)
+			if res == nil {
+				continue
+			}
+			for _, t := range res.Throughput {
+				if len(t.Processes) == 0 {
+					continue
+				}
+				if b.Len() == 0 {
+					b.WriteString("| program | method | c | CPU ms per run of exited processes, by command (processes per run) |\n| --- | --- | ---: | --- |\n")
+				}
+				var cells []string
+				for _, c := range t.Processes[:min(top, len(t.Processes))] {
+					cells = append(cells, fmt.Sprintf("%s %.1f (%.1f)", c.Command, c.CPUMS, c.Processes))
+				}
+				fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", p.Name, m, t.Concurrency, strings.Join(cells, ", "))
+			}
+		}
+	}
+	return b.String()
+}
+
 // Summary is the table followed by the notes, as the command prints it.
 func (r *Report) Summary() string {
 	var b strings.Builder
@@ -134,6 +164,10 @@ func (r *Report) Markdown() string {
 		b.WriteString("CPU time of the whole machine per correct run, split by who spent it: the sandboxes' cgroups (the programs, their interpreters, tini), the service instance, the containerd daemon, the benchmark itself (with `bare` programs and the `ctr`/`docker` clients it runs), and the rest (containerd shims, runc, the kernel's own threads, anything else running). When the busy cores reach the machine's cores, throughput is CPU-bound and cannot pass the ceiling.\n\n")
 		b.WriteString(cpu)
 	}
+	if procs := r.ProcessTable(); procs != "" {
+		b.WriteString("\nThe processes that exited during those runs, from the kernel's process accounting (`--process-accounting`): the short-lived ones (runc, shim start-ups, the programs) that no other counter sees. A process is named by its last command: `tini` includes the `runc init` that became it (runc's copy of itself, the namespace set-up), and `containerd-shim` covers both the shim start-up commands and the shims that served a sandbox to its end.\n\n")
+		b.WriteString(procs)
+	}
 	b.WriteString("\n## Machine\n\n| | |\n|---|---|\n")
 	m := r.Machine
 	for _, kv := range [][2]string{
@@ -149,6 +183,7 @@ func (r *Report) Markdown() string {
 		{"throughput", throughputSpan(s)}, {"namespace", s.Namespace},
 		{"cold instance flags", code(s.ColdArgs)}, {"warm instance flags", code(s.WarmArgs)},
 		{"flags of both", code(s.ServeArgs)}, {"bare C++ uses a precompiled bits/stdc++.h", fmt.Sprint(s.BarePCH)},
+		{"process accounting", fmt.Sprint(s.ProcessAccounting)},
 	} {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}

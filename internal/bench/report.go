@@ -30,6 +30,7 @@ type Settings struct {
 	WarmArgs           []string `json:"warm_args"`
 	ServeArgs          []string `json:"serve_args,omitempty"`
 	BarePCH            bool     `json:"bare_pch"`
+	ProcessAccounting  bool     `json:"process_accounting,omitempty"`
 }
 
 // Result is what one (program, method) measured.
@@ -63,6 +64,9 @@ type Throughput struct {
 	PerSecond   float64 `json:"per_second"`
 	// CPU is where the machine's CPU went, per correct run.
 	CPU *CPUPerRun `json:"cpu,omitempty"`
+	// Processes is the CPU of the processes that exited meanwhile, by
+	// command, per correct run (with --process-accounting).
+	Processes []CommandCPU `json:"processes,omitempty"`
 }
 
 // maxErrorExamples caps the error messages a Result keeps.

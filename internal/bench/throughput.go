@@ -11,7 +11,9 @@ import (
 
 // measureThroughputs measures the throughput of every (program, method) at
 // each of c's concurrencies, one measurement after the other, into r.
-func measureThroughputs(ctx context.Context, r *Report, programs []Program, methods []Method, c Config, log *slog.Logger) error {
+// With c.ProcessAccounting, each measurement also records the CPU of the
+// processes that exited during it, by command, with files in work.
+func measureThroughputs(ctx context.Context, r *Report, programs []Program, methods []Method, c Config, work string, log *slog.Logger) error {
 	for _, p := range programs {
 		for _, m := range methods {
 			res := r.result(p.Name, m.Name())
@@ -20,12 +22,25 @@ func measureThroughputs(ctx context.Context, r *Report, programs []Program, meth
 				if s, ok := m.(*service); ok {
 					pid = s.pid
 				}
+				var acct *accounting
+				if c.ProcessAccounting {
+					var err error
+					if acct, err = startAccounting(work); err != nil {
+						return err
+					}
+				}
 				before := sampleCPU(c.Namespace, pid)
 				t, failures := measureThroughput(ctx, m, p, conc, c.ThroughputRuns, c.ThroughputDuration, c.RunTimeout)
+				t.CPU = sampleCPU(c.Namespace, pid).perRun(before, t.Runs)
+				if acct != nil {
+					var err error
+					if t.Processes, err = acct.stop(t.Runs); err != nil {
+						return err
+					}
+				}
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				t.CPU = sampleCPU(c.Namespace, pid).perRun(before, t.Runs)
 				res.Throughput = append(res.Throughput, t)
 				for _, err := range failures {
 					if len(res.ErrorExamples) < maxErrorExamples {
