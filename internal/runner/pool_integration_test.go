@@ -11,7 +11,7 @@ import (
 // openPooled opens a runner with a warm pool of size per language and waits
 // until the pool is full. On cleanup it closes the runner (which destroys
 // the pool) and then checks, from outside, that nothing is left.
-func openPooled(t *testing.T, size int, change func(*Config)) *Runner {
+func openPooled(t testing.TB, size int, change func(*Config)) *Runner {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.PoolSize = size
@@ -38,7 +38,7 @@ func openPooled(t *testing.T, size int, change func(*Config)) *Runner {
 	return r
 }
 
-func waitPoolFull(t *testing.T, r *Runner, size int) {
+func waitPoolFull(t testing.TB, r *Runner, size int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

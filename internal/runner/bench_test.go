@@ -1,0 +1,70 @@
+package runner
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkRun times the hot path, Run, against the real containerd (like
+// the integration tests, it needs CODEEXEC_CONTAINERD_SOCKET):
+//
+//	CODEEXEC_CONTAINERD_SOCKET=/run/codeexec/containerd/containerd.sock \
+//	  go test -run '^$' -bench BenchmarkRun -benchtime 30x ./internal/runner/
+//
+// An iteration is one request's latency, not throughput: between
+// iterations, untimed, the previous run's teardown finishes and, for the
+// warm cases, the pool fills again, so every warm request finds a prepared
+// sandbox and every cold one an idle machine. Besides ns/op it reports the
+// runner's own phase timings per request: prepare-ms (cold: containers and
+// tasks created on request), compile-ms and run-ms (the program alone).
+func BenchmarkRun(b *testing.B) {
+	for _, tc := range []struct {
+		name, lang, code string
+		pool             int
+	}{
+		{"python/warm", "python", `print("hello world")`, 1},
+		{"python/cold", "python", `print("hello world")`, 0},
+		{"cpp/warm", "cpp", cppHelloWorld, 1},
+		{"cpp/cold", "cpp", cppHelloWorld, 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			only := func(c *Config) { c.Languages = map[string]Language{tc.lang: c.Languages[tc.lang]} }
+			var r *Runner
+			if tc.pool > 0 {
+				r = openPooled(b, tc.pool, only)
+			} else {
+				r = MustOpenRunner(b, only)
+			}
+			var prepare, compile, run time.Duration
+			n := 0
+			for b.Loop() {
+				res, err := r.Run(context.Background(), Request{Language: tc.lang, Code: tc.code})
+				if err != nil || res.Status != StatusSuccess || res.Stdout != "hello world\n" {
+					b.Fatalf("got %+v, %v", res, err)
+				}
+				if tc.pool > 0 && !res.Warm {
+					b.Fatal("a warm request was served cold")
+				}
+				prepare += res.PrepareTime
+				compile += res.CompileTime
+				run += res.Time
+				n++
+				b.StopTimer()
+				r.Wait()
+				if tc.pool > 0 {
+					waitPoolFull(b, r, tc.pool)
+				}
+				b.StartTimer()
+			}
+			perOp := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+			b.ReportMetric(perOp(prepare), "prepare-ms/op")
+			b.ReportMetric(perOp(compile), "compile-ms/op")
+			b.ReportMetric(perOp(run), "run-ms/op")
+		})
+	}
+}
+
+const cppHelloWorld = `#include <iostream>
+int main() { std::cout << "hello world\n"; }
+`
