@@ -1,7 +1,8 @@
 package kubernetes_test
 
 import (
-	"fmt"
+	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -13,219 +14,66 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/runner"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
-// No schema-aware validator installs from the registries these machines
-// reach (kubeconform fetches its schemas from GitHub; docs/deploy.md), so
-// this test parses the manifests and checks what the service depends on.
-// The types below mirror the Kubernetes API for exactly the fields the
-// manifests use, and decoding is strict: a misspelt or misplaced field fails
-// here instead of being dropped on the way to the API server. A new field in
-// a manifest needs its counterpart here.
+// No full schema validator runs here: kubeconform installs from the Go
+// module proxy, but fetches its JSON schemas from GitHub, which these
+// machines cannot reach (docs/deploy.md). Instead this test decodes every
+// manifest strictly into the Kubernetes API's own Go types (k8s.io/api and
+// k8s.io/apimachinery), the way the API server decodes a request with
+// fieldValidation=Strict: field names match case-sensitively, and an unknown,
+// misspelt or misplaced field, a duplicate key or a wrong type (a string
+// for a port, a malformed quantity) is an error instead of being dropped on
+// the way to the API server. It then runs a few of the API server's own
+// checks (names, labels, selectors, ports) and checks what the service
+// depends on.
 
 // The namespace every object of codeexec lives in.
 const k8sNamespace = "codeexec-system"
 
-type objectMeta struct {
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-type typeMeta struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-}
-
-type namespace struct {
-	typeMeta `json:",inline"`
-	Metadata objectMeta `json:"metadata"`
-}
-
+// kustomization is the part of kustomize's Kustomization that the manifests
+// use; k8s.io/api has no type for it, as it never reaches the API server.
 type kustomization struct {
-	typeMeta  `json:",inline"`
-	Resources []string `json:"resources"`
-}
-
-// intOrString is a Kubernetes IntOrString: a port number or a port name.
-type intOrString string
-
-func (v *intOrString) UnmarshalJSON(b []byte) error {
-	if s, err := strconv.Unquote(string(b)); err == nil {
-		*v = intOrString(s)
-		return nil
-	}
-	if _, err := strconv.Atoi(string(b)); err != nil {
-		return fmt.Errorf("%s is neither a number nor a string", b)
-	}
-	*v = intOrString(b)
-	return nil
-}
-
-type service struct {
-	typeMeta `json:",inline"`
-	Metadata objectMeta `json:"metadata"`
-	Spec     struct {
-		Type     string            `json:"type"`
-		Selector map[string]string `json:"selector"`
-		Ports    []struct {
-			Name       string      `json:"name"`
-			Protocol   string      `json:"protocol"`
-			Port       int         `json:"port"`
-			TargetPort intOrString `json:"targetPort"`
-		} `json:"ports"`
-	} `json:"spec"`
-}
-
-type daemonSet struct {
-	typeMeta `json:",inline"`
-	Metadata objectMeta `json:"metadata"`
-	Spec     struct {
-		Selector struct {
-			MatchLabels map[string]string `json:"matchLabels"`
-		} `json:"selector"`
-		UpdateStrategy struct {
-			Type          string `json:"type"`
-			RollingUpdate *struct {
-				MaxUnavailable *intOrString `json:"maxUnavailable"`
-				MaxSurge       *intOrString `json:"maxSurge"`
-			} `json:"rollingUpdate"`
-		} `json:"updateStrategy"`
-		MinReadySeconds      int `json:"minReadySeconds"`
-		RevisionHistoryLimit int `json:"revisionHistoryLimit"`
-		Template             struct {
-			Metadata objectMeta `json:"metadata"`
-			Spec     podSpec    `json:"spec"`
-		} `json:"template"`
-	} `json:"spec"`
-}
-
-type podSpec struct {
-	NodeSelector map[string]string `json:"nodeSelector"`
-	Tolerations  []struct {
-		Key      string `json:"key"`
-		Operator string `json:"operator"`
-		Value    string `json:"value"`
-		Effect   string `json:"effect"`
-	} `json:"tolerations"`
-	HostPID                       *bool  `json:"hostPID"`
-	HostIPC                       *bool  `json:"hostIPC"`
-	HostNetwork                   *bool  `json:"hostNetwork"`
-	AutomountServiceAccountToken  *bool  `json:"automountServiceAccountToken"`
-	EnableServiceLinks            *bool  `json:"enableServiceLinks"`
-	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds"`
-	SecurityContext               struct {
-		RunAsUser      *int64          `json:"runAsUser"`
-		RunAsGroup     *int64          `json:"runAsGroup"`
-		RunAsNonRoot   *bool           `json:"runAsNonRoot"`
-		SeccompProfile *seccompProfile `json:"seccompProfile"`
-	} `json:"securityContext"`
-	InitContainers []container `json:"initContainers"`
-	Containers     []container `json:"containers"`
-	Volumes        []struct {
-		Name     string `json:"name"`
-		HostPath *struct {
-			Path string `json:"path"`
-			Type string `json:"type"`
-		} `json:"hostPath"`
-	} `json:"volumes"`
-}
-
-type seccompProfile struct {
-	Type string `json:"type"`
-}
-
-type probe struct {
-	HTTPGet *struct {
-		Path string      `json:"path"`
-		Port intOrString `json:"port"`
-	} `json:"httpGet"`
-	InitialDelaySeconds int `json:"initialDelaySeconds"`
-	PeriodSeconds       int `json:"periodSeconds"`
-	TimeoutSeconds      int `json:"timeoutSeconds"`
-	FailureThreshold    int `json:"failureThreshold"`
-	SuccessThreshold    int `json:"successThreshold"`
-}
-
-type container struct {
-	Name            string   `json:"name"`
-	Image           string   `json:"image"`
-	ImagePullPolicy string   `json:"imagePullPolicy"`
-	Command         []string `json:"command"`
-	Args            []string `json:"args"`
-	Env             []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"env"`
-	Ports []struct {
-		Name          string `json:"name"`
-		ContainerPort int    `json:"containerPort"`
-		Protocol      string `json:"protocol"`
-	} `json:"ports"`
-	StartupProbe   *probe `json:"startupProbe"`
-	LivenessProbe  *probe `json:"livenessProbe"`
-	ReadinessProbe *probe `json:"readinessProbe"`
-	Lifecycle      *struct {
-		PreStop *struct {
-			Exec *struct {
-				Command []string `json:"command"`
-			} `json:"exec"`
-		} `json:"preStop"`
-	} `json:"lifecycle"`
-	SecurityContext *struct {
-		RunAsUser                *int64 `json:"runAsUser"`
-		RunAsNonRoot             *bool  `json:"runAsNonRoot"`
-		Privileged               *bool  `json:"privileged"`
-		AllowPrivilegeEscalation *bool  `json:"allowPrivilegeEscalation"`
-		ReadOnlyRootFilesystem   *bool  `json:"readOnlyRootFilesystem"`
-		Capabilities             *struct {
-			Drop []string `json:"drop"`
-			Add  []string `json:"add"`
-		} `json:"capabilities"`
-		SeccompProfile *seccompProfile `json:"seccompProfile"`
-	} `json:"securityContext"`
-	Resources struct {
-		Requests map[string]string `json:"requests"`
-		Limits   map[string]string `json:"limits"`
-	} `json:"resources"`
-	VolumeMounts []struct {
-		Name              string `json:"name"`
-		MountPath         string `json:"mountPath"`
-		ReadOnly          bool   `json:"readOnly"`
-		RecursiveReadOnly string `json:"recursiveReadOnly"`
-		MountPropagation  string `json:"mountPropagation"`
-		SubPath           string `json:"subPath"`
-	} `json:"volumeMounts"`
-}
-
-// env returns the value of the environment variable name, and whether the
-// container sets it.
-func (c container) env(name string) (string, bool) {
-	for _, e := range c.Env {
-		if e.Name == name {
-			return e.Value, true
-		}
-	}
-	return "", false
+	metav1.TypeMeta `json:",inline"`
+	Resources       []string `json:"resources"`
 }
 
 // manifests are the decoded files of this directory.
 type manifests struct {
 	files         []string // every *.yaml file name, sorted
-	namespace     namespace
-	daemonSet     daemonSet
-	service       service
+	namespace     corev1.Namespace
+	daemonSet     appsv1.DaemonSet
+	service       corev1.Service
 	kustomization kustomization
+	// daemonSetDoc is the DaemonSet as untyped JSON, to tell a field set to
+	// false from one left out, which the API types cannot.
+	daemonSetDoc map[string]any
 }
 
-// decodeFile strictly decodes the one YAML document of name into v.
-func decodeFile(name string, data []byte, v any) error {
-	if err := yaml.UnmarshalStrict(data, v, yaml.DisallowUnknownFields); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+// decodeStrict decodes the one YAML document data into v as the API server
+// would with fieldValidation=Strict: YAML to JSON, rejecting duplicate keys,
+// then JSON into v, matching field names case-sensitively and rejecting
+// unknown fields and wrong types. (sigs.k8s.io/yaml's own UnmarshalStrict
+// matches field names case-insensitively, as encoding/json does, so it
+// would accept imagepullpolicy for imagePullPolicy.)
+func decodeStrict(data []byte, v any) error {
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return err
 	}
-	return nil
+	strict, err := sigsjson.UnmarshalStrict(j, v, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 // mustLoad reads and decodes every YAML file of this directory, each of
@@ -251,7 +99,7 @@ func mustLoad(t *testing.T) manifests {
 		if strings.Contains("\n"+string(data), "\n---") {
 			t.Fatalf("%s: one object per file, please (found a --- separator)", name)
 		}
-		var tm typeMeta
+		var tm metav1.TypeMeta
 		if err := yaml.Unmarshal(data, &tm); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -266,6 +114,13 @@ func mustLoad(t *testing.T) manifests {
 			target, wantAPI = &m.namespace, "v1"
 		case "DaemonSet":
 			target, wantAPI = &m.daemonSet, "apps/v1"
+			j, err := yaml.YAMLToJSON(data)
+			if err == nil {
+				err = json.Unmarshal(j, &m.daemonSetDoc)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
 		case "Service":
 			target, wantAPI = &m.service, "v1"
 		case "Kustomization":
@@ -276,8 +131,8 @@ func mustLoad(t *testing.T) manifests {
 		if tm.APIVersion != wantAPI {
 			t.Fatalf("%s: apiVersion %q, want %q for a %s", name, tm.APIVersion, wantAPI, tm.Kind)
 		}
-		if err := decodeFile(name, data, target); err != nil {
-			t.Fatal(err)
+		if err := decodeStrict(data, target); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 	}
 	for _, kind := range []string{"Namespace", "DaemonSet", "Service", "Kustomization"} {
@@ -288,8 +143,25 @@ func mustLoad(t *testing.T) manifests {
 	return m
 }
 
+// isSet reports whether the untyped document doc sets the field at path.
+func isSet(doc map[string]any, path ...string) bool {
+	for i, key := range path {
+		v, ok := doc[key]
+		if !ok {
+			return false
+		}
+		if i == len(path)-1 {
+			return true
+		}
+		if doc, ok = v.(map[string]any); !ok {
+			return false
+		}
+	}
+	return false
+}
+
 // server returns the DaemonSet's codeexec container.
-func (m manifests) server(t *testing.T) container {
+func (m manifests) server(t *testing.T) corev1.Container {
 	t.Helper()
 	cs := m.daemonSet.Spec.Template.Spec.Containers
 	if len(cs) != 1 {
@@ -299,7 +171,7 @@ func (m manifests) server(t *testing.T) container {
 }
 
 // importer returns the init container that imports the sandbox images.
-func (m manifests) importer(t *testing.T) container {
+func (m manifests) importer(t *testing.T) corev1.Container {
 	t.Helper()
 	for _, c := range m.daemonSet.Spec.Template.Spec.InitContainers {
 		if slices.Contains(c.Command, "/usr/local/bin/codeexec-import-images") {
@@ -307,13 +179,24 @@ func (m manifests) importer(t *testing.T) container {
 		}
 	}
 	t.Fatal("no init container runs /usr/local/bin/codeexec-import-images")
-	return container{}
+	return corev1.Container{}
+}
+
+// env returns the value of the environment variable name, and whether the
+// container sets it.
+func env(c corev1.Container, name string) (string, bool) {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return "", false
 }
 
 // mustEnv returns a setting the manifest must spell out.
-func mustEnv(t *testing.T, c container, name string) string {
+func mustEnv(t *testing.T, c corev1.Container, name string) string {
 	t.Helper()
-	v, ok := c.env(name)
+	v, ok := env(c, name)
 	if !ok || v == "" {
 		t.Fatalf("container %s does not set %s", c.Name, name)
 	}
@@ -322,7 +205,7 @@ func mustEnv(t *testing.T, c container, name string) string {
 
 // hostPathMount checks that container c mounts the hostPath path at the same
 // path, and returns the volume's hostPath type.
-func hostPathMount(t *testing.T, spec podSpec, c container, path string) (volumeType string, readOnly bool) {
+func hostPathMount(t *testing.T, spec corev1.PodSpec, c corev1.Container, path string) (volumeType string, readOnly bool) {
 	t.Helper()
 	for _, vm := range c.VolumeMounts {
 		if vm.MountPath != path {
@@ -331,8 +214,8 @@ func hostPathMount(t *testing.T, spec podSpec, c container, path string) (volume
 		if vm.SubPath != "" {
 			t.Errorf("container %s mounts %s with subPath %q: the path would differ from the host's", c.Name, path, vm.SubPath)
 		}
-		if vm.MountPropagation != "" && vm.MountPropagation != "None" {
-			t.Errorf("container %s mounts %s with propagation %s: nothing needs it", c.Name, path, vm.MountPropagation)
+		if p := vm.MountPropagation; p != nil && *p != corev1.MountPropagationNone {
+			t.Errorf("container %s mounts %s with propagation %s: nothing needs it", c.Name, path, *p)
 		}
 		for _, v := range spec.Volumes {
 			if v.Name != vm.Name {
@@ -344,7 +227,10 @@ func hostPathMount(t *testing.T, spec podSpec, c container, path string) (volume
 			if v.HostPath.Path != path {
 				t.Fatalf("volume %s: host path %s is mounted at %s in container %s; they must be the same path", v.Name, v.HostPath.Path, path, c.Name)
 			}
-			return v.HostPath.Type, vm.ReadOnly
+			if v.HostPath.Type == nil {
+				return "", vm.ReadOnly
+			}
+			return string(*v.HostPath.Type), vm.ReadOnly
 		}
 		t.Fatalf("container %s mounts volume %s, which the pod does not define", c.Name, vm.Name)
 	}
@@ -352,53 +238,39 @@ func hostPathMount(t *testing.T, spec podSpec, c container, path string) (volume
 	return "", false
 }
 
-// memoryBytes parses a Kubernetes memory quantity such as 2560Mi or 2G.
-func memoryBytes(t *testing.T, q string) int64 {
-	t.Helper()
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}}
-	for _, u := range units {
-		if n, ok := strings.CutSuffix(q, u.suffix); ok {
-			v, err := strconv.ParseInt(n, 10, 64)
-			if err != nil {
-				t.Fatalf("memory quantity %q: %v", q, err)
-			}
-			return v * u.mult
-		}
-	}
-	v, err := strconv.ParseInt(q, 10, 64)
-	if err != nil {
-		t.Fatalf("memory quantity %q: %v", q, err)
-	}
-	return v
-}
-
 // containerPort resolves a probe's or Service's port (a number or the name
 // of one of the container's ports) to a number.
-func containerPort(t *testing.T, c container, p intOrString) int {
+func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int {
 	t.Helper()
-	if n, err := strconv.Atoi(string(p)); err == nil {
-		return n
+	if p.Type == intstr.Int {
+		return p.IntValue()
 	}
 	for _, cp := range c.Ports {
-		if cp.Name == string(p) {
-			return cp.ContainerPort
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort)
 		}
 	}
-	t.Fatalf("container %s has no port named %q", c.Name, p)
+	t.Fatalf("container %s has no port named %q", c.Name, p.StrVal)
 	return 0
+}
+
+// capabilities returns caps as strings.
+func capabilities(caps []corev1.Capability) []string {
+	s := make([]string, len(caps))
+	for i, c := range caps {
+		s[i] = string(c)
+	}
+	return s
 }
 
 func TestManifestFiles(t *testing.T) {
 	m := mustLoad(t)
 
 	t.Run("every namespaced object is in codeexec-system", func(t *testing.T) {
-		if got := m.namespace.Metadata.Name; got != k8sNamespace {
+		if got := m.namespace.Name; got != k8sNamespace {
 			t.Errorf("Namespace is %q, want %q", got, k8sNamespace)
 		}
-		for kind, meta := range map[string]objectMeta{"DaemonSet": m.daemonSet.Metadata, "Service": m.service.Metadata} {
+		for kind, meta := range map[string]metav1.ObjectMeta{"DaemonSet": m.daemonSet.ObjectMeta, "Service": m.service.ObjectMeta} {
 			if meta.Namespace != k8sNamespace {
 				t.Errorf("%s %s is in namespace %q, want %q", kind, meta.Name, meta.Namespace, k8sNamespace)
 			}
@@ -415,6 +287,90 @@ func TestManifestFiles(t *testing.T) {
 		got := slices.Sorted(slices.Values(m.kustomization.Resources))
 		if !slices.Equal(got, want) {
 			t.Errorf("kustomization resources %v, want the files %v", got, want)
+		}
+	})
+
+	t.Run("names, labels, selectors and ports pass the API server's checks", func(t *testing.T) {
+		check := func(what string, errs []string) {
+			t.Helper()
+			for _, e := range errs {
+				t.Errorf("%s: %s", what, e)
+			}
+		}
+		ds, svc := m.daemonSet, m.service
+		pod := ds.Spec.Template.Spec
+		check("Namespace name", validation.IsDNS1123Label(m.namespace.Name))
+		check("DaemonSet name", validation.IsDNS1123Subdomain(ds.Name))
+		check("Service name", validation.IsDNS1035Label(svc.Name))
+		for what, meta := range map[string]metav1.ObjectMeta{
+			"Namespace":              m.namespace.ObjectMeta,
+			"DaemonSet":              ds.ObjectMeta,
+			"DaemonSet pod template": ds.Spec.Template.ObjectMeta,
+			"Service":                svc.ObjectMeta,
+		} {
+			if meta.Namespace != "" {
+				check(what+" namespace", validation.IsDNS1123Label(meta.Namespace))
+			}
+			for k, v := range meta.Labels {
+				check(what+" label key "+k, content.IsLabelKey(k))
+				check(what+" label "+k+" value", content.IsLabelValue(v))
+			}
+		}
+		if _, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector); err != nil {
+			t.Errorf("DaemonSet selector: %v", err)
+		}
+		for k, v := range svc.Spec.Selector {
+			check("Service selector key "+k, content.IsLabelKey(k))
+			check("Service selector "+k+" value", content.IsLabelValue(v))
+		}
+		for k := range pod.NodeSelector {
+			check("nodeSelector key "+k, content.IsLabelKey(k))
+		}
+		volumes := map[string]bool{}
+		for _, v := range pod.Volumes {
+			check("volume "+v.Name, validation.IsDNS1123Label(v.Name))
+			if volumes[v.Name] {
+				t.Errorf("volume %s is defined twice", v.Name)
+			}
+			volumes[v.Name] = true
+		}
+		containers := map[string]bool{}
+		for _, c := range slices.Concat(pod.InitContainers, pod.Containers) {
+			check("container "+c.Name, validation.IsDNS1123Label(c.Name))
+			if containers[c.Name] {
+				t.Errorf("container name %s is used twice", c.Name)
+			}
+			containers[c.Name] = true
+			for _, e := range c.Env {
+				// The classic rule, which every cluster accepts (since 1.34
+				// the API server takes any printable ASCII but '=').
+				check("container "+c.Name+" env "+e.Name, validation.IsEnvVarName(e.Name))
+			}
+			for _, p := range c.Ports {
+				check("container "+c.Name+" port", validation.IsValidPortNum(int(p.ContainerPort)))
+				if p.Name != "" {
+					check("container "+c.Name+" port name", validation.IsValidPortName(p.Name))
+				}
+			}
+			for _, vm := range c.VolumeMounts {
+				if !volumes[vm.Name] {
+					t.Errorf("container %s mounts volume %s, which the pod does not define", c.Name, vm.Name)
+				}
+			}
+			for _, p := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+				if p != nil && p.HTTPGet != nil {
+					check("container "+c.Name+" probe port", validation.IsValidPortNum(containerPort(t, c, p.HTTPGet.Port)))
+				}
+			}
+		}
+		for _, p := range svc.Spec.Ports {
+			check("Service port", validation.IsValidPortNum(int(p.Port)))
+			check("Service port name", validation.IsValidPortName(p.Name))
+			if p.TargetPort.Type == intstr.String {
+				check("Service targetPort", validation.IsValidPortName(p.TargetPort.StrVal))
+			} else {
+				check("Service targetPort", validation.IsValidPortNum(p.TargetPort.IntValue()))
+			}
 		}
 	})
 }
@@ -448,8 +404,8 @@ func TestDaemonSet(t *testing.T) {
 
 	t.Run("both containers mount the containerd socket at the node's path", func(t *testing.T) {
 		sock := mustEnv(t, srv, "CODEEXEC_CONTAINERD_SOCKET")
-		for _, c := range []container{srv, imp} {
-			if typ, _ := hostPathMount(t, spec, c, sock); typ != "Socket" {
+		for _, c := range []corev1.Container{srv, imp} {
+			if typ, _ := hostPathMount(t, spec, c, sock); typ != string(corev1.HostPathSocket) {
 				t.Errorf("socket volume type %q, want Socket (fail fast where containerd is elsewhere)", typ)
 			}
 		}
@@ -458,7 +414,7 @@ func TestDaemonSet(t *testing.T) {
 	t.Run("the state directory has the same path in the pod as on the node", func(t *testing.T) {
 		dir := mustEnv(t, srv, "CODEEXEC_STATE_DIR")
 		typ, ro := hostPathMount(t, spec, srv, dir)
-		if typ != "DirectoryOrCreate" {
+		if typ != string(corev1.HostPathDirectoryOrCreate) {
 			t.Errorf("state volume type %q, want DirectoryOrCreate", typ)
 		}
 		if ro {
@@ -471,7 +427,7 @@ func TestDaemonSet(t *testing.T) {
 		if !ro {
 			t.Error("/sys/fs/cgroup is writable; the service only reads it")
 		}
-		if typ != "Directory" {
+		if typ != string(corev1.HostPathDirectory) {
 			t.Errorf("cgroup volume type %q, want Directory", typ)
 		}
 	})
@@ -487,7 +443,7 @@ func TestDaemonSet(t *testing.T) {
 		}
 		for _, p := range []struct {
 			name, path string
-			probe      *probe
+			probe      *corev1.Probe
 		}{
 			{"readinessProbe", "/readyz", srv.ReadinessProbe},
 			{"livenessProbe", "/healthz", srv.LivenessProbe},
@@ -512,7 +468,10 @@ func TestDaemonSet(t *testing.T) {
 			t.Fatal(err)
 		}
 		var pause time.Duration
-		if l := srv.Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Exec != nil {
+		if l := srv.Lifecycle; l != nil && l.PreStop != nil {
+			if l.PreStop.Exec == nil {
+				t.Fatal("preStop: the test understands only exec [sleep N]")
+			}
 			cmd := l.PreStop.Exec.Command
 			if len(cmd) != 2 || filepath.Base(cmd[0]) != "sleep" {
 				t.Fatalf("preStop %v: the test understands only [sleep N]", cmd)
@@ -543,10 +502,10 @@ func TestDaemonSet(t *testing.T) {
 		if sc == nil || sc.Capabilities == nil {
 			t.Fatal("no securityContext.capabilities")
 		}
-		if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
-			t.Errorf("drop %v, want [ALL]", sc.Capabilities.Drop)
+		if drop := capabilities(sc.Capabilities.Drop); !slices.Equal(drop, []string{"ALL"}) {
+			t.Errorf("drop %v, want [ALL]", drop)
 		}
-		if got := slices.Sorted(slices.Values(sc.Capabilities.Add)); !slices.Equal(got, []string{"CHOWN", "DAC_OVERRIDE"}) {
+		if got := slices.Sorted(slices.Values(capabilities(sc.Capabilities.Add))); !slices.Equal(got, []string{"CHOWN", "DAC_OVERRIDE"}) {
 			t.Errorf("add %v, want [CHOWN DAC_OVERRIDE]", got)
 		}
 		checkLockedDown(t, srv, spec)
@@ -557,15 +516,18 @@ func TestDaemonSet(t *testing.T) {
 		if sc == nil || sc.Capabilities == nil {
 			t.Fatal("no securityContext.capabilities")
 		}
-		if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || len(sc.Capabilities.Add) > 0 {
+		if !slices.Equal(capabilities(sc.Capabilities.Drop), []string{"ALL"}) || len(sc.Capabilities.Add) > 0 {
 			t.Errorf("capabilities drop %v add %v, want drop [ALL] and no add", sc.Capabilities.Drop, sc.Capabilities.Add)
 		}
 		checkLockedDown(t, imp, spec)
 	})
 
 	t.Run("the pod stays out of the host's PID, IPC and network namespaces", func(t *testing.T) {
-		for name, v := range map[string]*bool{"hostPID": spec.HostPID, "hostIPC": spec.HostIPC, "hostNetwork": spec.HostNetwork} {
-			if v == nil || *v {
+		// The API types hold these as plain bools: false and left out are
+		// the same, so whether the manifest spells them out is read from
+		// the untyped document.
+		for name, v := range map[string]bool{"hostPID": spec.HostPID, "hostIPC": spec.HostIPC, "hostNetwork": spec.HostNetwork} {
+			if v || !isSet(m.daemonSetDoc, "spec", "template", "spec", name) {
 				t.Errorf("%s must be set to false", name)
 			}
 		}
@@ -576,13 +538,13 @@ func TestDaemonSet(t *testing.T) {
 
 	t.Run("an update never runs two pods on one node", func(t *testing.T) {
 		u := m.daemonSet.Spec.UpdateStrategy
-		if u.Type != "RollingUpdate" || u.RollingUpdate == nil {
+		if u.Type != appsv1.RollingUpdateDaemonSetStrategyType || u.RollingUpdate == nil {
 			t.Fatalf("updateStrategy %q, want RollingUpdate with maxUnavailable 1 and maxSurge 0", u.Type)
 		}
-		if s := u.RollingUpdate.MaxSurge; s == nil || (*s != "0" && *s != "0%") {
+		if s := u.RollingUpdate.MaxSurge; s == nil || (*s != intstr.FromInt32(0) && *s != intstr.FromString("0%")) {
 			t.Errorf("maxSurge must be 0: two pods on a node share the state directory")
 		}
-		if v := u.RollingUpdate.MaxUnavailable; v == nil || *v != "1" {
+		if v := u.RollingUpdate.MaxUnavailable; v == nil || *v != intstr.FromInt32(1) {
 			t.Errorf("maxUnavailable must be 1: one node at a time drains")
 		}
 	})
@@ -590,7 +552,7 @@ func TestDaemonSet(t *testing.T) {
 	t.Run("the memory request leaves room for the concurrent compiles", func(t *testing.T) {
 		d := runner.DefaultConfig()
 		concurrent := d.MaxConcurrent
-		if v, ok := srv.env("CODEEXEC_MAX_CONCURRENT"); ok {
+		if v, ok := env(srv, "CODEEXEC_MAX_CONCURRENT"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				t.Fatal(err)
@@ -598,37 +560,40 @@ func TestDaemonSet(t *testing.T) {
 			concurrent = n
 		}
 		compile := d.CompileLimits.MemoryBytes
-		if v, ok := srv.env("CODEEXEC_COMPILE_MEMORY_MB"); ok {
+		if v, ok := env(srv, "CODEEXEC_COMPILE_MEMORY_MB"); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
 			compile = n << 20
 		}
-		req := memoryBytes(t, srv.Resources.Requests["memory"])
+		reqQ, ok := srv.Resources.Requests[corev1.ResourceMemory]
+		if !ok {
+			t.Fatal("no memory request")
+		}
+		req := reqQ.Value()
 		if want := int64(concurrent) * compile; req < want {
 			t.Errorf("memory request %d MiB is less than %d compiles at %d MiB", req>>20, concurrent, compile>>20)
 		}
-		if lim, ok := srv.Resources.Limits["memory"]; !ok || memoryBytes(t, lim) < req {
-			t.Errorf("memory limit %q must be set and at least the request", lim)
+		if lim, ok := srv.Resources.Limits[corev1.ResourceMemory]; !ok || lim.Cmp(reqQ) < 0 {
+			t.Errorf("memory limit %q must be set and at least the request", lim.String())
 		}
 	})
 
 	t.Run("the selector matches the pod template's labels", func(t *testing.T) {
-		sel := m.daemonSet.Spec.Selector.MatchLabels
-		if len(sel) == 0 {
+		if m.daemonSet.Spec.Selector == nil || len(m.daemonSet.Spec.Selector.MatchLabels) == 0 {
 			t.Fatal("empty selector")
 		}
-		for k, v := range sel {
-			if m.daemonSet.Spec.Template.Metadata.Labels[k] != v {
+		for k, v := range m.daemonSet.Spec.Selector.MatchLabels {
+			if m.daemonSet.Spec.Template.Labels[k] != v {
 				t.Errorf("selector %s=%s is not a label of the pod template", k, v)
 			}
 		}
 	})
 
 	t.Run("the locally imported image is never pulled", func(t *testing.T) {
-		for _, c := range []container{srv, imp} {
-			if strings.HasPrefix(c.Image, "localhost/") && c.ImagePullPolicy != "IfNotPresent" && c.ImagePullPolicy != "Never" {
+		for _, c := range []corev1.Container{srv, imp} {
+			if strings.HasPrefix(c.Image, "localhost/") && c.ImagePullPolicy != corev1.PullIfNotPresent && c.ImagePullPolicy != corev1.PullNever {
 				t.Errorf("container %s: image %s with imagePullPolicy %q; a :latest tag means Always, which fails without a registry", c.Name, c.Image, c.ImagePullPolicy)
 			}
 		}
@@ -638,10 +603,17 @@ func TestDaemonSet(t *testing.T) {
 // checkLockedDown checks the settings every container of the pod shares:
 // root without privilege, no escalation, a read-only root, the runtime's
 // seccomp profile.
-func checkLockedDown(t *testing.T, c container, spec podSpec) {
+func checkLockedDown(t *testing.T, c corev1.Container, spec corev1.PodSpec) {
 	t.Helper()
 	sc := c.SecurityContext
-	uid := spec.SecurityContext.RunAsUser
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	psc := spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	uid := psc.RunAsUser
 	if sc.RunAsUser != nil {
 		uid = sc.RunAsUser
 	}
@@ -657,11 +629,11 @@ func checkLockedDown(t *testing.T, c container, spec podSpec) {
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Errorf("%s: readOnlyRootFilesystem must be true", c.Name)
 	}
-	profile := spec.SecurityContext.SeccompProfile
+	profile := psc.SeccompProfile
 	if sc.SeccompProfile != nil {
 		profile = sc.SeccompProfile
 	}
-	if profile == nil || profile.Type != "RuntimeDefault" {
+	if profile == nil || profile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("%s: seccompProfile must be RuntimeDefault", c.Name)
 	}
 }
@@ -676,14 +648,14 @@ func TestService(t *testing.T) {
 			t.Fatal("empty selector would match every pod of the namespace")
 		}
 		for k, v := range sel {
-			if m.daemonSet.Spec.Template.Metadata.Labels[k] != v {
+			if m.daemonSet.Spec.Template.Labels[k] != v {
 				t.Errorf("selector %s=%s is not a label of the DaemonSet's pods", k, v)
 			}
 		}
 	})
 
 	t.Run("it is a ClusterIP on port 3000 forwarding to the service's port", func(t *testing.T) {
-		if m.service.Spec.Type != "ClusterIP" {
+		if m.service.Spec.Type != corev1.ServiceTypeClusterIP {
 			t.Errorf("type %q, want ClusterIP", m.service.Spec.Type)
 		}
 		if len(m.service.Spec.Ports) != 1 {
@@ -694,9 +666,75 @@ func TestService(t *testing.T) {
 			t.Errorf("port %d, want 3000", p.Port)
 		}
 		if got := containerPort(t, srv, p.TargetPort); got != 3000 {
-			t.Errorf("targetPort %q is container port %d, want 3000", p.TargetPort, got)
+			t.Errorf("targetPort %q is container port %d, want 3000", p.TargetPort.String(), got)
 		}
 	})
+}
+
+// TestStrictDecodeRejectsUnknownFields shows that the decoding above fails
+// on the mistakes it is there to catch: each case breaks one field of an
+// otherwise valid DaemonSet.
+func TestStrictDecodeRejectsUnknownFields(t *testing.T) {
+	const valid = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: codeexec
+  namespace: codeexec-system
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: codeexec
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: codeexec
+    spec:
+      hostPID: false
+      containers:
+        - name: codeexec
+          image: localhost/codeexec/service:latest
+          imagePullPolicy: IfNotPresent
+          ports:
+            - name: http
+              containerPort: 3000
+          resources:
+            requests:
+              memory: 2560Mi
+`
+	var ds appsv1.DaemonSet
+	if err := decodeStrict([]byte(valid), &ds); err != nil {
+		t.Fatalf("the unbroken DaemonSet: %v", err)
+	}
+	if got := ds.Spec.Template.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
+		t.Fatalf("the unbroken DaemonSet decoded imagePullPolicy %q", got)
+	}
+	for _, c := range []struct {
+		name, old, new, want string
+	}{
+		{"misspelt field", "imagePullPolicy:", "imagePullPolcy:", `unknown field "spec.template.spec.containers[0].imagePullPolcy"`},
+		{"field in the wrong case", "imagePullPolicy:", "imagepullpolicy:", `unknown field "spec.template.spec.containers[0].imagepullpolicy"`},
+		{"misplaced field", "      hostPID: false\n", "      hostPID: false\n      privileged: false\n", `unknown field "spec.template.spec.privileged"`},
+		{"duplicate key", "          imagePullPolicy: IfNotPresent\n", "          imagePullPolicy: IfNotPresent\n          imagePullPolicy: Always\n", "already set in map"},
+		{"string for a number", "containerPort: 3000", `containerPort: "abc"`, "containerPort"},
+		{"number for a string", "image: localhost/codeexec/service:latest", "image: 3", "image"},
+		{"malformed quantity", "memory: 2560Mi", "memory: 2560MB", "quantities must match"},
+		{"list for a map", "      containers:\n", "      nodeSelector: [linux]\n      containers:\n", "nodeSelector"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			broken := strings.Replace(valid, c.old, c.new, 1)
+			if broken == valid {
+				t.Fatalf("%q is not in the DaemonSet", c.old)
+			}
+			err := decodeStrict([]byte(broken), new(appsv1.DaemonSet))
+			if err == nil {
+				t.Fatal("decoded without an error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want it to mention %q", err, c.want)
+			}
+			t.Log(err)
+		})
+	}
 }
 
 // TestKustomizeBuild renders the kustomization with kubectl, where kubectl is
@@ -712,7 +750,7 @@ func TestKustomizeBuild(t *testing.T) {
 	}
 	var kinds []string
 	for _, doc := range strings.Split(string(out), "\n---\n") {
-		var tm typeMeta
+		var tm metav1.TypeMeta
 		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
 			t.Fatal(err)
 		}
