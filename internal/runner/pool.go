@@ -45,6 +45,7 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		p.waitQuiet(ctx)
 		j, err := p.r.newJob(ctx, lang, true, p.r.defaultLimits())
 		if err != nil {
 			if ctx.Err() == nil {
@@ -67,6 +68,26 @@ func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 			}
 		case <-ctx.Done():
 			j.destroy(p.r)
+		}
+	}
+}
+
+// refillDelayMax bounds how long a refill waits for the runs in flight.
+const refillDelayMax = time.Second
+
+// waitQuiet waits, at most refillDelayMax, until no sandbox slot is taken.
+// Preparing a sandbox costs far more CPU than a short program (containerd,
+// a shim, runc), and on a small machine a refill that overlaps a run slows
+// that run down: the request that just took a pooled sandbox would pay for
+// its replacement. Under steady load the wait runs out and the refill goes
+// ahead anyway.
+func (p *pools) waitQuiet(ctx context.Context) {
+	deadline := time.Now().Add(refillDelayMax)
+	for p.r.Running() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
