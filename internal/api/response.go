@@ -24,6 +24,7 @@ type runResponse struct {
 	Signal          string        `json:"signal,omitempty"`
 	CompileOutput   string        `json:"compile_output,omitempty"`
 	TimeMS          int64         `json:"time_ms"`
+	RunMS           int64         `json:"run_ms"` // the same as time_ms, under the name of the other phases' pattern
 	CompileMS       int64         `json:"compile_ms,omitempty"`
 	QueueMS         int64         `json:"queue_ms"`
 	PrepareMS       int64         `json:"prepare_ms,omitempty"`
@@ -50,6 +51,7 @@ func newRunResponse(res runner.Result) runResponse {
 		Signal:          res.Signal,
 		CompileOutput:   res.CompileOutput,
 		TimeMS:          res.Time.Milliseconds(),
+		RunMS:           res.Time.Milliseconds(),
 		CompileMS:       res.CompileTime.Milliseconds(),
 		QueueMS:         res.QueueTime.Milliseconds(),
 		PrepareMS:       res.PrepareTime.Milliseconds(),

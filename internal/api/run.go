@@ -65,6 +65,7 @@ func (h *handler) logRun(r *http.Request, req runner.Request, resp runResponse) 
 	}
 	attrs = append(attrs,
 		slog.Int64("time_ms", resp.TimeMS),
+		slog.Int64("run_ms", resp.RunMS),
 		slog.Int64("compile_ms", resp.CompileMS),
 		slog.Int64("queue_ms", resp.QueueMS),
 		slog.Int64("prepare_ms", resp.PrepareMS),

@@ -30,7 +30,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "0b6e3a55-6f3f-4c2e-9d55-3c1f1f1f1f1f", Status: runner.StatusSuccess, Stdout: "hi\n",
 				ExitCode: intPtr(0), Time: 12 * time.Millisecond, QueueTime: 3 * time.Millisecond},
 			resp: `{"id":"0b6e3a55-6f3f-4c2e-9d55-3c1f1f1f1f1f","status":"success","stdout":"hi\n","stderr":"",
-				"stdout_truncated":false,"stderr_truncated":false,"exit_code":0,"time_ms":12,"queue_ms":3,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"stdout_truncated":false,"stderr_truncated":false,"exit_code":0,"time_ms":12,"run_ms":12,"queue_ms":3,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 		{
 			name: "a program that exits 1 is a runtime_error with exit_code 1 and still a 200",
@@ -39,7 +39,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "r2", Status: runner.StatusRuntimeError, Stderr: "Traceback\n",
 				ExitCode: intPtr(1), Time: 40 * time.Millisecond},
 			resp: `{"id":"r2","status":"runtime_error","stdout":"","stderr":"Traceback\n",
-				"stdout_truncated":false,"stderr_truncated":false,"exit_code":1,"time_ms":40,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"stdout_truncated":false,"stderr_truncated":false,"exit_code":1,"time_ms":40,"run_ms":40,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 		{
 			name: "a program killed by a signal has a null exit_code and names the signal",
@@ -48,7 +48,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "r3", Status: runner.StatusTimeout, Signal: "SIGKILL",
 				Time: 2 * time.Second, CompileTime: 800 * time.Millisecond},
 			resp: `{"id":"r3","status":"timeout","stdout":"","stderr":"","stdout_truncated":false,"stderr_truncated":false,
-				"exit_code":null,"signal":"SIGKILL","time_ms":2000,"compile_ms":800,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"exit_code":null,"signal":"SIGKILL","time_ms":2000,"run_ms":2000,"compile_ms":800,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 		{
 			name: "a program that fails to compile returns the compiler's output",
@@ -57,7 +57,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "r4", Status: runner.StatusCompileError, ExitCode: intPtr(1),
 				CompileOutput: "main.cpp:1:10: error: expected ')' <here> & there", CompileTime: 300 * time.Millisecond},
 			resp: `{"id":"r4","status":"compile_error","stdout":"","stderr":"","stdout_truncated":false,"stderr_truncated":false,
-				"exit_code":1,"compile_output":"main.cpp:1:10: error: expected ')' <here> & there","time_ms":0,"compile_ms":300,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"exit_code":1,"compile_output":"main.cpp:1:10: error: expected ')' <here> & there","time_ms":0,"run_ms":0,"compile_ms":300,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 		{
 			name: "a program that prints too much says which stream was truncated",
@@ -66,7 +66,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "r5", Status: runner.StatusOutputLimitExceeded, Stdout: "y\ny\n", StdoutTruncated: true,
 				Signal: "SIGKILL", Time: 90 * time.Millisecond},
 			resp: `{"id":"r5","status":"output_limit_exceeded","stdout":"y\ny\n","stderr":"","stdout_truncated":true,"stderr_truncated":false,
-				"exit_code":null,"signal":"SIGKILL","time_ms":90,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"exit_code":null,"signal":"SIGKILL","time_ms":90,"run_ms":90,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 		{
 			name: "a program over its memory limit is memory_limit_exceeded",
@@ -75,7 +75,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			result: runner.Result{ID: "r6", Status: runner.StatusMemoryLimitExceeded, Signal: "SIGKILL",
 				Time: 5 * time.Millisecond, StderrTruncated: true, OOMKilled: true, MemoryPeakBytes: 268435456, CPUTime: 4 * time.Millisecond},
 			resp: `{"id":"r6","status":"memory_limit_exceeded","stdout":"","stderr":"","stdout_truncated":false,"stderr_truncated":true,
-				"exit_code":null,"signal":"SIGKILL","time_ms":5,"queue_ms":0,"cpu_time_ms":4,"memory_peak_bytes":268435456,"oom_killed":true}`,
+				"exit_code":null,"signal":"SIGKILL","time_ms":5,"run_ms":5,"queue_ms":0,"cpu_time_ms":4,"memory_peak_bytes":268435456,"oom_killed":true}`,
 		},
 		{
 			name:   "code and input reach the runner verbatim, whitespace, CRLF, NUL in input and all",
@@ -83,7 +83,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			want:   runner.Request{Language: "python", Code: "  print('é')\r\n\t# ✓  \n", Input: "a\x00b\r\n  "},
 			result: runner.Result{ID: "r7", Status: runner.StatusSuccess, Stdout: "é\n", ExitCode: intPtr(0)},
 			resp: `{"id":"r7","status":"success","stdout":"é\n","stderr":"","stdout_truncated":false,"stderr_truncated":false,
-				"exit_code":0,"time_ms":0,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
+				"exit_code":0,"time_ms":0,"run_ms":0,"queue_ms":0,"cpu_time_ms":0,"memory_peak_bytes":0,"oom_killed":false}`,
 		},
 	}
 	for _, tt := range tests {
@@ -115,7 +115,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 			if got, want := rec["request_id"], w.Header().Get("X-Request-Id"); got != want || got == "" {
 				t.Errorf("got logged request_id %v, want the X-Request-Id header %q", got, want)
 			}
-			for _, key := range []string{"time_ms", "compile_ms", "queue_ms"} {
+			for _, key := range []string{"time_ms", "run_ms", "compile_ms", "queue_ms"} {
 				if _, ok := rec[key]; !ok {
 					t.Errorf("run record has no %s: %v", key, rec)
 				}
