@@ -72,17 +72,10 @@ if [[ -z ${context_only} ]]; then
 	ensure_build_packages
 fi
 
-# dir_hash DIR: as in scripts/images.sh, which stores it beside each archive.
-dir_hash() {
-	tar -C "$(dirname -- "$1")" --sort=name --mtime=@0 --owner=0 --group=0 \
-		--numeric-owner --mode=go-w -cf - "$(basename -- "$1")" |
-		sha256sum | cut -d' ' -f1
-}
-
 for lang in "${LANGS[@]}"; do
 	archive="${ARCHIVE_DIR}/${lang}.tar"
 	[[ -s ${archive} ]] || die "no ${archive}: run scripts/images.sh first"
-	if [[ ! -f ${archive}.sha256 || $(<"${archive}.sha256") != "$(dir_hash "${REPO_DIR}/sandbox/${lang}")" ]]; then
+	if [[ ! -f ${archive}.sha256 || $(<"${archive}.sha256") != "$(sandbox_hash "${lang}")" ]]; then
 		die "${archive} is older than sandbox/${lang}/: run scripts/images.sh first"
 	fi
 done

@@ -79,3 +79,23 @@ ensure_build_packages() {
 		wget:wget \
 		/usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
 }
+
+# Bump BASE_VERSION whenever make_base_tar (scripts/images.sh) changes what it
+# produces: the cached tar, the base image and the language images are then
+# rebuilt.
+BASE_VERSION=2
+
+# dir_hash DIR: sha256 of DIR's contents (names, modes, data), independent of
+# mtimes, owners and the order the file system lists entries in.
+dir_hash() {
+	tar -C "$(dirname -- "$1")" --sort=name --mtime=@0 --owner=0 --group=0 \
+		--numeric-owner --mode=go-w -cf - "$(basename -- "$1")" |
+		sha256sum | cut -d' ' -f1
+}
+
+# sandbox_hash LANG: what an image of sandbox/LANG is built from, the
+# directory and the base image's version. scripts/images.sh stores it beside
+# each archive, and rebuilds when it differs.
+sandbox_hash() {
+	printf '%s-base%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "${BASE_VERSION}"
+}

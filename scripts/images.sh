@@ -35,9 +35,6 @@ REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
 . "${SCRIPT_DIR}/containerd.sh"
 
 BASE_IMAGE=docker.io/library/debian:bookworm-slim
-# Bump BASE_VERSION whenever make_base_tar changes what it produces: the
-# cached tar, the base image and the language images are then rebuilt.
-BASE_VERSION=2
 BASE_TAR="${CODEEXEC_CACHE_DIR}/base-bookworm-v${BASE_VERSION}.tar"
 BASE_STAMP="${CODEEXEC_CACHE_DIR}/base-image.version"
 ARCHIVE_DIR="${CODEEXEC_CACHE_DIR}/images"
@@ -102,14 +99,6 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
-
-# dir_hash DIR: sha256 of DIR's contents (names, modes, data), independent of
-# mtimes, owners and the order the file system lists entries in.
-dir_hash() {
-	tar -C "$(dirname -- "$1")" --sort=name --mtime=@0 --owner=0 --group=0 \
-		--numeric-owner --mode=go-w -cf - "$(basename -- "$1")" |
-		sha256sum | cut -d' ' -f1
-}
 
 buildah_image_id() {
 	buildah images --noheading --no-trunc --format '{{.ID}}' "$1" 2>/dev/null | head -n 1 || true
@@ -245,7 +234,7 @@ import_image() {
 
 for lang in "${LANGS[@]}"; do
 	[[ -f ${REPO_DIR}/sandbox/${lang}/Dockerfile ]] || die "missing sandbox/${lang}/Dockerfile"
-	hash="$(dir_hash "${REPO_DIR}/sandbox/${lang}")-base${BASE_VERSION}"
+	hash="$(sandbox_hash "${lang}")"
 	archive="${ARCHIVE_DIR}/${lang}.tar"
 	if [[ ${force} -eq 1 || ! -s ${archive} || ! -f ${archive}.sha256 ||
 		$(<"${archive}.sha256") != "${hash}" ]]; then
