@@ -251,3 +251,20 @@ func TestRunUnderStrictUmask(t *testing.T) {
 		t.Error("not warm")
 	}
 }
+
+// TestSandboxInitHasAPidfd: on a host where the service sees the host's
+// pids, every prepared sandbox holds a pidfd of its init, so the time limit
+// is enforced by the service itself (Runner.kill) before containerd's Kill.
+func TestSandboxInitHasAPidfd(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+	j, err := r.newJob(context.Background(), r.cfg.Languages["cpp"], false, r.defaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.destroy(r)
+	for _, p := range []*prepared{j.compile, j.run} {
+		if p.pidfd < 0 {
+			t.Errorf("sandbox %s has no pidfd of its init", p.id)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -172,8 +174,16 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	// process, and without the risk of a reused pid.
 	p.pidfd = -1
 	if fd, err := unix.PidfdOpen(int(task.Pid()), 0); err == nil {
-		p.pidfd = fd
-		p.td.add(func() error { unix.Close(fd); return nil })
+		// containerd's pid is the host's. In a container of its own (a
+		// Kubernetes pod) the service sees other pids, and the same number
+		// may name another process, or none: use the pidfd only if its
+		// process is in the sandbox's cgroup.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", task.Pid())); err == nil && bytes.Contains(b, []byte(":"+p.cgroup+"\n")) {
+			p.pidfd = fd
+			p.td.add(func() error { unix.Close(fd); return nil })
+		} else {
+			unix.Close(fd)
+		}
 	}
 	p.td.add(func() error {
 		cctx, cancel := r.cleanupContext()
