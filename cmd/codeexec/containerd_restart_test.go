@@ -189,15 +189,7 @@ func testContainerdRestart(t *testing.T, cd *privateContainerd, ns string, poolS
 	waitReady(t, srv.URL, 15*time.Second)
 
 	closeService()
-	for _, l := range runnertest.EventualLeftovers(func() []string {
-		left, err := runner.Leftovers(cfg)
-		if err != nil {
-			return []string{"cannot list: " + err.Error()}
-		}
-		return left
-	}) {
-		t.Errorf("leftover: %s", l)
-	}
+	runnertest.AssertNothingLeftBy(t, cfg)
 }
 
 // waitPoolFull waits until r's python pool holds size prepared jobs.

@@ -115,15 +115,7 @@ func TestCrashAndRestartLeavesNothing(t *testing.T) {
 			}
 
 			startServiceProcess(t, cfg).stop(t)
-			for _, l := range runnertest.EventualLeftovers(func() []string {
-				left, err := runner.Leftovers(cfg)
-				if err != nil {
-					return []string{err.Error()}
-				}
-				return left
-			}) {
-				t.Errorf("left after restart and stop: %s", l)
-			}
+			runnertest.AssertNothingLeftBy(t, cfg)
 		})
 	}
 }

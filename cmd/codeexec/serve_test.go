@@ -49,15 +49,7 @@ func startService(t *testing.T, extra ...string) *service {
 	go func() { s.done <- run(ctx, args, io.Discard, &syncWriter{w: &logs}, func(string) string { return "" }) }()
 	t.Cleanup(func() {
 		s.shutdown(t)
-		for _, l := range runnertest.EventualLeftovers(func() []string {
-			left, err := runner.Leftovers(cfg)
-			if err != nil {
-				return []string{"cannot list: " + err.Error()}
-			}
-			return left
-		}) {
-			t.Errorf("leftover: %s", l)
-		}
+		runnertest.AssertNothingLeftBy(t, cfg)
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {

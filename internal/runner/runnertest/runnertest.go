@@ -75,6 +75,22 @@ func AssertNoLeftovers(tb testing.TB, r *runner.Runner) {
 	}
 }
 
+// AssertNothingLeftBy fails the test for each thing a runner with
+// configuration cfg left behind, checked from outside after that runner
+// (or the service holding it) has stopped or crashed.
+func AssertNothingLeftBy(tb testing.TB, cfg runner.Config) {
+	tb.Helper()
+	for _, problem := range EventualLeftovers(func() []string {
+		left, err := runner.Leftovers(cfg)
+		if err != nil {
+			return []string{"cannot list: " + err.Error()}
+		}
+		return left
+	}) {
+		tb.Error("leftover: " + problem)
+	}
+}
+
 // EventualLeftovers polls list for up to 5 s and returns what it reports
 // last: processes killed a moment ago may still be exiting.
 func EventualLeftovers(list func() []string) []string {
