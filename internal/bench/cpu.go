@@ -1,13 +1,14 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/runner"
 )
 
 // CPUPerRun is where the machine's CPU time went during one throughput
@@ -40,7 +41,7 @@ const clockTick = 10 * time.Millisecond
 // servicePID (0 for none), of every containerd daemon, and of this process
 // with its waited-for children.
 func sampleCPU(ns string, servicePID int) cpuSample {
-	s := cpuSample{at: time.Now(), total: machineBusy(), sandboxes: cgroupCPU(ns), client: selfCPU()}
+	s := cpuSample{at: time.Now(), total: machineBusy(), sandboxes: runner.NamespaceCPUTime(ns), client: selfCPU()}
 	if servicePID > 0 {
 		s.service = processCPU(servicePID, false)
 	}
@@ -138,32 +139,4 @@ func processesNamed(name string) []int {
 		}
 	}
 	return out
-}
-
-// cgroupCPU is the CPU time charged to the cgroup /<ns> and everything
-// below it, including cgroups already removed: on cgroup v1 from cpuacct,
-// on v2 from cpu.stat.
-func cgroupCPU(ns string) time.Duration {
-	const root = "/sys/fs/cgroup"
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		f, err := os.Open(filepath.Join(root, ns, "cpu.stat"))
-		if err != nil {
-			return 0
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), " "); ok && k == "usage_usec" {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				return time.Duration(n) * time.Microsecond
-			}
-		}
-		return 0
-	}
-	b, err := os.ReadFile(filepath.Join(root, "cpuacct", ns, "cpuacct.usage"))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return time.Duration(n)
 }

@@ -61,30 +61,22 @@ func (r *Report) Table() string {
 func (r *Report) CPUTable() string {
 	var b strings.Builder
 	row := func(cells ...string) { fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | ")) }
-	for _, p := range r.Programs {
-		for _, m := range r.Methods {
-			res := r.result(p.Name, m)
-			if res == nil {
-				continue
-			}
-			for _, t := range res.Throughput {
-				c := t.CPU
-				if c == nil {
-					continue
-				}
-				if b.Len() == 0 {
-					row("program", "method", "c", "runs/s", "busy cores", "CPU ms/run", "sandboxes", "service", "containerd", "benchmark", "other: shims, runc, kernel", "CPU-bound ceiling runs/s")
-					row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:")
-				}
-				ceiling := "-"
-				if c.TotalMS > 0 && r.Machine.Cores > 0 {
-					ceiling = fmt.Sprintf("%.1f", float64(r.Machine.Cores)*1000/c.TotalMS)
-				}
-				f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
-				row(p.Name, m, fmt.Sprint(t.Concurrency), perSecond(&t), fmt.Sprintf("%.2f", c.BusyCores), f(c.TotalMS),
-					f(c.SandboxesMS), f(c.ServiceMS), f(c.ContainerdMS), f(c.ClientMS), f(c.OtherMS), ceiling)
-			}
+	for res, t := range r.throughputs() {
+		c := t.CPU
+		if c == nil {
+			continue
 		}
+		if b.Len() == 0 {
+			row("program", "method", "c", "runs/s", "busy cores", "CPU ms/run", "sandboxes", "service", "containerd", "benchmark", "other: shims, runc, kernel", "CPU-bound ceiling runs/s")
+			row("---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:")
+		}
+		ceiling := "-"
+		if c.TotalMS > 0 && r.Machine.Cores > 0 {
+			ceiling = fmt.Sprintf("%.1f", float64(r.Machine.Cores)*1000/c.TotalMS)
+		}
+		f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+		row(res.Program, res.Method, fmt.Sprint(t.Concurrency), perSecond(t), fmt.Sprintf("%.2f", c.BusyCores), f(c.TotalMS),
+			f(c.SandboxesMS), f(c.ServiceMS), f(c.ContainerdMS), f(c.ClientMS), f(c.OtherMS), ceiling)
 	}
 	return b.String()
 }
@@ -95,26 +87,18 @@ func (r *Report) CPUTable() string {
 func (r *Report) ProcessTable() string {
 	const top = 6
 	var b strings.Builder
-	for _, p := range r.Programs {
-		for _, m := range r.Methods {
-			res := r.result(p.Name, m)
-			if res == nil {
-				continue
-			}
-			for _, t := range res.Throughput {
-				if len(t.Processes) == 0 {
-					continue
-				}
-				if b.Len() == 0 {
-					b.WriteString("| program | method | c | CPU ms per run of exited processes, by command (processes per run) |\n| --- | --- | ---: | --- |\n")
-				}
-				var cells []string
-				for _, c := range t.Processes[:min(top, len(t.Processes))] {
-					cells = append(cells, fmt.Sprintf("%s %.1f (%.1f)", c.Command, c.CPUMS, c.Processes))
-				}
-				fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", p.Name, m, t.Concurrency, strings.Join(cells, ", "))
-			}
+	for res, t := range r.throughputs() {
+		if len(t.Processes) == 0 {
+			continue
 		}
+		if b.Len() == 0 {
+			b.WriteString("| program | method | c | CPU ms per run of exited processes, by command (processes per run) |\n| --- | --- | ---: | --- |\n")
+		}
+		var cells []string
+		for _, c := range t.Processes[:min(top, len(t.Processes))] {
+			cells = append(cells, fmt.Sprintf("%s %.1f (%.1f)", c.Command, c.CPUMS, c.Processes))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", res.Program, res.Method, t.Concurrency, strings.Join(cells, ", "))
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"iter"
 	"time"
 )
 
@@ -91,6 +92,26 @@ func (res *Result) addError(err error, warmup bool) {
 	}
 	if len(res.ErrorExamples) < maxErrorExamples {
 		res.ErrorExamples = append(res.ErrorExamples, err.Error())
+	}
+}
+
+// throughputs yields every throughput measurement with its Result, in
+// report order: by program, then method, then concurrency.
+func (r *Report) throughputs() iter.Seq2[*Result, *Throughput] {
+	return func(yield func(*Result, *Throughput) bool) {
+		for _, p := range r.Programs {
+			for _, m := range r.Methods {
+				res := r.result(p.Name, m)
+				if res == nil {
+					continue
+				}
+				for i := range res.Throughput {
+					if !yield(res, &res.Throughput[i]) {
+						return
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -45,6 +45,13 @@ func readCgroupStats(root, path string) cgroupStats {
 	return s
 }
 
+// NamespaceCPUTime is the CPU time charged to the cgroup of containerd
+// namespace ns, where every sandbox's cgroup lives, removed ones included
+// (a parent cgroup keeps what its removed children used).
+func NamespaceCPUTime(ns string) time.Duration {
+	return time.Duration(readCgroupStats(cgroupRoot, "/"+ns).CPUTimeNanos)
+}
+
 func intFile(name string) int64 {
 	b, err := os.ReadFile(name)
 	if err != nil {
