@@ -80,7 +80,16 @@ func TestKillCgroup(t *testing.T) {
 	}
 	t.Cleanup(func() { removeCgroup(cgroupRoot, path) })
 
-	cmd := exec.Command("sh", "-c", `trap "" TERM; sleep 60 & sleep 60; wait`)
+	// The shell blocks reading a line from a pipe until it is in the
+	// cgroup, so its children are certainly born there: a shell started
+	// unblocked may fork them before the move (on a fast machine it does),
+	// leaving them in the root cgroup. `read` is a builtin: nothing forks
+	// before it returns.
+	cmd := exec.Command("sh", "-c", `read _; trap "" TERM; sleep 60 & sleep 60; wait`)
+	gate, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +100,9 @@ func TestKillCgroup(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
 			t.Fatalf("move the process into the cgroup: %v", err)
 		}
+	}
+	if _, err := gate.Write([]byte("go\n")); err != nil {
+		t.Fatalf("release the shell: %v", err)
 	}
 	// Wait for the children: they are born in the cgroup.
 	procs := filepath.Join(dirs[0], "cgroup.procs")
