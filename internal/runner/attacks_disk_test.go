@@ -5,7 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // Attack classes 7 (disk), 8 (persistence) and 9 (links).
@@ -89,7 +90,7 @@ int main() {
 				t.Logf("status %s after %s, memory peak %d MiB", res.Status, res.Time, res.MemoryPeakBytes>>20)
 				wantStatus(t, res, StatusSuccess)
 				wantMatch(t, "stdout", res.Stdout, `^/dev/shm \d+ files ENOSPC\n$`)
-				if res.Time > time.Second {
+				if res.Time > testtiming.EarlyStop {
 					t.Errorf("the run lasted %s", res.Time)
 				}
 			}},

@@ -3,7 +3,8 @@ package runner
 import (
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // Attack class 6: output. The runner keeps at most OutputBytes of each
@@ -25,7 +26,7 @@ func wantOverflow(t *testing.T, res Result, stdout, stderr bool) {
 	if stderr && len(res.Stderr) != DefaultOutputBytes {
 		t.Errorf("kept %d bytes of stderr, want the %d byte cap", len(res.Stderr), DefaultOutputBytes)
 	}
-	if res.Time > time.Second {
+	if res.Time > testtiming.EarlyStop {
 		t.Errorf("the run lasted %s; an overflow must stop it well before the %s limit", res.Time, DefaultRunTimeout)
 	}
 }

@@ -21,12 +21,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // timeoutMargin is how long after the wall-clock limit a killed run may
-// still take to be reported: kill, the PID namespace's teardown, the exit
-// event. Generous for a loaded 2-core machine, far below a second limit.
-const timeoutMargin = 500 * time.Millisecond
+// still take to be reported (testtiming.KillMargin).
+const timeoutMargin = testtiming.KillMargin
 
 // attack is one adversarial program and the check of what it must observe.
 type attack struct {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // openPooled opens a runner with a warm pool of size per language and waits
@@ -120,13 +122,17 @@ func TestWarmPool(t *testing.T) {
 
 	t.Run("the time limit and CPU time count only the program", func(t *testing.T) {
 		waitPoolFull(t, r, 1)
+		idle := testtiming.StartIdle()
 		res := run(t, r, "python", "while True: pass", "")
 		wantStatus(t, res, StatusTimeout)
-		if !res.Warm || res.Time < 2*time.Second || res.Time > 2300*time.Millisecond {
-			t.Errorf("warm %v time %s, want the 2s limit", res.Warm, res.Time)
+		if !res.Warm || res.Time < DefaultRunTimeout || res.Time > DefaultRunTimeout+testtiming.KillMargin {
+			t.Errorf("warm %v time %s, want the %s limit", res.Warm, res.Time, DefaultRunTimeout)
 		}
-		if res.CPUTime < 200*time.Millisecond || res.CPUTime > res.Time*11/10 {
+		if testtiming.OverOneCore(res.CPUTime, res.Time) {
 			t.Errorf("cpu time %s for %s of wall time on one core", res.CPUTime, res.Time)
+		}
+		if problem := testtiming.WantBusy(res.CPUTime, res.Time, idle.Since()); problem != "" {
+			t.Error(problem)
 		}
 	})
 

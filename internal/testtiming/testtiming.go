@@ -1,0 +1,104 @@
+// Package testtiming holds, in one place, every margin that the project's
+// tests allow around a duration, and a measure of what the machine gave a
+// test's program. The tests run on shared 2-core machines that may be busy
+// with other work: an assertion that depends on how fast the machine is, or
+// how idle, fails someone's CI. Each timing assertion in a test therefore
+// states its margin through a constant here (docs/testing.md lists them),
+// and no test asserts a lower bound on CPU time that a loaded machine may
+// not grant: it asks WantBusy instead.
+package testtiming
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+const (
+	// KillMargin is how long after its wall-clock limit a run may still take
+	// to be reported as timed out: the kill, the PID namespace's teardown,
+	// the exit event and, over HTTP, the answer. A 2 s limit is answered
+	// within 2.5 s. It is far below the limits themselves, so a run that
+	// was not killed at its limit still fails the check.
+	KillMargin = 500 * time.Millisecond
+
+	// EarlyStop is the longest a run stopped by something other than its
+	// wall-clock limit (an output overflow, a full tmpfs, a client that
+	// went away) may last: half the default 2 s limit, so a run that was in
+	// fact stopped by the limit fails the check.
+	EarlyStop = time.Second
+
+	// OneCoreSlack is how much a run's CPU time may exceed its wall time on
+	// one core: the CFS quota lets through at most one period's worth (100
+	// ms) more than a core, and the figures are read at slightly different
+	// moments. Sixteen threads on two cores without the quota would reach
+	// twice the wall time.
+	OneCoreSlack = 10 // percent
+
+	// Settle bounds waits for something that must happen, not how fast:
+	// a pool refilling, children appearing in a cgroup, a leftover process
+	// exiting. A loaded machine makes them slower, not wrong, so the bound
+	// is generous and never asserted as a duration.
+	Settle = 30 * time.Second
+)
+
+// OverOneCore reports whether cpu is more than one core's worth of wall,
+// beyond OneCoreSlack.
+func OverOneCore(cpu, wall time.Duration) bool {
+	return cpu > wall*(100+OneCoreSlack)/100
+}
+
+// Idle measures the CPU time the machine's cores spent idle (idle and
+// iowait in /proc/stat, summed over all cores) from Start to Since.
+type Idle struct{ start time.Duration }
+
+// StartIdle starts measuring the machine's idle CPU time.
+func StartIdle() Idle { return Idle{start: machineIdle()} }
+
+// Since returns the idle CPU time since StartIdle.
+func (i Idle) Since() time.Duration { return max(machineIdle()-i.start, 0) }
+
+// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
+// architecture Go runs on (the kernel's ABI fixes it, whatever HZ is).
+const clockTicks = 100
+
+func machineIdle() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		// cpu user nice system idle iowait ...
+		if len(f) < 6 || string(f[0]) != "cpu" {
+			continue
+		}
+		idle, _ := strconv.ParseInt(string(f[4]), 10, 64)
+		iowait, _ := strconv.ParseInt(string(f[5]), 10, 64)
+		return time.Duration(idle+iowait) * time.Second / clockTicks
+	}
+	return 0
+}
+
+// WantBusy checks that a program that was runnable for all of its wall time
+// (busy loops, spinning threads) got the CPU the machine could give it. On
+// an idle machine that is its one core, and on a loaded one it is less, by
+// however much the other work took. The machine's idle time during the run
+// tells which: a program held to one core that kept running leaves at most
+// the other cores idle, and takes at least half of what was idle, up to
+// half its wall time. A program that did not in fact run leaves the machine
+// idle and takes nothing, and fails; one starved by other work on a busy
+// machine leaves no idle time, and passes. It returns "" when the check
+// passes, or what is wrong.
+func WantBusy(cpu, wall, idle time.Duration) string {
+	want := min(wall/2, idle)
+	if cpu >= want {
+		return ""
+	}
+	return fmt.Sprintf("cpu time %s in %s of wall time while the machine had %s of idle CPU: the program did not run (want at least %s)",
+		cpu, wall, idle, want)
+}
