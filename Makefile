@@ -26,13 +26,15 @@ TEST_NAMESPACE ?= codeexec-test
 GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 # Extra flags for scripts/images.sh and scripts/setup.sh, e.g. IMAGES_FLAGS=--force.
 IMAGES_FLAGS ?=
+# How many `make test` runs test-stress does in a row under load.
+STRESS_RUNS ?= 1
 # Extra flags for `codeexec bench`, e.g. BENCH_FLAGS='--runs 200 --programs python-hello'.
 BENCH_FLAGS ?=
 
 # Loads the effective socket into the recipe's shell (exported).
 load_env = set -a && . $(ENV_FILE) && set +a
 
-.PHONY: help build setup images run test bench clean stop-containerd
+.PHONY: help build setup images run test test-stress bench clean stop-containerd
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -54,6 +56,9 @@ test: setup ## Set up, then go vet and go test (integration tests required)
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 && \
 	$(GO) vet ./... && \
 	$(GO) test $(GO_TEST_FLAGS) ./...
+
+test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
+	scripts/test-stress.sh $(STRESS_RUNS)
 
 bench: setup build ## Set up, build, then measure start-up latency side by side into bench-results/ (docs/benchmark.md)
 	$(load_env) && ./$(BIN) bench --out bench-results $(BENCH_FLAGS)
