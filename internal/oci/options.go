@@ -201,14 +201,18 @@ func WithOOMScoreAdj(score int) oci.SpecOpts {
 }
 
 // WithRlimits replaces all rlimits: no core dumps, files no larger than
-// fileSize bytes, at most openFiles descriptors.
-func WithRlimits(fileSize, openFiles uint64) oci.SpecOpts {
+// fileSize bytes, at most openFiles descriptors, and a stack that may grow
+// to stack bytes. Judges let the stack grow up to the memory limit (the
+// memory cgroup still caps it), so that accepted solutions that recurse a
+// million levels deep do not die at the usual 8 MiB.
+func WithRlimits(fileSize, openFiles, stack uint64) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		ensureProcess(s)
 		s.Process.Rlimits = []specs.POSIXRlimit{
 			{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
 			{Type: "RLIMIT_FSIZE", Hard: fileSize, Soft: fileSize},
 			{Type: "RLIMIT_NOFILE", Hard: openFiles, Soft: openFiles},
+			{Type: "RLIMIT_STACK", Hard: stack, Soft: stack},
 		}
 		return nil
 	}

@@ -155,11 +155,12 @@ func TestWithOOMScoreAdj(t *testing.T) {
 }
 
 func TestWithRlimits(t *testing.T) {
-	got := apply(t, WithRlimits(1<<20, 64)).Process.Rlimits
+	got := apply(t, WithRlimits(1<<20, 64, 256<<20)).Process.Rlimits
 	want := []specs.POSIXRlimit{
 		{Type: "RLIMIT_CORE"},
 		{Type: "RLIMIT_FSIZE", Hard: 1 << 20, Soft: 1 << 20},
 		{Type: "RLIMIT_NOFILE", Hard: 64, Soft: 64},
+		{Type: "RLIMIT_STACK", Hard: 256 << 20, Soft: 256 << 20},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -277,4 +278,32 @@ func TestLimitsValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "memory") || !strings.Contains(err.Error(), "pids") {
 		t.Fatalf("got %v, want errors naming memory and pids", err)
 	}
+}
+
+func TestSandboxAnchorAndDataDir(t *testing.T) {
+	t.Run("an anchor runs as AnchorUID and sees the data directory read-only", func(t *testing.T) {
+		s := apply(t, Sandbox(Params{Limits: DefaultLimits(), Args: []string{"/bin/true"}, Cwd: "/", JobDir: "/j", DataDir: "/d", Anchor: true}))
+		if s.Process.User.UID != AnchorUID {
+			t.Errorf("uid %d, want %d", s.Process.User.UID, AnchorUID)
+		}
+		m := mountAt(s, DataMountPoint)
+		if m == nil || m.Source != "/d" || !slices.Contains(m.Options, "ro") {
+			t.Errorf("data mount %+v", m)
+		}
+	})
+	t.Run("an ordinary sandbox runs as SandboxUID with no data directory", func(t *testing.T) {
+		s := apply(t, Sandbox(Params{Limits: DefaultLimits(), Args: []string{"/bin/true"}, Cwd: "/", JobDir: "/j"}))
+		if s.Process.User.UID != SandboxUID || mountAt(s, DataMountPoint) != nil {
+			t.Errorf("uid %d, data mount %+v", s.Process.User.UID, mountAt(s, DataMountPoint))
+		}
+	})
+}
+
+func mountAt(s *specs.Spec, dst string) *specs.Mount {
+	for i := range s.Mounts {
+		if s.Mounts[i].Destination == dst {
+			return &s.Mounts[i]
+		}
+	}
+	return nil
 }

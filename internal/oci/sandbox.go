@@ -1,6 +1,9 @@
 package oci
 
 import (
+	"context"
+
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 )
 
@@ -18,6 +21,17 @@ func Env() []string { return append([]string(nil), sandboxEnv...) }
 // JobMountPoint is where the job directory appears inside the sandbox.
 const JobMountPoint = "/job"
 
+// DataMountPoint is where a sandbox that serves many runs sees the files a
+// run is given (a checker's input, output and answer), read-only. It is in
+// the /run tmpfs of containerd's default spec, where the runtime can create
+// the mount point whatever the image holds; the sandbox user cannot write
+// there.
+const DataMountPoint = "/run/data"
+
+// AnchorUID is the identity of the idle init of a sandbox that serves many
+// runs: not SandboxUID, so that no run can signal it or read its memory.
+const AnchorUID = 65534
+
 // Params describe one sandboxed process.
 type Params struct {
 	Limits      Limits
@@ -25,6 +39,8 @@ type Params struct {
 	Cwd         string   // working directory inside the sandbox
 	JobDir      string   // host directory mounted at JobMountPoint
 	JobReadOnly bool     // mount the job directory read-only
+	DataDir     string   // host directory mounted read-only at DataMountPoint; none if empty
+	Anchor      bool     // the process is the idle init of a sandbox serving many runs: it runs as AnchorUID
 }
 
 // Sandbox returns the options that turn containerd's default spec into a
@@ -44,13 +60,34 @@ func Sandbox(p Params) oci.SpecOpts {
 		WithMemory(l.MemoryBytes),
 		WithPids(l.Pids),
 		WithOOMScoreAdj(1000),
-		WithRlimits(l.FileSizeBytes, l.OpenFiles),
+		WithRlimits(l.FileSizeBytes, l.OpenFiles, uint64(l.MemoryBytes)),
 		WithTmpfs("/tmp", l.TmpBytes, l.TmpInodes),
 		// containerd's /dev/shm caps bytes but not inodes: files without
 		// data would still fill kernel memory.
 		WithTmpfs("/dev/shm", l.TmpBytes, l.TmpInodes),
 		WithBindMount(p.JobDir, JobMountPoint, p.JobReadOnly),
+		withDataDir(p.DataDir),
+		withAnchor(p.Anchor),
 		WithEnv(sandboxEnv),
 		WithArgs(p.Cwd, p.Args...),
 	)
+}
+
+// withDataDir mounts dir read-only at DataMountPoint; it is a no-op for an
+// empty dir.
+func withDataDir(dir string) oci.SpecOpts {
+	if dir == "" {
+		return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
+	}
+	return WithBindMount(dir, DataMountPoint, true)
+}
+
+// withAnchor runs the process as AnchorUID when anchor is set; it is a
+// no-op otherwise. Processes started into the sandbox later name their own
+// user (SandboxUID).
+func withAnchor(anchor bool) oci.SpecOpts {
+	if !anchor {
+		return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
+	}
+	return WithUser(AnchorUID, AnchorUID)
 }

@@ -20,6 +20,10 @@ type cgroupStats struct {
 	OOMKills        int64 // kills by the OOM killer inside this cgroup
 	MemoryPeakBytes int64 // 0 when the kernel does not report it
 	CPUTimeNanos    int64 // user+system
+	// LimitHits counts the times the cgroup's memory use reached its limit
+	// (v1 memory.failcnt, v2 memory.events max): a program can hit the
+	// limit and stall in reclaim without the OOM killer ever acting.
+	LimitHits int64
 }
 
 // cgroupRoot is where the cgroup hierarchies are mounted.
@@ -36,12 +40,14 @@ func readCgroupStats(root, path string) cgroupStats {
 		s.OOMKills = keyedValue(filepath.Join(dir, "memory.events"), "oom_kill")
 		s.MemoryPeakBytes = intFile(filepath.Join(dir, "memory.peak"))
 		s.CPUTimeNanos = keyedValue(filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
+		s.LimitHits = keyedValue(filepath.Join(dir, "memory.events"), "max")
 		return s
 	}
 	mem := filepath.Join(root, "memory", path)
 	s.OOMKills = keyedValue(filepath.Join(mem, "memory.oom_control"), "oom_kill")
 	s.MemoryPeakBytes = intFile(filepath.Join(mem, "memory.max_usage_in_bytes"))
 	s.CPUTimeNanos = intFile(filepath.Join(root, "cpuacct", path, "cpuacct.usage"))
+	s.LimitHits = intFile(filepath.Join(mem, "memory.failcnt"))
 	return s
 }
 

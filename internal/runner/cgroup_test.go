@@ -30,10 +30,11 @@ func TestReadCgroupStats(t *testing.T) {
 		writeFiles(t, root, map[string]string{
 			"memory/ns/c1/memory.oom_control":        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
 			"memory/ns/c1/memory.max_usage_in_bytes": "268435456\n",
+			"memory/ns/c1/memory.failcnt":            "7\n",
 			"cpuacct/ns/c1/cpuacct.usage":            "1500000\n",
 		})
 		got := readCgroupStats(root, "/ns/c1")
-		want := cgroupStats{OOMKills: 2, MemoryPeakBytes: 256 << 20, CPUTimeNanos: 1_500_000}
+		want := cgroupStats{OOMKills: 2, MemoryPeakBytes: 256 << 20, CPUTimeNanos: 1_500_000, LimitHits: 7}
 		if got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
@@ -47,7 +48,7 @@ func TestReadCgroupStats(t *testing.T) {
 			"ns/c1/cpu.stat":      "usage_usec 2000\nuser_usec 1500\nsystem_usec 500\n",
 		})
 		got := readCgroupStats(root, "/ns/c1")
-		want := cgroupStats{OOMKills: 1, MemoryPeakBytes: 1 << 20, CPUTimeNanos: 2_000_000}
+		want := cgroupStats{OOMKills: 1, MemoryPeakBytes: 1 << 20, CPUTimeNanos: 2_000_000, LimitHits: 5}
 		if got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}

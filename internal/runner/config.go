@@ -51,6 +51,11 @@ type Config struct {
 
 	PoolSize    int           // jobs prepared ahead per language; 0 is the cold path
 	PoolMaxIdle time.Duration // a pooled job older than this is discarded, not used
+
+	// BatchFreshSandboxes gives every run of a batch (each test of a judge
+	// request) a fresh sandbox of its own, instead of a fresh process in
+	// the lane's sandbox that is scrubbed after each run (see OpenBatch).
+	BatchFreshSandboxes bool
 }
 
 // DefaultConfig returns the configuration of the original design.

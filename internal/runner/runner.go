@@ -36,6 +36,7 @@ type Runner struct {
 	log    *slog.Logger
 
 	slots   chan struct{}  // one token per running sandbox
+	multi   sync.Mutex     // held by whoever acquires several slots at once
 	waiting atomic.Int64   // requests queued for a slot
 	pending sync.WaitGroup // teardowns still running
 	pools   *pools         // nil on the cold path
@@ -240,6 +241,51 @@ func (r *Runner) acquire(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// acquireN waits for n sandbox slots as acquire does for one. Those who
+// take several take them one at a time under a mutex, so two of them
+// cannot each hold a part of what the other waits for.
+func (r *Runner) acquireN(ctx context.Context, n int) (release func(), err error) {
+	r.multi.Lock()
+	defer r.multi.Unlock()
+	var releases []func()
+	releaseAll := func() {
+		for _, f := range releases {
+			f()
+		}
+	}
+	for range n {
+		rel, err := r.acquire(ctx)
+		if err != nil {
+			releaseAll()
+			return nil, err
+		}
+		releases = append(releases, rel)
+	}
+	return releaseAll, nil
+}
+
+// tryAcquireN takes n sandbox slots if they are free now, and none otherwise.
+func (r *Runner) tryAcquireN(n int) (release func(), ok bool) {
+	r.multi.Lock()
+	defer r.multi.Unlock()
+	taken := 0
+	releaseAll := func() {
+		for range taken {
+			<-r.slots
+		}
+	}
+	for range n {
+		select {
+		case r.slots <- struct{}{}:
+			taken++
+		default:
+			releaseAll()
+			return nil, false
+		}
+	}
+	return releaseAll, true
 }
 
 // unavailable wraps err with ErrUnavailable when it means containerd could

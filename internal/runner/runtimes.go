@@ -33,6 +33,13 @@ type Runtime struct {
 	WarmPool int `json:"warm_pool_size"`
 }
 
+// CheckLimits reports whether a request's limits are within the maxima,
+// with an ErrInvalidLimits error naming the one that is not.
+func (r *Runner) CheckLimits(l Limits) error {
+	_, err := r.limitsFor(l)
+	return err
+}
+
 // Runtimes lists the configured languages, sorted by name, with the digest
 // of the image each one runs.
 func (r *Runner) Runtimes() []Runtime {

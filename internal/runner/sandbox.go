@@ -29,8 +29,10 @@ type sandboxSpec struct {
 	args     []string
 	cwd      string
 	jobDir   string
-	writable bool // mount the job directory read-write
-	prestart bool // start the process at once (it waits on a FIFO)
+	writable bool   // mount the job directory read-write
+	prestart bool   // start the process at once (it waits on a FIFO)
+	anchor   bool   // the process is the idle init of a batch lane (oci.Params.Anchor)
+	dataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
 	limits   oci.Limits
 	timeout  time.Duration
 }
@@ -48,16 +50,21 @@ type execution struct {
 }
 
 // classify maps an execution to a Status. Output overflow wins because the
-// service killed the program for it; then the wall-clock kill; then the OOM
-// killer; then the exit code. Output on stderr alone is not a failure.
+// service killed the program for it; then the memory limit, as judges
+// report it: the OOM killer killed a process, or the program failed (timed
+// out, crashed, exited non-zero) after its memory use reached the limit,
+// whatever stopped it then (a program stalled in reclaim at the limit is
+// killed by the wall clock); then the wall-clock kill; then the exit code.
+// Output on stderr alone is not a failure.
 func (e *execution) classify() Status {
+	failed := e.timedOut || e.exitCode == nil || *e.exitCode != 0
 	switch {
 	case e.stdoutTruncated || e.stderrTruncated:
 		return StatusOutputLimitExceeded
+	case e.stats.OOMKills > 0 || (failed && e.stats.LimitHits > 0):
+		return StatusMemoryLimitExceeded
 	case e.timedOut:
 		return StatusTimeout
-	case e.stats.OOMKills > 0:
-		return StatusMemoryLimitExceeded
 	case e.exitCode != nil && *e.exitCode == 0:
 		return StatusSuccess
 	default:
@@ -144,6 +151,8 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 			Cwd:         sp.cwd,
 			JobDir:      sp.jobDir,
 			JobReadOnly: !sp.writable,
+			DataDir:     sp.dataDir,
+			Anchor:      sp.anchor,
 		})),
 	)
 	if err != nil {

@@ -1,0 +1,285 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/google/uuid"
+)
+
+// Program is one program of a batch: built once, then run many times.
+type Program struct {
+	Language string
+	Code     string
+	Limits   Limits // memory and pids hold for every run; timeout and output are each run's default
+}
+
+// Build says how building one program of a batch went. Interpreted
+// languages always build.
+type Build struct {
+	Status   Status // StatusSuccess, or StatusCompileError
+	Output   string // the compiler's output
+	Time     time.Duration
+	ExitCode *int
+	Signal   string
+}
+
+// BatchRun is one run of a batch's program.
+type BatchRun struct {
+	Input       string            // the program's stdin, then EOF
+	Args        []string          // appended to the language's run command
+	Files       map[string]string // written, read-only, into oci.DataMountPoint before the run
+	Timeout     time.Duration     // 0: the program's timeout
+	OutputBytes int               // 0: the program's output cap
+}
+
+// Batch is a set of programs built once and run many times, each run a
+// fresh process that sees nothing any earlier run left (see OpenBatch). A
+// batch has one or more lanes; each lane runs one run of each program at a
+// time, and different lanes run in parallel. It belongs to one request.
+type Batch interface {
+	// Lanes returns how many runs of one program may go at once.
+	Lanes() int
+	// Run runs program prog (its index in OpenBatch's list) in lane.
+	// Like Runner.Run, a program that fails is a Result and a nil error.
+	Run(ctx context.Context, lane, prog int, in BatchRun) (Result, error)
+	// Close kills and removes everything of the batch, in the background
+	// (Runner.Wait waits for it), and frees its sandbox slots.
+	Close()
+}
+
+// DataDir is where a batch run finds its BatchRun.Files, read-only.
+const DataDir = oci.DataMountPoint
+
+// ErrInvalidBatch is returned for a batch request that cannot work.
+var ErrInvalidBatch = errors.New("invalid batch")
+
+// OpenBatch builds each program in a fresh sandbox (compiled languages
+// compile; a program that does not compile yields a Build with
+// StatusCompileError and no Batch), then prepares up to lanes lanes. The
+// first lane waits for sandbox slots like Run; further lanes are added
+// only as far as slots are free at once.
+//
+// Each lane holds one sandbox per program with the program's limits: a
+// fresh container whose init is an idle anchor (tini and sleep, as
+// oci.AnchorUID, out of the runs' reach), into which every run is started
+// as a new process as oci.SandboxUID. After each run the runner kills every
+// process of the run, empties /tmp, /dev/shm and /dev/mqueue and removes
+// every System V IPC object of the sandbox's IPC namespace, so no run sees
+// what an earlier one left; the lane's sandbox is replaced whenever that
+// cleanup cannot be done. Where the service does not see the host's
+// process IDs (a container of its own without the host's PID namespace),
+// or Config.BatchFreshSandboxes is set, each run gets a fresh sandbox
+// instead, at the cost of a container per run.
+func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ Batch, _ []Build, retErr error) {
+	if len(progs) == 0 || lanes < 1 {
+		return nil, nil, fmt.Errorf("%w: a batch needs a program and a lane", ErrInvalidBatch)
+	}
+	b := &batch{r: r}
+	for _, p := range progs {
+		lang, ok := r.cfg.Languages[p.Language]
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLanguage, p.Language)
+		}
+		lim, err := r.limitsFor(p.Limits)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.progs = append(b.progs, &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code})
+	}
+	if r.down.Load() {
+		return nil, nil, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
+	}
+	release, err := r.acquireN(ctx, len(progs))
+	if err != nil {
+		return nil, nil, err
+	}
+	b.releases = append(b.releases, release)
+	r.pending.Add(1) // until Close's teardown is done
+	defer func() {
+		if retErr != nil || b.lanes == nil {
+			b.Close()
+		}
+	}()
+
+	builds := make([]Build, len(b.progs))
+	errs := make([]error, len(b.progs))
+	var wg sync.WaitGroup
+	for i, p := range b.progs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			builds[i], errs[i] = r.buildProgram(ctx, p)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, r.noteDown(err)
+	}
+	for _, bd := range builds {
+		if bd.Status != StatusSuccess {
+			return nil, builds, nil
+		}
+	}
+
+	fresh := r.cfg.BatchFreshSandboxes
+	for n := 0; n < lanes; n++ {
+		if n > 0 {
+			release, ok := r.tryAcquireN(len(progs))
+			if !ok {
+				break
+			}
+			b.releases = append(b.releases, release)
+		}
+		row := make([]*lane, len(b.progs))
+		for i, p := range b.progs {
+			row[i] = &lane{r: r, prog: p, n: n, fresh: fresh}
+		}
+		b.lanes = append(b.lanes, row)
+		if err := b.prepareRow(ctx, row); err != nil {
+			return nil, nil, r.noteDown(err)
+		}
+		// The first anchor tells whether runs can be started into it.
+		if n == 0 && !fresh && !row[0].hostPids {
+			r.log.Warn("batch runs get a fresh sandbox each: the service does not see the host's process IDs")
+			fresh = true
+			for _, l := range row {
+				l.fresh = true
+				l.destroyBox()
+			}
+		}
+	}
+	return b, builds, nil
+}
+
+// noteDown records containerd as down when err says it is.
+func (r *Runner) noteDown(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		r.setDown(true)
+	}
+	return err
+}
+
+// batch implements Batch.
+type batch struct {
+	r         *Runner
+	progs     []*batchProgram
+	lanes     [][]*lane // [lane][program]
+	releases  []func()
+	closeOnce sync.Once
+}
+
+// batchProgram is one built program of a batch.
+type batchProgram struct {
+	id   string // job UUID
+	lang Language
+	lim  effective
+	code string
+	dir  string // job directory: the source and what the compiler made
+}
+
+func (b *batch) Lanes() int { return len(b.lanes) }
+
+// prepareRow creates the anchors of one lane, one per program, at once.
+func (b *batch) prepareRow(ctx context.Context, row []*lane) error {
+	errs := make([]error, len(row))
+	var wg sync.WaitGroup
+	for i, l := range row {
+		if l.fresh {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.prepareAnchor(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (b *batch) Run(ctx context.Context, n, prog int, in BatchRun) (Result, error) {
+	if n < 0 || n >= len(b.lanes) || prog < 0 || prog >= len(b.progs) {
+		return Result{}, fmt.Errorf("%w: no lane %d, program %d", ErrInvalidBatch, n, prog)
+	}
+	for name := range in.Files {
+		if !sourceFileName.MatchString(name) || strings.Contains(name, "..") {
+			return Result{}, fmt.Errorf("%w: file name %q must be a plain file name", ErrInvalidBatch, name)
+		}
+	}
+	res, err := b.lanes[n][prog].run(ctx, in)
+	return res, b.r.noteDown(err)
+}
+
+func (b *batch) Close() {
+	b.closeOnce.Do(func() {
+		go func() {
+			defer b.r.pending.Done()
+			for _, row := range b.lanes {
+				for _, l := range row {
+					l.destroy()
+				}
+			}
+			for _, p := range b.progs {
+				if p.dir != "" {
+					if err := os.RemoveAll(p.dir); err != nil {
+						b.r.log.Error("remove job directory", "dir", p.dir, "err", err)
+					}
+				}
+			}
+			for _, release := range b.releases {
+				release()
+			}
+		}()
+	})
+}
+
+// buildProgram creates the program's job directory, writes its source and,
+// for a compiled language, compiles it in a compile sandbox of its own,
+// removed before it returns.
+func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, error) {
+	dir := filepath.Join(jobsDir(r.cfg), p.id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return Build{}, fmt.Errorf("create job directory: %w", err)
+	}
+	p.dir = dir
+	// The directory belongs to the sandbox user: the compiler writes into it.
+	if err := os.Chown(dir, oci.SandboxUID, oci.SandboxGID); err != nil {
+		return Build{}, fmt.Errorf("hand job directory to the sandbox user: %w", err)
+	}
+	j := &job{id: p.id, lang: p.lang, dir: dir}
+	if err := j.writeSource(p.code); err != nil {
+		return Build{}, err
+	}
+	if !p.lang.Compiled() {
+		return Build{Status: StatusSuccess}, nil
+	}
+	c, err := r.prepare(ctx, sandboxSpec{
+		id: p.id + "-compile", job: p.id, lang: p.lang, args: p.lang.Compile,
+		cwd: oci.JobMountPoint, jobDir: dir, writable: true,
+		limits: p.lim.compile, timeout: p.lim.compileTimeout,
+	})
+	if err != nil {
+		return Build{}, err
+	}
+	defer r.destroy(c)
+	c.setLimits(p.lim.compileTimeout, p.lim.output)
+	x, err := r.run(ctx, c, "")
+	if err != nil {
+		return Build{}, err
+	}
+	bd := Build{Status: StatusSuccess, Output: x.stdout + x.stderr, Time: x.elapsed}
+	if status := x.classify(); status != StatusSuccess {
+		bd.Status = StatusCompileError
+		bd.Output = compileOutput(x, status, p.lim)
+		bd.ExitCode, bd.Signal = x.exitCode, x.signal
+	}
+	return bd, nil
+}
