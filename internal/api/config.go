@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/runner"
 )
 
 // Defaults for Config. The byte limits are on decoded strings, except
@@ -18,6 +20,14 @@ const (
 	DefaultRateLimit            = 100       // requests per RateWindow per client address
 	DefaultRateWindow           = 15 * time.Minute
 	DefaultBusyRetryAfter       = 5 * time.Second
+
+	// POST /judge: a body carries the code and every test, so its limits
+	// are its own.
+	DefaultMaxJudgeBodyBytes int64 = 48 << 20 // room for the test data, JSON-escaped
+	DefaultMaxTests                = 256
+	DefaultMaxTestDataBytes        = 16 << 20 // inputs plus expected outputs
+	DefaultJudgeLanes              = 2        // tests of one request at once
+	DefaultCheckerTimeout          = 5 * time.Second
 )
 
 // Config sets the limits of the HTTP API.
@@ -51,6 +61,22 @@ type Config struct {
 	// TrustedProxies are CIDR ranges whose X-Forwarded-For is believed when
 	// they are the TCP peer. Empty means forwarded headers are ignored.
 	TrustedProxies []string
+
+	// MaxJudgeBodyBytes caps a POST /judge body as sent.
+	MaxJudgeBodyBytes int64
+	// MaxTests caps the tests of one POST /judge request.
+	MaxTests int
+	// MaxTestDataBytes caps the decoded inputs and expected outputs of one
+	// POST /judge request, together.
+	MaxTestDataBytes int
+	// JudgeLanes is how many tests of one request run at once, at most
+	// (each lane holds sandbox slots).
+	JudgeLanes int
+	// CheckerTimeout is the wall-clock limit of each checker run.
+	CheckerTimeout time.Duration
+	// OutputBytes is the output cap of a run (runner.Config.OutputBytes):
+	// what a judged test's returned stdout and stderr are cut to.
+	OutputBytes int
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -64,6 +90,13 @@ func DefaultConfig() Config {
 		RateWindow:     DefaultRateWindow,
 		Languages:      []string{"cpp", "python"},
 		BusyRetryAfter: DefaultBusyRetryAfter,
+
+		MaxJudgeBodyBytes: DefaultMaxJudgeBodyBytes,
+		MaxTests:          DefaultMaxTests,
+		MaxTestDataBytes:  DefaultMaxTestDataBytes,
+		JudgeLanes:        DefaultJudgeLanes,
+		CheckerTimeout:    DefaultCheckerTimeout,
+		OutputBytes:       runner.DefaultOutputBytes,
 	}
 }
 
@@ -117,6 +150,24 @@ func (c Config) Validate() error {
 	}
 	if c.BusyRetryAfter <= 0 {
 		bad("BusyRetryAfter must be positive, got %s", c.BusyRetryAfter)
+	}
+	if c.MaxTests < 1 {
+		bad("MaxTests must be at least 1, got %d", c.MaxTests)
+	}
+	if c.MaxTestDataBytes < 0 || int64(c.MaxTestDataBytes) >= c.MaxJudgeBodyBytes {
+		bad("MaxTestDataBytes (%d) must be less than MaxJudgeBodyBytes (%d)", c.MaxTestDataBytes, c.MaxJudgeBodyBytes)
+	}
+	if int64(c.MaxCodeBytes) >= c.MaxJudgeBodyBytes {
+		bad("MaxCodeBytes (%d) must be less than MaxJudgeBodyBytes (%d)", c.MaxCodeBytes, c.MaxJudgeBodyBytes)
+	}
+	if c.JudgeLanes < 1 {
+		bad("JudgeLanes must be at least 1, got %d", c.JudgeLanes)
+	}
+	if c.CheckerTimeout <= 0 {
+		bad("CheckerTimeout must be positive, got %s", c.CheckerTimeout)
+	}
+	if c.OutputBytes < 1 {
+		bad("OutputBytes must be positive, got %d", c.OutputBytes)
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -82,6 +83,9 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	mux.Method(http.MethodGet, "/metrics", h.metrics.handler())
 	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
 	mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/run", h.run)
+	if _, ok := r.(judge.Sandboxes); ok {
+		mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/judge", h.judge)
+	}
 
 	h.allow = allowHeaders(mux)
 	return mux

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -27,6 +28,8 @@ type metrics struct {
 	phase       *prometheus.HistogramVec
 	errors      *prometheus.CounterVec
 	rateLimited prometheus.Counter
+	verdicts    *prometheus.CounterVec
+	tests       *prometheus.CounterVec
 }
 
 func newMetrics(r Runner, languages []string) *metrics {
@@ -46,8 +49,14 @@ func newMetrics(r Runner, languages []string) *metrics {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "codeexec_rate_limited_total", Help: "Requests refused by the rate limiter.",
 		}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codeexec_judge_verdicts_total", Help: "Judged submissions (POST /judge), by language and verdict.",
+		}, []string{"language", "verdict"}),
+		tests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "codeexec_judge_tests_total", Help: "Tests of judged submissions, by language and status.",
+		}, []string{"language", "status"}),
 	}
-	m.reg.MustRegister(m.runs, m.phase, m.errors, m.rateLimited,
+	m.reg.MustRegister(m.runs, m.phase, m.errors, m.rateLimited, m.verdicts, m.tests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range []string{"containerd_unavailable", "busy", "internal"} {
 		m.errors.WithLabelValues(reason)
@@ -85,6 +94,17 @@ func (m *metrics) observeRun(lang string, res runner.Result) {
 	}
 	if res.Status != runner.StatusCompileError {
 		m.phase.WithLabelValues(lang, "run").Observe(res.Time.Seconds())
+	}
+}
+
+// observeJudge records a judged submission.
+func (m *metrics) observeJudge(lang string, res judge.Result) {
+	m.verdicts.WithLabelValues(lang, string(res.Verdict)).Inc()
+	for _, t := range res.Tests {
+		m.tests.WithLabelValues(lang, string(t.Status)).Inc()
+	}
+	if res.CompileTime > 0 {
+		m.phase.WithLabelValues(lang, "compile").Observe(res.CompileTime.Seconds())
 	}
 }
 

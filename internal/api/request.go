@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -95,40 +94,47 @@ func innermost(w http.ResponseWriter) http.ResponseWriter {
 	}
 }
 
-// readRunRequest checks the headers, reads at most cfg.MaxBodyBytes of the
-// body, decodes it strictly and validates it.
+// runFields names the fields of POST /run, for the unknown-field message.
+const runFields = `"language", "code", "input" and "limits"`
+
+// readRunRequest reads and validates a POST /run body.
 func (h *handler) readRunRequest(w http.ResponseWriter, r *http.Request) (runner.Request, error) {
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return runner.Request{}, err
-	}
-	// Refuse a declared oversize body before reading any of it, so a client
-	// cannot make us spend bandwidth on a request we will reject anyway.
-	if r.ContentLength > h.cfg.MaxBodyBytes {
-		closeGently(w, r)
-		return runner.Request{}, tooLargeError(fmt.Sprintf("request body is %d bytes; the limit is %s",
-			r.ContentLength, formatBytes(h.cfg.MaxBodyBytes)))
-	}
-
-	// MaxBytesReader covers what Content-Length cannot: chunked bodies have
-	// none. bodyReader remembers a read failure so it is not mistaken for
-	// malformed JSON.
-	body := &bodyReader{r: http.MaxBytesReader(innermost(w), r.Body, h.cfg.MaxBodyBytes)}
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-
-	// Decoding into a pointer leaves it nil for a literal null, which would
-	// otherwise decode into a zero struct without complaint.
 	var in *runRequest
-	if err := dec.Decode(&in); err != nil {
-		return runner.Request{}, decodeError(err, body.err)
-	}
-	if err := checkTrailing(dec, body); err != nil {
+	if err := decodeBody(w, r, h.cfg.MaxBodyBytes, &in, runFields); err != nil {
 		return runner.Request{}, err
 	}
 	if in == nil {
 		return runner.Request{}, invalidError("request body must be a JSON object, got null")
 	}
 	return h.validate(in)
+}
+
+// decodeBody checks the headers, reads at most limit bytes of the body and
+// decodes it strictly into into (a pointer to a pointer, which stays nil
+// for a literal null). fields names the fields for an unknown field's
+// message.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, into any, fields string) error {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	// Refuse a declared oversize body before reading any of it, so a client
+	// cannot make us spend bandwidth on a request we will reject anyway.
+	if r.ContentLength > limit {
+		closeGently(w, r)
+		return tooLargeError(fmt.Sprintf("request body is %d bytes; the limit is %s",
+			r.ContentLength, formatBytes(limit)))
+	}
+
+	// MaxBytesReader covers what Content-Length cannot: chunked bodies have
+	// none. bodyReader remembers a read failure so it is not mistaken for
+	// malformed JSON.
+	body := &bodyReader{r: http.MaxBytesReader(innermost(w), r.Body, limit)}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return decodeError(err, body.err, fields)
+	}
+	return checkTrailing(dec, body)
 }
 
 // checkContentType accepts application/json with no charset or charset=utf-8:
@@ -168,7 +174,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // decodeError turns a failed Decode into a message that says what is wrong
 // and where. readErr is the body's own failure, if any, which takes precedence
 // over what the decoder made of it.
-func decodeError(err, readErr error) error {
+func decodeError(err, readErr error, fields string) error {
 	if readErr != nil {
 		return bodyReadError(readErr)
 	}
@@ -190,7 +196,7 @@ func decodeError(err, readErr error) error {
 	}
 	// encoding/json has no error type for unknown fields, only this text.
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return invalidError(fmt.Sprintf(`unknown field %s; the fields are "language", "code", "input" and "limits"`, field))
+		return invalidError(fmt.Sprintf(`unknown field %s; the fields are %s`, field, fields))
 	}
 	return invalidError("malformed JSON: " + strings.TrimPrefix(err.Error(), "json: "))
 }
@@ -244,23 +250,10 @@ func checkTrailing(dec *json.Decoder, body *bodyReader) error {
 // validate checks the decoded fields and builds the runner's request. Code
 // and input are passed on verbatim: no trimming, no newline fixing.
 func (h *handler) validate(in *runRequest) (runner.Request, error) {
-	supported := strings.Join(h.languages, ", ")
-	switch {
-	case in.Language == nil || *in.Language == "":
-		return runner.Request{}, invalidError(fmt.Sprintf(`"language" is required; supported languages are %s`, supported))
-	case !slices.Contains(h.languages, *in.Language):
-		return runner.Request{}, &languageError{name: *in.Language, supported: h.languages}
-	case in.Code == nil:
-		return runner.Request{}, invalidError(`"code" is required`)
-	case len(*in.Code) > h.cfg.MaxCodeBytes:
-		return runner.Request{}, tooLargeError(fmt.Sprintf("code is %d bytes; the limit is %d", len(*in.Code), h.cfg.MaxCodeBytes))
-	case strings.TrimSpace(*in.Code) == "":
-		return runner.Request{}, invalidError(`"code" must not be empty or only whitespace`)
-	case strings.IndexByte(*in.Code, 0) >= 0:
-		// No compiler or interpreter accepts NUL in source, and it has no
-		// innocent use; refuse it rather than let each toolchain react.
-		return runner.Request{}, invalidError(fmt.Sprintf(`"code" contains a NUL byte at byte %d; source code cannot contain NUL`, strings.IndexByte(*in.Code, 0)))
-	case len(in.Input) > h.cfg.MaxInputBytes:
+	if err := h.checkProgram("", in.Language, in.Code); err != nil {
+		return runner.Request{}, err
+	}
+	if len(in.Input) > h.cfg.MaxInputBytes {
 		return runner.Request{}, tooLargeError(fmt.Sprintf("input is %d bytes; the limit is %d", len(in.Input), h.cfg.MaxInputBytes))
 	}
 	limits, err := in.Limits.toRunner()

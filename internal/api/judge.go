@@ -1,0 +1,257 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/codeexec/codeexec/internal/judge"
+	"github.com/codeexec/codeexec/internal/runner"
+)
+
+// judgeRequest is the JSON body of POST /judge (docs/judge.md).
+type judgeRequest struct {
+	Language      *string        `json:"language"`
+	Code          *string        `json:"code"`
+	Tests         []judgeTest    `json:"tests"`
+	Limits        *limitFields   `json:"limits"`
+	Compare       *compareFields `json:"compare"`
+	Checker       *checkerFields `json:"checker"`
+	StopOnFailure bool           `json:"stop_on_failure"`
+	ReturnOutput  bool           `json:"return_output"`
+}
+
+type judgeTest struct {
+	Input          string           `json:"input"`
+	ExpectedOutput *string          `json:"expected_output"`
+	Limits         *testLimitFields `json:"limits"`
+}
+
+// testLimitFields are the limits a single test may set.
+type testLimitFields struct {
+	TimeoutMS   *int64 `json:"timeout_ms"`
+	OutputBytes *int64 `json:"output_bytes"`
+}
+
+type compareFields struct {
+	Mode            judge.Mode `json:"mode"`
+	CaseInsensitive bool       `json:"case_insensitive"`
+	AbsTol          *float64   `json:"abs_tol"`
+	RelTol          *float64   `json:"rel_tol"`
+}
+
+type checkerFields struct {
+	Language *string `json:"language"`
+	Code     *string `json:"code"`
+}
+
+const judgeFields = `"language", "code", "tests", "limits", "compare", "checker", "stop_on_failure" and "return_output"`
+
+// judgeResponse is the JSON answer of POST /judge.
+type judgeResponse struct {
+	ID            string         `json:"id"`
+	Verdict       judge.Status   `json:"verdict"`
+	Passed        int            `json:"passed"`
+	Total         int            `json:"total"`
+	CompileOutput string         `json:"compile_output"`
+	CompileMS     int64          `json:"compile_ms"`
+	CheckerOutput string         `json:"checker_output,omitempty"`
+	Tests         []testResponse `json:"tests"`
+}
+
+type testResponse struct {
+	Index           int          `json:"index"`
+	Status          judge.Status `json:"status"`
+	Message         string       `json:"message,omitempty"`
+	Stdout          *string      `json:"stdout,omitempty"`
+	Stderr          *string      `json:"stderr,omitempty"`
+	StdoutTruncated bool         `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool         `json:"stderr_truncated,omitempty"`
+	TimeMS          int64        `json:"time_ms"`
+	CPUTimeMS       int64        `json:"cpu_time_ms"`
+	MemoryPeakBytes int64        `json:"memory_peak_bytes"`
+	ExitCode        *int         `json:"exit_code"`
+	Signal          string       `json:"signal,omitempty"`
+}
+
+// judge serves POST /judge: validate, judge under the request's context
+// (a client that goes away stops every sandbox of the request), answer.
+func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
+	sb, ok := h.runner.(judge.Sandboxes)
+	if !ok {
+		h.writeError(w, r, errNotFound)
+		return
+	}
+	var in *judgeRequest
+	if err := decodeBody(w, r, h.cfg.MaxJudgeBodyBytes, &in, judgeFields); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	req, err := h.validateJudge(in)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	start := time.Now()
+	res, err := judge.Judge(r.Context(), sb, req, judge.Options{
+		Lanes: h.cfg.JudgeLanes, OutputBytes: h.cfg.OutputBytes, CheckerTimeout: h.cfg.CheckerTimeout})
+	if err != nil {
+		err = h.runError(r.Context(), runner.Request{Language: req.Language}, judgeInvalid(err))
+		h.metrics.observeError(err)
+		h.writeError(w, r, err)
+		return
+	}
+	resp := newJudgeResponse(uuid.NewString(), res)
+	h.metrics.observeJudge(req.Language, res)
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "judge",
+		slog.String("id", resp.ID), slog.String("language", req.Language), slog.String("verdict", string(res.Verdict)),
+		slog.Int("passed", res.Passed), slog.Int("total", res.Total),
+		slog.Int64("compile_ms", resp.CompileMS), slog.Int64("judge_ms", time.Since(start).Milliseconds()),
+		requestIDAttr(r))
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func newJudgeResponse(id string, res judge.Result) judgeResponse {
+	out := judgeResponse{ID: id, Verdict: res.Verdict, Passed: res.Passed, Total: res.Total,
+		CompileOutput: res.CompileOutput, CompileMS: res.CompileTime.Milliseconds(),
+		CheckerOutput: res.CheckerOutput, Tests: make([]testResponse, len(res.Tests))}
+	for i, t := range res.Tests {
+		tr := testResponse{Index: t.Index, Status: t.Status, Message: t.Message,
+			TimeMS: t.Time.Milliseconds(), CPUTimeMS: t.CPUTime.Milliseconds(), MemoryPeakBytes: t.MemoryPeakBytes,
+			ExitCode: t.ExitCode, Signal: t.Signal}
+		if t.Returned {
+			tr.Stdout, tr.Stderr = &t.Stdout, &t.Stderr
+			tr.StdoutTruncated, tr.StderrTruncated = t.StdoutTruncated, t.StderrTruncated
+		}
+		out.Tests[i] = tr
+	}
+	return out
+}
+
+// validateJudge checks a decoded POST /judge body and builds the judge's
+// request. Inputs and outputs are passed on verbatim.
+func (h *handler) validateJudge(in *judgeRequest) (judge.Request, error) {
+	if in == nil {
+		return judge.Request{}, invalidError("request body must be a JSON object, got null")
+	}
+	if err := h.checkProgram("", in.Language, in.Code); err != nil {
+		return judge.Request{}, err
+	}
+	req := judge.Request{Language: *in.Language, Code: *in.Code, StopOnFailure: in.StopOnFailure, ReturnOutput: in.ReturnOutput}
+	switch {
+	case in.Tests == nil:
+		return req, invalidError(`"tests" is required: an array of {"input": ..., "expected_output": ...}`)
+	case len(in.Tests) == 0:
+		return req, invalidError(`"tests" must hold at least one test`)
+	case len(in.Tests) > h.cfg.MaxTests:
+		return req, tooLargeError(fmt.Sprintf("%d tests; the limit is %d tests per request", len(in.Tests), h.cfg.MaxTests))
+	}
+	var err error
+	if req.Limits, err = in.Limits.toRunner(); err != nil {
+		return req, err
+	}
+	data := 0
+	for i, t := range in.Tests {
+		if t.ExpectedOutput == nil && in.Checker == nil {
+			return req, invalidError(fmt.Sprintf(`tests[%d].expected_output is required`, i))
+		}
+		test := judge.Test{Input: t.Input}
+		if t.ExpectedOutput != nil {
+			test.ExpectedOutput = *t.ExpectedOutput
+		}
+		data += len(test.Input) + len(test.ExpectedOutput)
+		if l := t.Limits; l != nil {
+			if l.TimeoutMS != nil {
+				if *l.TimeoutMS <= 0 || *l.TimeoutMS > 1<<40 {
+					return req, invalidError(fmt.Sprintf("tests[%d].limits.timeout_ms must be a positive integer, got %d", i, *l.TimeoutMS))
+				}
+				test.Timeout = time.Duration(*l.TimeoutMS) * time.Millisecond
+			}
+			if l.OutputBytes != nil {
+				if *l.OutputBytes <= 0 || *l.OutputBytes > 1<<40 {
+					return req, invalidError(fmt.Sprintf("tests[%d].limits.output_bytes must be a positive integer, got %d", i, *l.OutputBytes))
+				}
+				test.OutputBytes = int(*l.OutputBytes)
+			}
+		}
+		// A test's limits are checked against the maxima as the request's are.
+		if err := h.limitsCheck(runner.Limits{Timeout: test.Timeout, OutputBytes: test.OutputBytes}); err != nil {
+			return req, invalidError(fmt.Sprintf("tests[%d].limits.%s", i, strings.TrimPrefix(err.Error(), runner.ErrInvalidLimits.Error()+": ")))
+		}
+		req.Tests = append(req.Tests, test)
+	}
+	if data > h.cfg.MaxTestDataBytes {
+		return req, tooLargeError(fmt.Sprintf("the tests' inputs and expected outputs are %d bytes; the limit is %s", data, formatBytes(int64(h.cfg.MaxTestDataBytes))))
+	}
+	if c := in.Compare; c != nil {
+		if in.Checker != nil {
+			return req, invalidError(`"compare" and "checker" exclude each other: a checker does the comparing`)
+		}
+		req.Compare = judge.Compare{Mode: c.Mode, CaseInsensitive: c.CaseInsensitive}
+		if c.AbsTol != nil {
+			req.Compare.AbsTol = *c.AbsTol
+		}
+		if c.RelTol != nil {
+			req.Compare.RelTol = *c.RelTol
+		}
+		if (c.AbsTol != nil && *c.AbsTol == 0) || (c.RelTol != nil && *c.RelTol == 0) {
+			return req, invalidError("compare.abs_tol and compare.rel_tol must be positive")
+		}
+		if err := req.Compare.Validate(); err != nil {
+			return req, invalidError(err.Error())
+		}
+	}
+	if c := in.Checker; c != nil {
+		if err := h.checkProgram("checker.", c.Language, c.Code); err != nil {
+			return req, err
+		}
+		req.Checker = &judge.Checker{Language: *c.Language, Code: *c.Code}
+	}
+	return req, nil
+}
+
+// checkProgram checks a language and code pair; prefix names where it is
+// ("" or "checker.").
+func (h *handler) checkProgram(prefix string, language, code *string) error {
+	supported := strings.Join(h.languages, ", ")
+	switch {
+	case language == nil || *language == "":
+		return invalidError(fmt.Sprintf(`"%slanguage" is required; supported languages are %s`, prefix, supported))
+	case !slices.Contains(h.languages, *language):
+		return &languageError{name: *language, supported: h.languages}
+	case code == nil:
+		return invalidError(fmt.Sprintf(`"%scode" is required`, prefix))
+	case len(*code) > h.cfg.MaxCodeBytes:
+		return tooLargeError(fmt.Sprintf("%scode is %d bytes; the limit is %d", prefix, len(*code), h.cfg.MaxCodeBytes))
+	case strings.TrimSpace(*code) == "":
+		return invalidError(fmt.Sprintf(`"%scode" must not be empty or only whitespace`, prefix))
+	case strings.IndexByte(*code, 0) >= 0:
+		// No compiler or interpreter accepts NUL in source, and it has no
+		// innocent use; refuse it rather than let each toolchain react.
+		return invalidError(fmt.Sprintf(`"%scode" contains a NUL byte at byte %d; source code cannot contain NUL`, prefix, strings.IndexByte(*code, 0)))
+	}
+	return nil
+}
+
+// limitsCheck asks the runner, when it can tell, whether limits are within
+// its maxima, so a bad test limit is a 400 before anything runs.
+func (h *handler) limitsCheck(l runner.Limits) error {
+	if c, ok := h.runner.(interface{ CheckLimits(runner.Limits) error }); ok {
+		return c.CheckLimits(l)
+	}
+	return nil
+}
+
+// judgeInvalid maps the judge's own validation errors to 400.
+func judgeInvalid(err error) error {
+	if errors.Is(err, judge.ErrInvalid) {
+		return invalidError(strings.TrimPrefix(err.Error(), judge.ErrInvalid.Error()+": "))
+	}
+	return err
+}
