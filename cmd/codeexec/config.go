@@ -98,6 +98,12 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&r.PoolSize, "pool-size", r.PoolSize, "sandboxes prepared ahead per language; 0 creates them on request (cold path)")
 	fs.DurationVar(&r.PoolMaxIdle, "pool-max-idle", r.PoolMaxIdle, "a prepared sandbox older than this is discarded, not used")
 	fs.Int64Var(&a.MaxBodyBytes, "max-body-bytes", a.MaxBodyBytes, "largest request body in bytes")
+	fs.Int64Var(&a.MaxJudgeBodyBytes, "max-judge-body-bytes", a.MaxJudgeBodyBytes, "largest POST /judge body in bytes")
+	fs.IntVar(&a.MaxTests, "max-tests", a.MaxTests, "most tests in one POST /judge request")
+	fs.IntVar(&a.MaxTestDataBytes, "max-test-data-bytes", a.MaxTestDataBytes, "largest total of the inputs and expected outputs of one POST /judge request, in bytes")
+	fs.IntVar(&a.JudgeLanes, "judge-lanes", a.JudgeLanes, "tests of one POST /judge request run at once, at most")
+	fs.DurationVar(&a.CheckerTimeout, "checker-timeout", a.CheckerTimeout, "wall-clock limit of each checker run")
+	fs.BoolVar(&r.BatchFreshSandboxes, "judge-fresh-sandboxes", r.BatchFreshSandboxes, "give every judged test a fresh container instead of a fresh process in its lane's scrubbed container (slower)")
 	fs.IntVar(&a.MaxCodeBytes, "max-code-bytes", a.MaxCodeBytes, "largest code field in bytes")
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")
 	fs.IntVar(&a.RateLimit, "rate-limit", a.RateLimit, "POST /run requests per client address per window; 0 turns the limiter off")
@@ -156,6 +162,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 			}
 		}
 	}
+	c.API.OutputBytes = c.Runner.OutputBytes
 	c.API.Languages = c.API.Languages[:0]
 	for name := range c.Runner.Languages {
 		c.API.Languages = append(c.API.Languages, name)

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+type judgeResponse struct {
+	ID            string `json:"id"`
+	Verdict       string `json:"verdict"`
+	Passed        int    `json:"passed"`
+	Total         int    `json:"total"`
+	CompileOutput string `json:"compile_output"`
+	CheckerOutput string `json:"checker_output"`
+	Error         string `json:"error"`
+	Tests         []struct {
+		Index           int     `json:"index"`
+		Status          string  `json:"status"`
+		Message         string  `json:"message"`
+		Stdout          *string `json:"stdout"`
+		TimeMS          int64   `json:"time_ms"`
+		CPUTimeMS       int64   `json:"cpu_time_ms"`
+		MemoryPeakBytes int64   `json:"memory_peak_bytes"`
+		ExitCode        *int    `json:"exit_code"`
+	} `json:"tests"`
+}
+
+func postJudge(t *testing.T, url string, body any) (int, judgeResponse) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url+"/judge", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatalf("POST /judge: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out judgeResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, raw)
+	}
+	return resp.StatusCode, out
+}
+
+type test struct {
+	Input          string `json:"input"`
+	ExpectedOutput string `json:"expected_output"`
+}
+
+// sums is n tests of a+b, the i-th expecting wrong[i] when given.
+func sums(n int, wrong map[int]string) []test {
+	var out []test
+	for i := range n {
+		want := fmt.Sprintf("%d\n", i+i*7)
+		if w, ok := wrong[i]; ok {
+			want = w
+		}
+		out = append(out, test{Input: fmt.Sprintf("%d %d\n", i, i*7), ExpectedOutput: want})
+	}
+	return out
+}
+
+const pySum = "a, b = map(int, input().split())\nprint(a + b)\n"
+const cppSum = "#include <bits/stdc++.h>\nint main(){ long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n"
+
+func TestJudgeOverHTTP(t *testing.T) {
+	s := startService(t, "--rate-limit", "0")
+
+	t.Run("100 python tests in one request, one wrong", func(t *testing.T) {
+		start := time.Now()
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": pySum, "tests": sums(100, map[int]string{57: "0\n"})})
+		t.Logf("100 python tests judged in %s", time.Since(start).Round(time.Millisecond))
+		if code != 200 || got.Verdict != "wrong_answer" || got.Passed != 99 || got.Total != 100 || len(got.Tests) != 100 {
+			t.Fatalf("%d %s passed %d/%d %s", code, got.Verdict, got.Passed, got.Total, got.Error)
+		}
+		bad := got.Tests[57]
+		if bad.Status != "wrong_answer" || bad.Stdout == nil || *bad.Stdout != "456\n" || !strings.Contains(bad.Message, `expected "0", got "456"`) {
+			t.Errorf("test 57: %+v", bad)
+		}
+		for _, tr := range got.Tests {
+			if tr.Index != 57 && (tr.Status != "accepted" || tr.Stdout != nil || tr.ExitCode == nil || tr.MemoryPeakBytes == 0) {
+				t.Errorf("test %d: %+v", tr.Index, tr)
+			}
+		}
+	})
+
+	t.Run("c++ compiles once; stop_on_failure skips the rest", func(t *testing.T) {
+		code, got := postJudge(t, s.url, map[string]any{"language": "cpp", "code": cppSum, "tests": sums(10, map[int]string{3: "x\n"}), "stop_on_failure": true})
+		if code != 200 || got.Verdict != "wrong_answer" || got.Passed != 3 {
+			t.Fatalf("%d %+v", code, got)
+		}
+		for i, tr := range got.Tests[4:] {
+			if tr.Status != "skipped" {
+				t.Errorf("test %d: %s, want skipped", i+4, tr.Status)
+			}
+		}
+	})
+
+	t.Run("a compile error runs no test", func(t *testing.T) {
+		code, got := postJudge(t, s.url, map[string]any{"language": "cpp", "code": "int main() { return x; }", "tests": sums(2, nil)})
+		if code != 200 || got.Verdict != "compile_error" || !strings.Contains(got.CompileOutput, "not declared") || got.Tests[0].Status != "skipped" {
+			t.Fatalf("%d %+v", code, got)
+		}
+	})
+
+	t.Run("a checker decides, and gets the input, output and answer as files", func(t *testing.T) {
+		// Accepts any a+b written with surrounding spaces, calls a missing
+		// newline a presentation error.
+		checker := `import sys
+inp, out, ans = (open(p).read() for p in sys.argv[1:4])
+a, b = map(int, inp.split())
+if out.strip() != str(a + b) or ans.strip() != str(a + b):
+    print(f"wrong answer: {out.strip()!r} for {a}+{b}", file=sys.stderr)
+    sys.exit(1)
+if not out.endswith("\n"):
+    print("no newline", file=sys.stderr)
+    sys.exit(2)
+print("ok", file=sys.stderr)
+`
+		prog := "a, b = map(int, input().split())\nimport sys\nsys.stdout.write(str(a + b) if a == 2 else ' %d \\n' % (a + b + (a == 3)))\n"
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": prog, "tests": sums(4, nil),
+			"checker": map[string]string{"language": "python", "code": checker}})
+		if code != 200 || got.Verdict != "presentation_error" {
+			t.Fatalf("%d %+v", code, got)
+		}
+		want := []string{"accepted", "accepted", "presentation_error", "wrong_answer"}
+		for i, tr := range got.Tests {
+			if tr.Status != want[i] {
+				t.Errorf("test %d: %s %q, want %s", i, tr.Status, tr.Message, want[i])
+			}
+		}
+		if !strings.Contains(got.Tests[3].Message, "for 3+21") {
+			t.Errorf("checker message %q", got.Tests[3].Message)
+		}
+	})
+
+	t.Run("a checker that does not compile is a checker error", func(t *testing.T) {
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": pySum, "tests": sums(1, nil),
+			"checker": map[string]string{"language": "cpp", "code": "int main( {"}})
+		if code != 200 || got.Verdict != "checker_error" || got.CheckerOutput == "" {
+			t.Fatalf("%d %+v", code, got)
+		}
+	})
+
+	t.Run("no test sees what an earlier one left", func(t *testing.T) {
+		prog := `import os, subprocess, sys
+mode = input()
+if mode == "leave":
+    open("/tmp/x", "w").write("secret")
+    subprocess.Popen(["sleep", "3600"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("left")
+else:
+    procs = [p for p in os.listdir("/proc") if p.isdigit() and os.stat("/proc/" + p).st_uid == os.getuid() and int(p) != os.getpid()]
+    print(os.path.exists("/tmp/x"), len(procs))
+`
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": prog, "return_output": true, "tests": []test{
+			{Input: "leave\n", ExpectedOutput: "left\n"}, {Input: "look\n", ExpectedOutput: "False 0\n"}, {Input: "look\n", ExpectedOutput: "False 0\n"}}})
+		if code != 200 || got.Verdict != "accepted" {
+			for _, tr := range got.Tests {
+				if tr.Stdout != nil {
+					t.Logf("test %d: %s %q", tr.Index, tr.Status, *tr.Stdout)
+				}
+			}
+			t.Fatalf("%d %s %s", code, got.Verdict, got.Error)
+		}
+	})
+
+	t.Run("each test's limits and figures are its own", func(t *testing.T) {
+		prog := "import time\nn = int(input())\nb = bytearray(n << 20)\nif n == 0:\n    while True: pass\nprint(n)\n"
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": prog, "tests": []map[string]any{
+			{"input": "100\n", "expected_output": "100\n"},
+			{"input": "1\n", "expected_output": "1\n"},
+			{"input": "0\n", "expected_output": "", "limits": map[string]int{"timeout_ms": 500}},
+			{"input": "400\n", "expected_output": "400\n"},
+		}})
+		if code != 200 || got.Verdict != "timeout" {
+			t.Fatalf("%d %+v", code, got)
+		}
+		big, small, spin, bomb := got.Tests[0], got.Tests[1], got.Tests[2], got.Tests[3]
+		if big.MemoryPeakBytes < 100<<20 || small.MemoryPeakBytes > 50<<20 {
+			t.Errorf("memory peaks %d and %d, want each test's own", big.MemoryPeakBytes, small.MemoryPeakBytes)
+		}
+		if spin.Status != "timeout" || spin.TimeMS < 500 || spin.TimeMS > 2000 {
+			t.Errorf("the 500 ms test: %+v", spin)
+		}
+		if bomb.Status != "memory_limit_exceeded" {
+			t.Errorf("400 MiB under a 256 MiB limit: %+v", bomb)
+		}
+	})
+}
+
+func TestRunRealContestPrograms(t *testing.T) {
+	s := startService(t, "--rate-limit", "0")
+	t.Run("c++ recursion a million deep", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"cpp","code":"#include <cstdio>\nint f(int n){ volatile int pad[8]; pad[0]=n; return n == 0 ? 0 : 1 + f(n - 1) + pad[0]*0; }\nint main(){ std::printf(\"%d\\n\", f(1000000)); }"}`)
+		if code != 200 || got.Status != "success" || got.Stdout != "1000000\n" {
+			t.Fatalf("%d %+v", code, got)
+		}
+	})
+	t.Run("python recursion with setrecursionlimit", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"python","code":"import sys\nsys.setrecursionlimit(10**6)\ndef f(n): return 0 if n == 0 else 1 + f(n - 1)\nprint(f(200000))"}`)
+		if code != 200 || got.Status != "success" || got.Stdout != "200000\n" {
+			t.Fatalf("%d %+v", code, got)
+		}
+	})
+	t.Run("a program that fills its memory and stalls is memory_limit_exceeded", func(t *testing.T) {
+		code, got := post(t, s.url, `{"language":"python","code":"import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n        b = bytearray(7 << 20)\n        for i in range(0, len(b), 4096): b[i] = 1\n        time.sleep(60)\ntime.sleep(60)"}`)
+		if code != 200 || got.Status != "memory_limit_exceeded" {
+			t.Fatalf("%d %+v", code, got)
+		}
+	})
+}
