@@ -34,6 +34,8 @@ Usage:
   codeexec serve [flags]   start the HTTP service (see codeexec serve --help)
   codeexec run --language LANG FILE < input
                            run one program in a sandbox, without the service
+  codeexec judge --language LANG [--checker FILE] FILE TESTS
+                           judge a program against a folder of tests, as POST /judge
   codeexec images list|check|build
                            the sandbox images of the configured languages
   codeexec bench [flags]   measure start-up latency side by side (see codeexec bench --help)
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, args[1:], stderr, getenv)
 	case "run":
 		return runCmd(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
+	case "judge":
+		return judgeCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "images":
 		return imagesCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":

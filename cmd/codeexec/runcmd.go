@@ -63,22 +63,11 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	// A state directory of this invocation's own: the runner reconciles
-	// everything labelled with its state directory at start, so sharing the
-	// service's would remove the service's sandboxes.
-	if err := os.MkdirAll(*stateRoot, 0o700); err != nil {
-		return err
-	}
-	if cfg.StateDir, err = os.MkdirTemp(*stateRoot, "run-"); err != nil {
-		return err
-	}
-	defer os.RemoveAll(cfg.StateDir)
-
-	r, err := runner.New(ctx, cfg, (&Config{LogLevel: "warn", LogFormat: "text"}).logger(stderr))
+	r, closeRunner, err := openCLIRunner(ctx, cfg, *stateRoot, stderr)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer closeRunner()
 	res, err := r.Run(ctx, runner.Request{Language: *lang, Code: string(code), Input: string(input)})
 	if err != nil {
 		return err
@@ -97,4 +86,27 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitError{c}
 	}
 	return nil
+}
+
+// openCLIRunner opens a runner for one command-line invocation, with a
+// state directory of its own under stateRoot: the runner reconciles
+// everything labelled with its state directory at start, so sharing the
+// service's would remove the service's sandboxes. closeRunner closes it
+// and removes the directory.
+func openCLIRunner(ctx context.Context, cfg runner.Config, stateRoot string, stderr io.Writer) (_ *runner.Runner, closeRunner func(), err error) {
+	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
+		return nil, nil, err
+	}
+	if cfg.StateDir, err = os.MkdirTemp(stateRoot, "run-"); err != nil {
+		return nil, nil, err
+	}
+	r, err := runner.New(ctx, cfg, (&Config{LogLevel: "warn", LogFormat: "text"}).logger(stderr))
+	if err != nil {
+		os.RemoveAll(cfg.StateDir)
+		return nil, nil, err
+	}
+	return r, func() {
+		r.Close()
+		os.RemoveAll(cfg.StateDir)
+	}, nil
 }

@@ -76,3 +76,57 @@ func TestImagesCommand(t *testing.T) {
 		t.Fatalf("a missing image: got %v\n%s", err, out.String())
 	}
 }
+
+func TestJudgeCommand(t *testing.T) {
+	cfg := runnertest.Config(t)
+	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	prog := write("sum.py", "a, b = map(int, input().split())\nprint(a + b)\n")
+	write("pairs/1.in", "1 2\n")
+	write("pairs/1.out", "3\n")
+	write("pairs/10.in", "5 7\n")
+	write("pairs/10.out", "13\n")
+	write("kattis/data/sample/1.in", "2 2\n")
+	write("kattis/data/sample/1.ans", "4\n")
+	write("kattis/data/secret/big.in", "1000000 1\n")
+	write("kattis/data/secret/big.ans", "1000001\n")
+	for _, tc := range []struct {
+		name, tests string
+		exit        int
+		stdout      []string
+	}{
+		{"a wrong answer exits 10 with a line per test", "pairs", 10, []string{"1.in: accepted (", `10.in: wrong_answer (`, `line 1: expected "13", got "12"`, "verdict: wrong_answer (1 of 2 tests accepted)"}},
+		{"a Kattis package, every test accepted, exits 0", "kattis", 0, []string{"data/sample/1.in: accepted", "data/secret/big.in: accepted", "verdict: accepted (2 of 2 tests accepted)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := judgeCmd(context.Background(), []string{"--language", "python", "--state-dir", filepath.Join(cfg.StateDir, "cli"), prog, filepath.Join(dir, tc.tests)},
+				&stdout, &stderr, func(k string) string { return env[k] })
+			code := 0
+			var exit exitError
+			if errors.As(err, &exit) {
+				code = exit.code
+			} else if err != nil {
+				t.Fatalf("judge failed: %v\n%s", err, stderr.String())
+			}
+			if code != tc.exit {
+				t.Errorf("exit %d, want %d", code, tc.exit)
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout %q lacks %q", stdout.String(), want)
+				}
+			}
+		})
+	}
+}
