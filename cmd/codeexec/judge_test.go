@@ -141,6 +141,42 @@ print("ok", file=sys.stderr)
 		}
 	})
 
+	t.Run("a testlib checker compiles unchanged and decides", func(t *testing.T) {
+		// testlib's classic ncmp: compare sequences of integers.
+		checker := `#include "testlib.h"
+using namespace std;
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    int n = 0;
+    while (!ans.seekEof() && !ouf.seekEof()) {
+        n++;
+        long long j = ans.readLong(), p = ouf.readLong();
+        if (j != p)
+            quitf(_wa, "%d%s numbers differ - expected: '%lld', found: '%lld'", n, englishEnding(n).c_str(), j, p);
+    }
+    if (!ans.seekEof()) quitf(_wa, "the answer is longer than the output");
+    quitf(_ok, "%d numbers", n);
+}
+`
+		prog := "a, b = map(int, input().split())\nprint({0: a + b, 1: a + b + 1, 2: 'x', 3: f'{a + b} 9'}[a % 4])\n"
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": prog, "tests": sums(4, nil),
+			"checker": map[string]string{"language": "cpp", "code": checker}})
+		if code != 200 || got.Verdict != "wrong_answer" || got.CheckerOutput != "" {
+			t.Fatalf("%d %+v", code, got)
+		}
+		want := []struct{ status, message string }{
+			{"accepted", "ok 1 numbers"},
+			{"wrong_answer", "wrong answer 1st numbers differ - expected: '8', found: '9'"},
+			{"presentation_error", `wrong output format output, line 1: expected an integer, found "x"`},
+			{"presentation_error", "wrong output format Extra information in the output file"},
+		}
+		for i, tr := range got.Tests {
+			if tr.Status != want[i].status || tr.Message != want[i].message {
+				t.Errorf("test %d: %s %q, want %s %q", i, tr.Status, tr.Message, want[i].status, want[i].message)
+			}
+		}
+	})
+
 	t.Run("a checker that does not compile is a checker error", func(t *testing.T) {
 		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": pySum, "tests": sums(1, nil),
 			"checker": map[string]string{"language": "cpp", "code": "int main( {"}})
@@ -198,6 +234,18 @@ else:
 
 func TestRunRealContestPrograms(t *testing.T) {
 	s := startService(t, "--rate-limit", "0")
+	t.Run("c++20 compiles as cpp20, and cpp stays c++17", func(t *testing.T) {
+		prog := "#include <bits/stdc++.h>\nint main(){ std::set<int> s{1, 2, 3}; std::vector<int> v{3, 1, 2}; std::ranges::sort(v);\n  std::cout << std::ssize(v) << s.contains(2) << v[0] << \"\\n\"; }\n"
+		body, _ := json.Marshal(map[string]string{"language": "cpp20", "code": prog})
+		code, got := post(t, s.url, string(body))
+		if code != 200 || got.Status != "success" || got.Stdout != "311\n" {
+			t.Fatalf("cpp20: %d %+v", code, got)
+		}
+		body, _ = json.Marshal(map[string]string{"language": "cpp", "code": prog})
+		if code, got := post(t, s.url, string(body)); code != 200 || got.Status != "compile_error" {
+			t.Fatalf("cpp: %d %+v", code, got)
+		}
+	})
 	t.Run("c++ recursion a million deep", func(t *testing.T) {
 		code, got := post(t, s.url, `{"language":"cpp","code":"#include <cstdio>\nint f(int n){ volatile int pad[8]; pad[0]=n; return n == 0 ? 0 : 1 + f(n - 1) + pad[0]*0; }\nint main(){ std::printf(\"%d\\n\", f(1000000)); }"}`)
 		if code != 200 || got.Status != "success" || got.Stdout != "1000000\n" {

@@ -309,14 +309,22 @@ func TestServeListsRuntimes(t *testing.T) {
 	defer resp.Body.Close()
 	var body struct {
 		Runtimes []runner.Runtime `json:"runtimes"`
+		Judge    struct {
+			CompareModes     []string `json:"compare_modes"`
+			CheckerLanguages []string `json:"checker_languages"`
+			MaxTests         int      `json:"max_tests"`
+		} `json:"judge"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	if len(body.Runtimes) != 2 || body.Runtimes[0].Language != "cpp" || body.Runtimes[1].Language != "python" {
+	if len(body.Runtimes) != 3 || body.Runtimes[0].Language != "cpp" || body.Runtimes[1].Language != "cpp20" || body.Runtimes[2].Language != "python" {
 		t.Fatalf("got %+v", body.Runtimes)
 	}
-	py := body.Runtimes[1]
+	if j := body.Judge; strings.Join(j.CompareModes, ",") != "exact,lines,tokens,float" || strings.Join(j.CheckerLanguages, ",") != "cpp,cpp20,python" || j.MaxTests != 256 {
+		t.Errorf("judge %+v", j)
+	}
+	py := body.Runtimes[2]
 	if py.Image != runner.PythonImage || !strings.HasPrefix(py.ImageDigest, "sha256:") || py.SourceFile != "main.py" ||
 		py.Limits.TimeoutMS != 2000 || py.Limits.MemoryBytes != 256<<20 || py.Limits.Pids != 64 || len(py.Compile) != 0 {
 		t.Errorf("python runtime %+v", py)

@@ -139,7 +139,24 @@ func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"runtimes": h.languages})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runtimes": rl.Runtimes()})
+	body := map[string]any{"runtimes": rl.Runtimes()}
+	if _, ok := h.runner.(judge.Sandboxes); ok {
+		body["judge"] = judgeInfo{CompareModes: judge.Modes, CheckerLanguages: h.languages,
+			MaxTests: h.cfg.MaxTests, MaxTestDataBytes: h.cfg.MaxTestDataBytes, Lanes: h.cfg.JudgeLanes,
+			CheckerTimeoutMS: h.cfg.CheckerTimeout.Milliseconds()}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// judgeInfo is what GET /runtimes says of POST /judge: any language of
+// "runtimes" may be judged.
+type judgeInfo struct {
+	CompareModes     []judge.Mode `json:"compare_modes"`
+	CheckerLanguages []string     `json:"checker_languages"`
+	MaxTests         int          `json:"max_tests"`
+	MaxTestDataBytes int          `json:"max_test_data_bytes"`
+	Lanes            int          `json:"lanes"`
+	CheckerTimeoutMS int64        `json:"checker_timeout_ms"`
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
