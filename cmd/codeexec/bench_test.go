@@ -58,7 +58,7 @@ func TestBenchSmoke(t *testing.T) {
 	args := []string{"--runs", "2", "--warmup", "1", "--out", out,
 		"--containerd-socket", socket, "--namespace", ns,
 		"--programs", "python-hello,cpp-hello", "--methods", "bare,cold,warm,docker",
-		"--concurrency", "2", "--throughput-runs", "2", "--log-level", "warn"}
+		"--concurrency", "2", "--throughput-runs", "2", "--judge-tests", "3", "--judge-rounds", "1", "--log-level", "warn"}
 	if !servesFlag(t, "pool-size") {
 		// A build without the warm pool: both instances take the cold path.
 		args = append(args, "--cold-args=", "--warm-args=")
@@ -99,6 +99,9 @@ func TestBenchSmoke(t *testing.T) {
 		if samples[m] == 0 {
 			t.Errorf("no %s samples in results.json", m)
 		}
+	}
+	if len(r.Judge) != 2 || r.Judge[0].Tests != 3 || len(r.Judge[1].JudgeMS) != 1 || r.Judge[1].Speedup <= 0 {
+		t.Errorf("judge measurement %+v", r.Judge)
 	}
 	if _, measured := samples[bench.MethodDocker]; !measured && r.Skipped[bench.MethodDocker] == "" {
 		t.Error("docker neither measured nor skipped with a reason")

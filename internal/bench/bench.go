@@ -102,6 +102,13 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 		return nil, err
 	}
 	for _, m := range methods {
+		if s, ok := m.(*service); ok && s.name == MethodWarm && c.JudgeRounds > 0 && c.JudgeTests > 0 {
+			if r.Judge, err = measureJudge(ctx, s.url, c.JudgeTests, c.JudgeRounds, c.RunTimeout, log); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, m := range methods {
 		if s, ok := m.(*service); ok {
 			s.close()
 		}

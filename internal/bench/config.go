@@ -31,6 +31,10 @@ type Config struct {
 	// ThroughputRuns runs when that is positive. Both zero: none.
 	ThroughputDuration time.Duration
 	ThroughputRuns     int
+	// JudgeRounds rounds of one POST /judge of JudgeTests tests against
+	// JudgeTests POST /run requests, per language, on the warm instance
+	// (docs/judge.md); 0 rounds: none.
+	JudgeTests, JudgeRounds int
 
 	Programs []string // names from Programs(); all when empty
 	Methods  []string // names from AllMethods(); all when empty
@@ -67,6 +71,8 @@ func DefaultConfig() Config {
 		Warmup:             DefaultWarmup,
 		Concurrency:        DefaultConcurrency,
 		ThroughputDuration: DefaultThroughputDuration,
+		JudgeTests:         100,
+		JudgeRounds:        3,
 		Programs:           ProgramNames(),
 		Methods:            AllMethods(),
 		Socket:             runner.DefaultSocket,

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/codeexec/codeexec/internal/procstat"
+
 	"bytes"
 	"os"
 	"path/filepath"
@@ -71,27 +73,10 @@ func (b cpuSample) perRun(a cpuSample, runs int) *CPUPerRun {
 }
 
 // machineBusy is the time all CPUs spent on anything but idling and
-// waiting for IO, from the first line of /proc/stat.
+// waiting for IO.
 func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var ticks int64
-	// user nice system idle iowait irq softirq steal ...
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * clockTick
+	busy, _ := procstat.CPU()
+	return busy
 }
 
 // processCPU is a process's user and system time, with its waited-for

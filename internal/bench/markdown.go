@@ -152,6 +152,14 @@ func (r *Report) Markdown() string {
 		b.WriteString("\nThe processes that exited during those runs, from the kernel's process accounting (`--process-accounting`): the short-lived ones (runc, shim start-ups, the programs) that no other counter sees. A process is named by its last command: `tini` includes the `runc init` that became it (runc's copy of itself, the namespace set-up), and `containerd-shim` covers both the shim start-up commands and the shims that served a sandbox to its end.\n\n")
 		b.WriteString(procs)
 	}
+	if len(r.Judge) > 0 {
+		b.WriteString("\n## Judging: one POST /judge against one POST /run per test\n\n")
+		b.WriteString("On the warm instance, per language: one `/judge` request of a+b tests, then as many `/run` requests of the same program and inputs sent one after the other by one client, alternating round by round. Wall times are medians of the rounds; machine CPU is every process's, per test.\n\n")
+		b.WriteString("| language | tests | /judge wall ms | of it compile ms | /run × tests wall ms | speed-up | machine CPU ms per test, /judge | per /run |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, j := range r.Judge {
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.1f× | %.1f | %.1f |\n", j.Language, j.Tests, median(j.JudgeMS), j.CompileMS, median(j.RunsMS), j.Speedup, j.JudgeCPUMSPerTest, j.RunCPUMSPerTest)
+		}
+	}
 	b.WriteString("\n## Machine\n\n| | |\n|---|---|\n")
 	m := r.Machine
 	for _, kv := range [][2]string{

@@ -17,6 +17,7 @@ type Report struct {
 	Notes     []string            `json:"notes,omitempty"`
 	Results   []*Result           `json:"results"`
 	Leftovers map[string][]string `json:"leftovers,omitempty"` // instance → what it left behind
+	Judge     []JudgeResult       `json:"judge,omitempty"`
 }
 
 // Settings are the parameters a run was made with.

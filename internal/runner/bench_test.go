@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/procstat"
 )
 
 // BenchmarkRun times the hot path, Run, against the real containerd (like
@@ -67,4 +69,53 @@ func BenchmarkRun(b *testing.B) {
 
 const cppHelloWorld = `#include <iostream>
 int main() { std::cout << "hello world\n"; }
+`
+
+// BenchmarkBatchRun times one test of a judge request: a run of an
+// already built program in a batch lane, one lane, as /judge runs each
+// test. "exec" starts each run into the lane's scrubbed sandbox (the
+// default); "fresh" gives each run a container of its own
+// (Config.BatchFreshSandboxes), the /run path. Besides ns/op it reports
+// machine-cpu-ms/op: the whole machine's busy CPU time per run (containerd,
+// shims, runtime, the program and the service), read from /proc/stat, so
+// it is only meaningful on an otherwise idle machine:
+//
+//	CODEEXEC_CONTAINERD_SOCKET=/run/codeexec/containerd/containerd.sock \
+//	  go test -run '^$' -bench BenchmarkBatchRun -benchtime 50x ./internal/runner/
+func BenchmarkBatchRun(b *testing.B) {
+	for _, tc := range []struct {
+		name, lang, code string
+		fresh            bool
+	}{
+		{"python/exec", "python", pySum, false},
+		{"python/fresh", "python", pySum, true},
+		{"cpp/exec", "cpp", cppSum, false},
+		{"cpp/fresh", "cpp", cppSum, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := MustOpenRunner(b, func(c *Config) { c.BatchFreshSandboxes = tc.fresh })
+			batch, builds, err := r.OpenBatch(context.Background(), []Program{{Language: tc.lang, Code: tc.code}}, 1)
+			if err != nil || builds[0].Status != StatusSuccess {
+				b.Fatalf("open batch: %v %+v", err, builds)
+			}
+			defer batch.Close()
+			busy0, _ := procstat.CPU()
+			n := 0
+			for b.Loop() {
+				res, err := batch.Run(context.Background(), 0, 0, BatchRun{Input: "40 2\n"})
+				if err != nil || res.Status != StatusSuccess || res.Stdout != "42\n" {
+					b.Fatalf("got %+v, %v", res, err)
+				}
+				n++
+			}
+			busy1, _ := procstat.CPU()
+			b.ReportMetric(float64(busy1-busy0)/float64(time.Millisecond)/float64(n), "machine-cpu-ms/op")
+		})
+	}
+}
+
+const pySum = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+const cppSum = `#include <iostream>
+int main() { long a, b; std::cin >> a >> b; std::cout << a + b << "\n"; }
 `

@@ -9,12 +9,10 @@
 package testtiming
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/procstat"
 )
 
 const (
@@ -61,27 +59,9 @@ func StartIdle() Idle { return Idle{start: machineIdle()} }
 // Since returns the idle CPU time since StartIdle.
 func (i Idle) Since() time.Duration { return max(machineIdle()-i.start, 0) }
 
-// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
-// architecture Go runs on (the kernel's ABI fixes it, whatever HZ is).
-const clockTicks = 100
-
 func machineIdle() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		// cpu user nice system idle iowait ...
-		if len(f) < 6 || string(f[0]) != "cpu" {
-			continue
-		}
-		idle, _ := strconv.ParseInt(string(f[4]), 10, 64)
-		iowait, _ := strconv.ParseInt(string(f[5]), 10, 64)
-		return time.Duration(idle+iowait) * time.Second / clockTicks
-	}
-	return 0
+	_, idle := procstat.CPU()
+	return idle
 }
 
 // WantBusy checks that a program that was runnable for all of its wall time

@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// JudgeResult compares, for one language, one POST /judge request of
+// Tests a+b tests with Tests POST /run requests of the same programs and
+// inputs sent by one client one after the other, against the same warm
+// instance, alternating round by round.
+type JudgeResult struct {
+	Language string    `json:"language"`
+	Tests    int       `json:"tests"`
+	JudgeMS  []float64 `json:"judge_ms"` // wall time of each /judge request
+	RunsMS   []float64 `json:"runs_ms"`  // wall time of each round of /run requests
+	// Machine CPU per test (every process on the machine), median of the rounds.
+	JudgeCPUMSPerTest float64 `json:"judge_machine_cpu_ms_per_test"`
+	RunCPUMSPerTest   float64 `json:"run_machine_cpu_ms_per_test"`
+	CompileMS         float64 `json:"compile_ms"` // the /judge request's own compile, median
+	Speedup           float64 `json:"speedup"`    // median /run round over median /judge request
+}
+
+// judgePrograms are the a+b programs the judge measurement uses.
+var judgePrograms = map[string]string{
+	"python": "a, b = map(int, input().split())\nprint(a + b)\n",
+	"cpp":    "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
+}
+
+// measureJudge measures JudgeResults against the service at url.
+func measureJudge(ctx context.Context, url string, tests, rounds int, timeout time.Duration, log *slog.Logger) ([]JudgeResult, error) {
+	client := &http.Client{Timeout: timeout}
+	type tc struct {
+		Input          string `json:"input"`
+		ExpectedOutput string `json:"expected_output"`
+	}
+	var cases []tc
+	for i := range tests {
+		a, b := i*7919%100003, i*104729%99991
+		cases = append(cases, tc{fmt.Sprintf("%d %d\n", a, b), fmt.Sprintf("%d\n", a+b)})
+	}
+	var out []JudgeResult
+	for _, lang := range []string{"python", "cpp"} {
+		res := JudgeResult{Language: lang, Tests: tests}
+		var judgeCPU, runCPU, compile []float64
+		for round := range rounds {
+			log.Info("judge measurement", "language", lang, "round", round+1)
+			busy := machineBusy()
+			start := time.Now()
+			var jr struct {
+				Verdict   string  `json:"verdict"`
+				Passed    int     `json:"passed"`
+				CompileMS float64 `json:"compile_ms"`
+			}
+			if err := postJSON(ctx, client, url+"/judge", map[string]any{"language": lang, "code": judgePrograms[lang], "tests": cases}, &jr); err != nil {
+				return nil, fmt.Errorf("judge %s: %w", lang, err)
+			}
+			if jr.Verdict != "accepted" || jr.Passed != tests {
+				return nil, fmt.Errorf("judge %s: verdict %s with %d of %d passed", lang, jr.Verdict, jr.Passed, tests)
+			}
+			res.JudgeMS = append(res.JudgeMS, millis(time.Since(start)))
+			judgeCPU = append(judgeCPU, millis(machineBusy()-busy)/float64(tests))
+			compile = append(compile, jr.CompileMS)
+
+			busy = machineBusy()
+			start = time.Now()
+			for _, c := range cases {
+				var rr struct {
+					Status string `json:"status"`
+					Stdout string `json:"stdout"`
+				}
+				if err := postJSON(ctx, client, url+"/run", map[string]any{"language": lang, "code": judgePrograms[lang], "input": c.Input}, &rr); err != nil {
+					return nil, fmt.Errorf("run %s: %w", lang, err)
+				}
+				if rr.Status != "success" || rr.Stdout != c.ExpectedOutput {
+					return nil, fmt.Errorf("run %s: %s %q, want %q", lang, rr.Status, rr.Stdout, c.ExpectedOutput)
+				}
+			}
+			res.RunsMS = append(res.RunsMS, millis(time.Since(start)))
+			runCPU = append(runCPU, millis(machineBusy()-busy)/float64(tests))
+		}
+		res.JudgeCPUMSPerTest, res.RunCPUMSPerTest, res.CompileMS = median(judgeCPU), median(runCPU), median(compile)
+		if j := median(res.JudgeMS); j > 0 {
+			res.Speedup = median(res.RunsMS) / j
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// median of xs (Summarize's p50); 0 for none.
+func median(xs []float64) float64 { return Summarize(xs).P50 }
+
+// postJSON posts body as JSON and decodes a 200 answer into out.
+func postJSON(ctx context.Context, client *http.Client, url string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %.200s", resp.StatusCode, raw)
+	}
+	return json.Unmarshal(raw, out)
+}
