@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/judge"
-	"github.com/codeexec/codeexec/internal/runner"
 )
 
 // Exit codes of `codeexec judge`: 0 only when every test is accepted.
@@ -25,18 +23,11 @@ const (
 // same runner and judge as POST /judge, and prints a line per test and a
 // summary.
 func judgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := runner.DefaultConfig()
-	cfg.PoolSize = 0
-	fs := flag.NewFlagSet("codeexec judge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	lang := fs.String("language", "", "language of the program (a language of GET /runtimes)")
+	fs, cfg, lang, stateRoot := cliFlags("judge", stderr, getenv)
 	checkerFile := fs.String("checker", "", "a checker program (testlib's protocol: checker input output answer)")
 	checkerLang := fs.String("checker-language", "cpp", "language of the checker")
 	mode := fs.String("compare", string(judge.ModeLines), "comparison without a checker: exact, lines, tokens or float")
 	stop := fs.Bool("stop-on-failure", false, "skip the tests after the first that is not accepted")
-	containerdFlags(fs, &cfg, getenv)
-	stateRoot := fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
-	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of each test")
 	fs.BoolVar(&cfg.BatchFreshSandboxes, "fresh-sandboxes", false, "a fresh container for every test")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: codeexec judge --language LANG [--checker FILE] FILE TESTS\n\n"+
@@ -78,7 +69,7 @@ func judgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		req.Compare = judge.Compare{}
 	}
 
-	r, closeRunner, err := openCLIRunner(ctx, cfg, *stateRoot, stderr)
+	r, closeRunner, err := openCLIRunner(ctx, *cfg, *stateRoot, stderr)
 	if err != nil {
 		return err
 	}

@@ -33,14 +33,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // without HTTP: the program's stdout and stderr go to ours, stdin is ours,
 // and a status line goes to stderr.
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := runner.DefaultConfig()
-	cfg.PoolSize = 0
-	fs := flag.NewFlagSet("codeexec run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	lang := fs.String("language", "", "language of the file: python or cpp")
-	containerdFlags(fs, &cfg, getenv)
-	stateRoot := fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
-	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of the run")
+	fs, cfg, lang, stateRoot := cliFlags("run", stderr, getenv)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: codeexec run --language LANG FILE < input\n\nRuns FILE once in a sandbox, as POST /run would, and exits with\n0 success, 10 runtime_error, 11 compile_error, 12 timeout,\n13 memory_limit_exceeded, 14 output_limit_exceeded (1: the command itself failed).\n\n")
 		fs.PrintDefaults()
@@ -63,7 +56,7 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	r, closeRunner, err := openCLIRunner(ctx, cfg, *stateRoot, stderr)
+	r, closeRunner, err := openCLIRunner(ctx, *cfg, *stateRoot, stderr)
 	if err != nil {
 		return err
 	}
@@ -86,6 +79,21 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitError{c}
 	}
 	return nil
+}
+
+// cliFlags are the flags codeexec run and codeexec judge share: the
+// language, containerd, the state directory and the wall-clock limit, set
+// in the cold-path runner configuration it returns.
+func cliFlags(command string, stderr io.Writer, getenv func(string) string) (_ *flag.FlagSet, _ *runner.Config, lang, stateRoot *string) {
+	cfg := runner.DefaultConfig()
+	cfg.PoolSize = 0
+	fs := flag.NewFlagSet("codeexec "+command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	lang = fs.String("language", "", "language of the program (a language of GET /runtimes)")
+	containerdFlags(fs, &cfg, getenv)
+	stateRoot = fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
+	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of a run")
+	return fs, &cfg, lang, stateRoot
 }
 
 // openCLIRunner opens a runner for one command-line invocation, with a

@@ -84,9 +84,14 @@ func (c Compare) diffExact(want, got string) string {
 	if c.equal(want, got) {
 		return ""
 	}
-	// The first line that differs, or the one where one output ends.
-	wl, gl := strings.SplitAfter(want, "\n"), strings.SplitAfter(got, "\n")
-	for i := 0; ; i++ {
+	// Lines with their newlines: a missing last newline shows.
+	return c.firstLineDiff(strings.SplitAfter(want, "\n"), strings.SplitAfter(got, "\n"))
+}
+
+// firstLineDiff names the first line that differs, or the one where one
+// output ends; "" when none does.
+func (c Compare) firstLineDiff(wl, gl []string) string {
+	for i := 0; i < max(len(wl), len(gl)); i++ {
 		switch {
 		case i >= len(wl):
 			return fmt.Sprintf("line %d: expected end of output, got %s", i+1, show(gl[i]))
@@ -96,6 +101,7 @@ func (c Compare) diffExact(want, got string) string {
 			return fmt.Sprintf("line %d: expected %s, got %s", i+1, show(wl[i]), show(gl[i]))
 		}
 	}
+	return ""
 }
 
 // lines splits s into lines without their trailing whitespace, and drops
@@ -112,18 +118,7 @@ func lines(s string) []string {
 }
 
 func (c Compare) diffLines(want, got string) string {
-	wl, gl := lines(want), lines(got)
-	for i := 0; i < max(len(wl), len(gl)); i++ {
-		switch {
-		case i >= len(wl):
-			return fmt.Sprintf("line %d: expected end of output, got %s", i+1, show(gl[i]))
-		case i >= len(gl):
-			return fmt.Sprintf("line %d: expected %s, got end of output", i+1, show(wl[i]))
-		case !c.equal(wl[i], gl[i]):
-			return fmt.Sprintf("line %d: expected %s, got %s", i+1, show(wl[i]), show(gl[i]))
-		}
-	}
-	return ""
+	return c.firstLineDiff(lines(want), lines(got))
 }
 
 // token is a whitespace-separated word and the line it is on.
