@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 type judgeResponse struct {
@@ -264,4 +267,48 @@ func TestRunRealContestPrograms(t *testing.T) {
 			t.Fatalf("%d %+v", code, got)
 		}
 	})
+}
+
+func TestJudgeClientGoneStopsEveryTest(t *testing.T) {
+	s := startService(t, "--rate-limit", "0")
+	var tests []map[string]any
+	for range 20 {
+		tests = append(tests, map[string]any{"input": "", "expected_output": "", "limits": map[string]int{"timeout_ms": 10000}})
+	}
+	b, _ := json.Marshal(map[string]any{"language": "python", "code": "while True: pass\n", "tests": tests})
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/judge", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d before the client went away", resp.StatusCode)
+	}
+	// The service stops the request's sandboxes at once: a normal request
+	// is served right after, and the cleanup of startService checks that
+	// nothing of the abandoned request is left.
+	start := time.Now()
+	code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": pySum, "tests": sums(2, nil)})
+	if code != 200 || got.Verdict != "accepted" {
+		t.Fatalf("%d %+v", code, got)
+	}
+	t.Logf("the next request was judged %s after the client went away", time.Since(start).Round(time.Millisecond))
+	// Had the abandoned tests gone on, their lanes would hold sandbox slots
+	// for 20 × 10 s; they must all be freed once teardown is done.
+	deadline := time.Now().Add(testtiming.Settle)
+	for {
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(raw), "\ncodeexec_sandboxes_running 0\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sandbox slots still taken after the client went away")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
