@@ -270,16 +270,5 @@ func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, erro
 		return Build{}, err
 	}
 	defer r.destroy(c)
-	c.setLimits(p.lim.compileTimeout, p.lim.output)
-	x, err := r.run(ctx, c, "")
-	if err != nil {
-		return Build{}, err
-	}
-	bd := Build{Status: StatusSuccess, Output: x.stdout + x.stderr, Time: x.elapsed}
-	if status := x.classify(); status != StatusSuccess {
-		bd.Status = StatusCompileError
-		bd.Output = compileOutput(x, status, p.lim)
-		bd.ExitCode, bd.Signal = x.exitCode, x.signal
-	}
-	return bd, nil
+	return r.compile(ctx, c, p.lim)
 }

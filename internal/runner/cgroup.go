@@ -37,10 +37,10 @@ func readCgroupStats(root, path string) cgroupStats {
 	var s cgroupStats
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		dir := filepath.Join(root, path)
-		s.OOMKills = keyedValue(filepath.Join(dir, "memory.events"), "oom_kill")
+		events := keyedValues(filepath.Join(dir, "memory.events"))
+		s.OOMKills, s.LimitHits = events["oom_kill"], events["max"]
 		s.MemoryPeakBytes = intFile(filepath.Join(dir, "memory.peak"))
 		s.CPUTimeNanos = keyedValue(filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
-		s.LimitHits = keyedValue(filepath.Join(dir, "memory.events"), "max")
 		return s
 	}
 	mem := filepath.Join(root, "memory", path)
@@ -68,20 +68,24 @@ func intFile(name string) int64 {
 }
 
 // keyedValue returns the value of key in a "key value" per line file.
-func keyedValue(name, key string) int64 {
+func keyedValue(name, key string) int64 { return keyedValues(name)[key] }
+
+// keyedValues reads a "key value" per line file; a file that cannot be
+// read has no keys.
+func keyedValues(name string) map[string]int64 {
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return 0
+		return nil
 	}
+	out := map[string]int64{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if ok && k == key {
+		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n
+			out[k] = n
 		}
 	}
-	return 0
+	return out
 }
 
 // killCgroup kills every process in the cgroup at path (as in the spec's

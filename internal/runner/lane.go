@@ -108,10 +108,7 @@ func (l *lane) prepareAnchor(ctx context.Context) error {
 	l.process = spec.Process
 	l.root = int(p.task.Pid())
 	l.keep = map[int]bool{l.root: true}
-	// The PID containerd reports is the host's: the service sees it only in
-	// the host's PID namespace, where its cgroup file names the sandbox.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", l.root))
-	l.hostPids = err == nil && bytes.Contains(b, []byte(":"+p.cgroup+"\n"))
+	l.hostPids = seesHostPid(l.root, p.cgroup)
 	if !l.hostPids {
 		return nil
 	}
@@ -230,17 +227,6 @@ func (l *lane) runFresh(ctx context.Context, in BatchRun, timeout time.Duration,
 	res := x.result()
 	res.ID, res.PrepareTime = p.id, time.Since(start)-x.elapsed
 	return res, nil
-}
-
-// result is the Result of an execution of the run phase.
-func (x *execution) result() Result {
-	return Result{
-		Status: x.classify(), Stdout: x.stdout, Stderr: x.stderr,
-		StdoutTruncated: x.stdoutTruncated, StderrTruncated: x.stderrTruncated,
-		ExitCode: x.exitCode, Signal: x.signal, Time: x.elapsed,
-		CPUTime: time.Duration(x.stats.CPUTimeNanos), MemoryPeakBytes: x.stats.MemoryPeakBytes,
-		OOMKilled: x.stats.OOMKills > 0,
-	}
 }
 
 // runCommand is the language's run command as a process started into a
@@ -364,12 +350,7 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	if gone {
 		return Result{}, context.Cause(ctx)
 	}
-	code := int(status.ExitCode())
-	if sig, ok := exitSignal(code); ok {
-		x.signal = sig
-	} else {
-		x.exitCode = &code
-	}
+	x.setExit(status.ExitCode())
 	x.stdout, x.stdoutTruncated = stdout.Result()
 	x.stderr, x.stderrTruncated = stderr.Result()
 	res := x.result()
@@ -377,17 +358,13 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	return res, nil
 }
 
-// scrub removes what a finished run left in the anchor's sandbox: every
-// process but the anchor's (already killed by execRun, checked again),
-// every file in the scratch directories, and every System V IPC object.
-// It reaches the sandbox's files through its init's root, /proc/PID/root:
-// no process of a run is alive to race it, and os.RemoveAll does not
-// follow symbolic links.
+// scrub removes what a run that execRun finished without error left in
+// the anchor's sandbox: every file in the scratch directories and every
+// System V IPC object (execRun has already killed every process but the
+// anchor's, or it would have failed). It reaches the sandbox's files
+// through its init's root, /proc/PID/root: no process of a run is alive to
+// race it, and os.RemoveAll does not follow symbolic links.
 func (l *lane) scrub() error {
-	p := l.box
-	if err := killCgroupExcept(cgroupRoot, p.cgroup, l.keep, 2*time.Second); err != nil {
-		return err
-	}
 	root := fmt.Sprintf("/proc/%d/root", l.root)
 	for _, d := range scratchDirs {
 		dir := filepath.Join(root, d)

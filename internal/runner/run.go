@@ -92,34 +92,44 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 
 	j.run.setLimits(lim.runTimeout, lim.output)
 	if j.compile != nil {
-		j.compile.setLimits(lim.compileTimeout, lim.output)
-		c, err := r.run(ctx, j.compile, "")
+		bd, err := r.compile(ctx, j.compile, lim)
 		if err != nil {
 			return Result{}, err
 		}
-		res.CompileTime = c.elapsed
-		if status := c.classify(); status != StatusSuccess {
+		res.CompileTime, res.CompileOutput = bd.Time, bd.Output
+		if bd.Status != StatusSuccess {
 			res.Status = StatusCompileError
-			res.CompileOutput = compileOutput(c, status, lim)
-			res.ExitCode, res.Signal = c.exitCode, c.signal
+			res.ExitCode, res.Signal = bd.ExitCode, bd.Signal
 			return res, nil
 		}
-		res.CompileOutput = c.stdout + c.stderr
 	}
 
 	x, err := r.run(ctx, j.run, req.Input)
 	if err != nil {
 		return Result{}, err
 	}
-	res.Status = x.classify()
-	res.Stdout, res.Stderr = x.stdout, x.stderr
-	res.StdoutTruncated, res.StderrTruncated = x.stdoutTruncated, x.stderrTruncated
-	res.ExitCode, res.Signal = x.exitCode, x.signal
-	res.Time = x.elapsed
-	res.CPUTime = time.Duration(x.stats.CPUTimeNanos)
-	res.MemoryPeakBytes = x.stats.MemoryPeakBytes
-	res.OOMKilled = x.stats.OOMKills > 0
-	return res, nil
+	out := x.result()
+	out.ID, out.Warm, out.QueueTime, out.PrepareTime = res.ID, res.Warm, res.QueueTime, res.PrepareTime
+	out.CompileTime, out.CompileOutput = res.CompileTime, res.CompileOutput
+	return out, nil
+}
+
+// compile runs a compile sandbox and says how the build went: a compiler
+// that fails, or is stopped by a limit, is a Build with StatusCompileError
+// and a nil error.
+func (r *Runner) compile(ctx context.Context, c *prepared, lim effective) (Build, error) {
+	c.setLimits(lim.compileTimeout, lim.output)
+	x, err := r.run(ctx, c, "")
+	if err != nil {
+		return Build{}, err
+	}
+	bd := Build{Status: StatusSuccess, Output: x.stdout + x.stderr, Time: x.elapsed}
+	if status := x.classify(); status != StatusSuccess {
+		bd.Status = StatusCompileError
+		bd.Output = compileOutput(x, status, lim)
+		bd.ExitCode, bd.Signal = x.exitCode, x.signal
+	}
+	return bd, nil
 }
 
 // compileOutput is the compiler's output, with a line saying why the

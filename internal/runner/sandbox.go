@@ -72,6 +72,28 @@ func (e *execution) classify() Status {
 	}
 }
 
+// result is the Result of an execution of the run phase.
+func (x *execution) result() Result {
+	return Result{
+		Status: x.classify(), Stdout: x.stdout, Stderr: x.stderr,
+		StdoutTruncated: x.stdoutTruncated, StderrTruncated: x.stderrTruncated,
+		ExitCode: x.exitCode, Signal: x.signal, Time: x.elapsed,
+		CPUTime: time.Duration(x.stats.CPUTimeNanos), MemoryPeakBytes: x.stats.MemoryPeakBytes,
+		OOMKilled: x.stats.OOMKills > 0,
+	}
+}
+
+// setExit records the exit status containerd reported: an exit code, or
+// the signal that killed the process (exitSignal).
+func (e *execution) setExit(status uint32) {
+	code := int(status)
+	if sig, ok := exitSignal(code); ok {
+		e.signal = sig
+	} else {
+		e.exitCode = &code
+	}
+}
+
 // cleanupTimeout bounds the removal of one sandbox's resources.
 const cleanupTimeout = 30 * time.Second
 
@@ -183,11 +205,8 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	// process, and without the risk of a reused pid.
 	p.pidfd = -1
 	if fd, err := unix.PidfdOpen(int(task.Pid()), 0); err == nil {
-		// containerd's pid is the host's. In a container of its own (a
-		// Kubernetes pod) the service sees other pids, and the same number
-		// may name another process, or none: use the pidfd only if its
-		// process is in the sandbox's cgroup.
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", task.Pid())); err == nil && bytes.Contains(b, []byte(":"+p.cgroup+"\n")) {
+		// Use the pidfd only if it names the sandbox's process (seesHostPid).
+		if seesHostPid(int(task.Pid()), p.cgroup) {
 			p.pidfd = fd
 			p.td.add(func() error { unix.Close(fd); return nil })
 		} else {
@@ -239,6 +258,15 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 }
 
 var errSandboxGone = errors.New("sandbox removed")
+
+// seesHostPid reports whether pid, a PID containerd reported (the host's),
+// names the process in cgroup for this service. In a container of its own
+// (a Kubernetes pod) the service sees other PIDs, and the same number may
+// name another process, or none; its cgroup file then names no sandbox.
+func seesHostPid(pid int, cgroup string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	return err == nil && bytes.Contains(b, []byte(":"+cgroup+"\n"))
+}
 
 // start starts the task and closes the shim's hold on stdin, so the
 // program sees EOF as soon as the service closes its end.
@@ -347,12 +375,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		return nil, context.Cause(ctx)
 	}
 
-	code := int(status.ExitCode())
-	if sig, ok := exitSignal(code); ok {
-		e.signal = sig
-	} else {
-		e.exitCode = &code
-	}
+	e.setExit(status.ExitCode())
 	// Output is complete only once the copy has drained. Every process of
 	// the sandbox is gone, so the pipes reach EOF promptly.
 	if io := p.task.IO(); io != nil {
