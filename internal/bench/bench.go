@@ -103,7 +103,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 	}
 	for _, m := range methods {
 		if s, ok := m.(*service); ok && s.name == MethodWarm && c.JudgeRounds > 0 && c.JudgeTests > 0 {
-			if r.Judge, err = measureJudge(ctx, s.url, c.JudgeTests, c.JudgeRounds, c.RunTimeout, log); err != nil {
+			if r.Judge, err = measureJudge(ctx, s, c.JudgeTests, c.JudgeRounds, log); err != nil {
 				return nil, err
 			}
 		}

@@ -33,9 +33,9 @@ var judgePrograms = map[string]string{
 	"cpp":    "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
 }
 
-// measureJudge measures JudgeResults against the service at url.
-func measureJudge(ctx context.Context, url string, tests, rounds int, timeout time.Duration, log *slog.Logger) ([]JudgeResult, error) {
-	client := &http.Client{Timeout: timeout}
+// measureJudge measures JudgeResults against the service s: its /run
+// requests are the warm method's own (service.Run).
+func measureJudge(ctx context.Context, s *service, tests, rounds int, log *slog.Logger) ([]JudgeResult, error) {
 	type tc struct {
 		Input          string `json:"input"`
 		ExpectedOutput string `json:"expected_output"`
@@ -58,7 +58,7 @@ func measureJudge(ctx context.Context, url string, tests, rounds int, timeout ti
 				Passed    int     `json:"passed"`
 				CompileMS float64 `json:"compile_ms"`
 			}
-			if err := postJSON(ctx, client, url+"/judge", map[string]any{"language": lang, "code": judgePrograms[lang], "tests": cases}, &jr); err != nil {
+			if err := postJSON(ctx, s.client, s.url+"/judge", map[string]any{"language": lang, "code": judgePrograms[lang], "tests": cases}, &jr); err != nil {
 				return nil, fmt.Errorf("judge %s: %w", lang, err)
 			}
 			if jr.Verdict != "accepted" || jr.Passed != tests {
@@ -71,15 +71,12 @@ func measureJudge(ctx context.Context, url string, tests, rounds int, timeout ti
 			busy = machineBusy()
 			start = time.Now()
 			for _, c := range cases {
-				var rr struct {
-					Status string `json:"status"`
-					Stdout string `json:"stdout"`
+				out := s.Run(ctx, Program{Language: lang, Code: judgePrograms[lang], Input: c.Input})
+				if out.Err != nil {
+					return nil, fmt.Errorf("run %s: %w", lang, out.Err)
 				}
-				if err := postJSON(ctx, client, url+"/run", map[string]any{"language": lang, "code": judgePrograms[lang], "input": c.Input}, &rr); err != nil {
-					return nil, fmt.Errorf("run %s: %w", lang, err)
-				}
-				if rr.Status != "success" || rr.Stdout != c.ExpectedOutput {
-					return nil, fmt.Errorf("run %s: %s %q, want %q", lang, rr.Status, rr.Stdout, c.ExpectedOutput)
+				if out.Stdout != c.ExpectedOutput {
+					return nil, fmt.Errorf("run %s: stdout %q, want %q", lang, out.Stdout, c.ExpectedOutput)
 				}
 			}
 			res.RunsMS = append(res.RunsMS, millis(time.Since(start)))
