@@ -1,8 +1,9 @@
 # codeexec: run untrusted Python and C++ in containerd sandboxes.
 #
 # The containerd socket: `scripts/setup.sh` (run by setup, run and test) finds
-# or starts containerd and writes the effective socket as the single line
-# CODEEXEC_CONTAINERD_SOCKET=<path> to $(ENV_FILE). The recipes that need it
+# or starts containerd and writes the effective socket as the line
+# CODEEXEC_CONTAINERD_SOCKET=<path> to $(ENV_FILE), with
+# CODEEXEC_CONTAINERD_BIN=<dir>, where the pinned containerd's commands are. The recipes that need it
 # source that file, so the service and the tests get CODEEXEC_CONTAINERD_SOCKET
 # in their environment. Set CODEEXEC_CONTAINERD_SOCKET yourself to insist on a
 # particular containerd (setup then fails if none answers there).
@@ -31,8 +32,9 @@ STRESS_RUNS ?= 1
 # Extra flags for `codeexec bench`, e.g. BENCH_FLAGS='--runs 200 --programs python-hello'.
 BENCH_FLAGS ?=
 
-# Loads the effective socket into the recipe's shell (exported).
-load_env = set -a && . $(ENV_FILE) && set +a
+# Loads the effective socket into the recipe's shell (exported), with the
+# pinned containerd's commands first on PATH (the restart tests run it).
+load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAINERD_BIN:+$$CODEEXEC_CONTAINERD_BIN:}$$PATH"
 
 .PHONY: help build setup images run test test-stress bench clean stop-containerd
 
@@ -55,16 +57,20 @@ test: setup ## Set up, then go vet and go test (integration tests required)
 	$(load_env) && \
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 && \
 	$(GO) vet ./... && \
-	$(GO) test $(GO_TEST_FLAGS) ./...
+	$(GO) test $(GO_TEST_FLAGS) ./... && \
+	echo "make test: the attack suite again with runc (the first pass used the runtime the service chose)" >&2 && \
+	CODEEXEC_OCI_RUNTIME=runc $(GO) test $(GO_TEST_FLAGS) -run 'TestAttack|TestBatch|TestOCIRuntime' ./internal/runner
 
 test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
 	scripts/test-stress.sh $(STRESS_RUNS)
 
-bench: setup build ## Set up, build, then measure start-up latency side by side into bench-results/ (docs/benchmark.md)
-	$(load_env) && ./$(BIN) bench --out bench-results $(BENCH_FLAGS)
+bench: setup build ## Set up (with the baseline stack, containerd 1.6 + runc), build, then measure side by side into bench-results/ (docs/benchmark.md)
+	scripts/images.sh --baseline --namespace codeexec $(IMAGES_FLAGS)
+	$(load_env) && export CODEEXEC_BASELINE_SOCKET=$$(scripts/containerd.sh baseline 2>/dev/null | sed -n 's/^CODEEXEC_CONTAINERD_SOCKET=//p') && \
+	./$(BIN) bench --out bench-results $(BENCH_FLAGS)
 
 clean: ## Remove build output
 	rm -rf bin
 
-stop-containerd: ## Stop the private containerd, if this project started it
+stop-containerd: ## Stop the private containerds (the service's and the benchmark's baseline), if this project started them
 	scripts/containerd.sh stop

@@ -60,12 +60,26 @@ ensure_commands() {
 	hash -r
 }
 
-# The packages every script here may need.
+# ensure_go: put Go on PATH (it may live in /usr/local/go/bin without being
+# on a non-login shell's PATH), or install Debian's.
+ensure_go() {
+	if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+		PATH="${PATH}:/usr/local/go/bin"
+		export PATH
+	fi
+	ensure_commands go:golang-go gcc:gcc
+}
+
+# The packages every script here may need. Debian's containerd (1.6) is the
+# benchmark's baseline stack; the service's private containerd is the one
+# go.mod pins (scripts/containerd.sh).
 ensure_base_packages() {
 	ensure_commands \
 		containerd:containerd \
 		ctr:containerd \
 		runc:runc \
+		crun:crun \
+		mountpoint:util-linux \
 		flock:util-linux \
 		timeout:coreutils \
 		sha256sum:coreutils \
@@ -98,4 +112,26 @@ dir_hash() {
 # each archive, and rebuilds when it differs.
 sandbox_hash() {
 	printf '%s-base%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "${BASE_VERSION}"
+}
+
+# ensure_crun: make crun usable on a hybrid cgroup host. crun refuses a
+# host whose cgroup v2 hierarchy holds controllers while v1 hierarchies
+# exist ("cgroups in hybrid mode not supported, drop all controllers from
+# cgroupv2"). Some VMs leave a controller (hugetlb) on the v2 mount; this
+# binds each such controller to a v1 hierarchy of its own, as systemd's
+# hybrid layout does, and says so. Nothing changes on a pure v1 or pure v2
+# host. If it cannot, the service's probe falls back to runc.
+ensure_crun() {
+	local unified=/sys/fs/cgroup/unified c
+	[[ -r ${unified}/cgroup.controllers ]] || return 0
+	for c in $(<"${unified}/cgroup.controllers"); do
+		if mountpoint -q "/sys/fs/cgroup/${c}"; then
+			continue
+		fi
+		if mkdir -p "/sys/fs/cgroup/${c}" && mount -t cgroup -o "${c}" cgroup "/sys/fs/cgroup/${c}"; then
+			log "host change for crun: moved the ${c} cgroup controller from the v2 hierarchy to a v1 one at /sys/fs/cgroup/${c} (as systemd's hybrid layout does)"
+		else
+			log "warning: could not move the ${c} cgroup controller to a v1 hierarchy; crun will refuse this host and the service will use runc"
+		fi
+	done
 }

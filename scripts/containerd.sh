@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Find or start the containerd that codeexec uses.
 #
-# Run it:    scripts/containerd.sh [ensure|stop|status]
+# Run it:    scripts/containerd.sh [ensure|baseline|stop|status]
 # Source it: . scripts/containerd.sh; containerd_ensure
 #
 # The socket is ${CODEEXEC_CONTAINERD_SOCKET:-/run/containerd/containerd.sock}.
 # ensure:
 #   - if a containerd answers on that socket, use it;
 #   - else, when CODEEXEC_CONTAINERD_SOCKET was not set (or names the private
-#     socket below), use or start a PRIVATE containerd: a plain background
-#     daemon (no systemd) with its own socket, root, state and a generated
-#     config that disables the CRI plugin (so no CNI is needed);
+#     socket below), use or start a PRIVATE containerd: the containerd 2.x
+#     that go.mod pins (its commands are go.mod tools, so go.sum checks
+#     their source), built once into ${CODEEXEC_CACHE_DIR}/containerd-VERSION,
+#     run as a plain background daemon (no systemd) with its own socket,
+#     root, state and a generated config that disables the CRI plugins (so
+#     no CNI is needed). A private daemon of another version (an older
+#     checkout's) is stopped and replaced;
 #   - else fail: an explicitly chosen socket that does not answer is an error.
+#   Either way the pinned containerd is built (the restart tests and the
+#   benchmark run it), and crun is made to work (ensure_crun).
 #   The effective socket is exported as CODEEXEC_CONTAINERD_SOCKET and written,
-#   as one shell-sourceable line CODEEXEC_CONTAINERD_SOCKET=<path>, to
-#   ${CODEEXEC_ENV_FILE:-/run/codeexec/env}. When run (not sourced), ensure
-#   also prints that line on stdout; all progress goes to stderr.
-# stop:   stop the private containerd if this project started it (pid file).
+#   as the shell-sourceable line CODEEXEC_CONTAINERD_SOCKET=<path>, to
+#   ${CODEEXEC_ENV_FILE:-/run/codeexec/env}, with the line
+#   CODEEXEC_CONTAINERD_BIN=<dir> naming the pinned containerd's commands.
+#   When run (not sourced), ensure also prints the socket line on stdout;
+#   all progress goes to stderr.
+# baseline: find or start the benchmark's baseline stack, Debian's
+#         containerd 1.6 with runc, as a second private daemon, and print
+#         its socket line (the env file is left alone).
+# stop:   stop the private containerds if this project started them (pid files).
 #         Running containers' shims stay up, as with any containerd restart.
 # status: say which containerd answers; exit 1 if none.
 
@@ -33,10 +44,62 @@ PRIVATE_CONFIG="${PRIVATE_DIR}/config.toml"
 PRIVATE_PIDFILE="${PRIVATE_DIR}/containerd.pid"
 PRIVATE_LOG="${PRIVATE_STATE}/containerd.log"
 PRIVATE_START_TIMEOUT="${CODEEXEC_CONTAINERD_START_TIMEOUT:-20}"
+CODEEXEC_REPO_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+CONTAINERD_MODULE=github.com/containerd/containerd/v2
+# Build tags of containerd's own release builds that drop the snapshotters
+# needing C libraries this project does not use.
+CONTAINERD_BUILD_TAGS="no_btrfs no_devmapper no_zfs"
 
 # containerd_answers SOCKET: true when a containerd serves its API there.
 containerd_answers() {
 	[[ -S $1 ]] && timeout 5 ctr --address "$1" version >/dev/null 2>&1
+}
+
+# server_version SOCKET: the version the containerd on SOCKET reports.
+server_version() {
+	timeout 5 ctr --address "$1" version 2>/dev/null |
+		awk '/^Server:/ { s = 1 } s && $1 == "Version:" { print $2; exit }'
+}
+
+# pinned_version: the containerd version go.mod pins.
+pinned_version() {
+	(cd "${CODEEXEC_REPO_DIR}" && go list -m -f '{{.Version}}' "${CONTAINERD_MODULE}")
+}
+
+# ensure_pinned_containerd: build the pinned containerd, its runc shim and
+# ctr once, and put them first on PATH (the daemon finds its shim there).
+# Sets PINNED_BIN and PINNED_VERSION.
+ensure_pinned_containerd() {
+	ensure_go
+	PINNED_VERSION="$(pinned_version)" || die "cannot read the pinned containerd version from go.mod"
+	PINNED_BIN="${CODEEXEC_CACHE_DIR}/containerd-${PINNED_VERSION}/bin"
+	if [[ ! -x ${PINNED_BIN}/containerd || ! -x ${PINNED_BIN}/containerd-shim-runc-v2 || ! -x ${PINNED_BIN}/ctr ]]; then
+		mkdir -p "${CODEEXEC_CACHE_DIR}"
+		exec 9>"${CODEEXEC_CACHE_DIR}/containerd-build.lock"
+		flock 9
+		if [[ ! -x ${PINNED_BIN}/ctr ]]; then
+			local tmp start=${SECONDS}
+			tmp="$(mktemp -d "${CODEEXEC_CACHE_DIR}/containerd-build.XXXXXX")"
+			log "building containerd ${PINNED_VERSION} (go.mod's tools) into ${PINNED_BIN}: about 2.5 min on 2 cores, once"
+			if ! (cd "${CODEEXEC_REPO_DIR}" && CGO_ENABLED=1 go build -tags "${CONTAINERD_BUILD_TAGS}" -ldflags "-X ${CONTAINERD_MODULE}/version.Version=${PINNED_VERSION}" -o "${tmp}/" \
+				"${CONTAINERD_MODULE}/cmd/containerd" \
+				"${CONTAINERD_MODULE}/cmd/containerd-shim-runc-v2" \
+				"${CONTAINERD_MODULE}/cmd/ctr") >&2; then
+				rm -rf "${tmp}"
+				die "building containerd ${PINNED_VERSION} failed"
+			fi
+			rm -rf "${PINNED_BIN}"
+			mkdir -p "$(dirname -- "${PINNED_BIN}")"
+			mv "${tmp}" "${PINNED_BIN}"
+			log "built containerd ${PINNED_VERSION} in $((SECONDS - start))s"
+		fi
+		exec 9>&-
+	fi
+	case ":${PATH}:" in
+	*":${PINNED_BIN}:"*) ;;
+	*) PATH="${PINNED_BIN}:${PATH}" ;;
+	esac
+	export PATH
 }
 
 # The pid of the private containerd if it is alive, else nothing (and the
@@ -59,11 +122,13 @@ write_private_config() {
 	tmp="$(mktemp "${PRIVATE_CONFIG}.XXXXXX")"
 	cat >"${tmp}" <<EOF
 # Generated by scripts/containerd.sh: codeexec's private containerd.
+# Version 2 of the format, which containerd 1.6 and every 2.x read.
 version = 2
 root = "${PRIVATE_ROOT}"
 state = "${PRIVATE_STATE}"
-# No Kubernetes CRI: it would want CNI, and codeexec does not use it.
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+# No Kubernetes CRI (containerd 2.x splits it in three): it would want CNI,
+# and codeexec does not use it.
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox"]
 
 [grpc]
   address = "${PRIVATE_SOCKET}"
@@ -109,6 +174,7 @@ start_private() {
 		return 0
 	fi
 	require_root
+	[[ -n ${PRIVATE_BIN:-} ]] || ensure_pinned_containerd
 	write_private_config
 	# Nothing of ours serves the socket: a leftover file would block listen().
 	rm -f "${PRIVATE_SOCKET}" "${PRIVATE_SOCKET}.ttrpc"
@@ -117,8 +183,8 @@ start_private() {
 	# its hang-ups. The inner shell records its own pid, then becomes
 	# containerd (exec keeps the pid).
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	nohup setsid bash -c 'echo "$$" >"$1" && exec containerd --config "$2"' \
-		codeexec-containerd "${PRIVATE_PIDFILE}" "${PRIVATE_CONFIG}" \
+	nohup env PATH="${PRIVATE_PATH:-${PATH}}" setsid bash -c 'echo "$$" >"$1" && exec "$3" --config "$2"' \
+		codeexec-containerd "${PRIVATE_PIDFILE}" "${PRIVATE_CONFIG}" "${PRIVATE_BIN:-${PINNED_BIN}/containerd}" \
 		</dev/null >>"${PRIVATE_LOG}" 2>&1 &
 	# Wait (briefly) for the pid file, then for the socket.
 	local i
@@ -135,7 +201,7 @@ write_env_file() {
 	local tmp
 	mkdir -p "$(dirname -- "${CODEEXEC_ENV_FILE}")"
 	tmp="$(mktemp "${CODEEXEC_ENV_FILE}.XXXXXX")"
-	printf 'CODEEXEC_CONTAINERD_SOCKET=%q\n' "$1" >"${tmp}"
+	printf 'CODEEXEC_CONTAINERD_SOCKET=%q\nCODEEXEC_CONTAINERD_BIN=%q\n' "$1" "${PINNED_BIN}" >"${tmp}"
 	chmod 0644 "${tmp}"
 	mv -f "${tmp}" "${CODEEXEC_ENV_FILE}"
 }
@@ -144,6 +210,16 @@ write_env_file() {
 containerd_ensure() {
 	local want="${CODEEXEC_CONTAINERD_SOCKET:-}" sock
 	ensure_base_packages
+	ensure_pinned_containerd
+	ensure_crun
+	# A private containerd of another version (an older checkout's 1.6) is
+	# replaced by the pinned one.
+	local running
+	if [[ -n $(private_pid) ]] && containerd_answers "${PRIVATE_SOCKET}" &&
+		running="$(server_version "${PRIVATE_SOCKET}")" && [[ ${running#v} != "${PINNED_VERSION#v}"* ]]; then
+		log "the private containerd is $(server_version "${PRIVATE_SOCKET}"), not the pinned ${PINNED_VERSION}: replacing it"
+		containerd_stop_private
+	fi
 	if [[ -n ${want} ]]; then
 		if containerd_answers "${want}"; then
 			sock="${want}"
@@ -165,6 +241,35 @@ containerd_ensure() {
 	log "containerd: ${sock}"
 	export CODEEXEC_CONTAINERD_SOCKET="${sock}"
 	write_env_file "${sock}"
+}
+
+# use_baseline: point the PRIVATE_* settings at the benchmark's baseline
+# stack, a second private daemon: Debian's containerd (1.6) with its own
+# shim and runc, as the service ran before it moved to the pinned 2.x. Its
+# PATH leaves out the pinned commands, so it finds its own shim.
+use_baseline() {
+	PRIVATE_DIR="${CODEEXEC_RUN_DIR}/containerd-baseline"
+	PRIVATE_SOCKET="${PRIVATE_DIR}/containerd.sock"
+	PRIVATE_STATE="${PRIVATE_DIR}/state"
+	PRIVATE_ROOT="${CODEEXEC_LIB_DIR}/containerd-baseline"
+	PRIVATE_CONFIG="${PRIVATE_DIR}/config.toml"
+	PRIVATE_PIDFILE="${PRIVATE_DIR}/containerd.pid"
+	PRIVATE_LOG="${PRIVATE_STATE}/containerd.log"
+	PRIVATE_BIN=/usr/bin/containerd
+	PRIVATE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+}
+
+# containerd_baseline: find or start the baseline daemon (use_baseline) and
+# export its socket as CODEEXEC_CONTAINERD_SOCKET, without recording it in
+# the env file: the service and the tests keep the pinned containerd.
+containerd_baseline() {
+	ensure_base_packages
+	use_baseline
+	if ! containerd_answers "${PRIVATE_SOCKET}"; then
+		start_private
+	fi
+	log "baseline containerd: ${PRIVATE_SOCKET} ($(server_version "${PRIVATE_SOCKET}"))"
+	export CODEEXEC_CONTAINERD_SOCKET="${PRIVATE_SOCKET}"
 }
 
 containerd_stop_private() {
@@ -211,7 +316,15 @@ containerd_main() {
 		containerd_ensure
 		printf 'CODEEXEC_CONTAINERD_SOCKET=%s\n' "${CODEEXEC_CONTAINERD_SOCKET}"
 		;;
-	stop) containerd_stop_private ;;
+	baseline)
+		containerd_baseline
+		printf 'CODEEXEC_CONTAINERD_SOCKET=%s\n' "${CODEEXEC_CONTAINERD_SOCKET}"
+		;;
+	stop)
+		containerd_stop_private
+		use_baseline
+		containerd_stop_private
+		;;
 	status) containerd_status ;;
 	-h | --help)
 		sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the sandbox images and import them into containerd.
 #
-# Usage: scripts/images.sh [--namespace NS]... [--force] [--rebuild-base]
+# Usage: scripts/images.sh [--namespace NS]... [--baseline] [--force] [--rebuild-base]
 #
 #   --namespace NS   containerd namespace to import into (repeatable;
 #                    default: codeexec)
+#   --baseline       import into the benchmark's baseline containerd
+#                    (scripts/containerd.sh baseline) instead
 #   --force          rebuild both images and re-import them
 #   --rebuild-base   also redo the local Debian base (debootstrap); implies
 #                    --force
@@ -51,6 +53,7 @@ usage() {
 }
 
 namespaces=()
+baseline=0
 force=0
 rebuild_base=0
 while [[ $# -gt 0 ]]; do
@@ -64,6 +67,7 @@ while [[ $# -gt 0 ]]; do
 		namespaces+=("${1#*=}")
 		shift
 		;;
+	--baseline) baseline=1 && shift ;;
 	--force) force=1 && shift ;;
 	--rebuild-base) rebuild_base=1 && force=1 && shift ;;
 	-h | --help) usage && exit 0 ;;
@@ -77,7 +81,11 @@ fi
 require_root
 ensure_base_packages
 ensure_build_packages
-containerd_ensure
+if [[ ${baseline} -eq 1 ]]; then
+	containerd_baseline
+else
+	containerd_ensure
+fi
 SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
 
 mkdir -p "${CODEEXEC_CACHE_DIR}" "${ARCHIVE_DIR}" "${CODEEXEC_RUN_DIR}"

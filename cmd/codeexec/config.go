@@ -78,6 +78,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.StringVar(&r.StateDir, "state-dir", r.StateDir, "directory for job directories and FIFOs")
 	fs.StringVar(&r.Snapshotter, "snapshotter", r.Snapshotter, "containerd snapshotter")
 	fs.StringVar(&r.Runtime, "runtime", r.Runtime, "containerd runtime (shim)")
+	fs.StringVar(&r.OCIRuntime, "oci-runtime", r.OCIRuntime, "OCI runtime the shim runs: auto (crun where a probe sandbox works, else runc), crun or runc")
 	fs.DurationVar(&r.RunTimeout, "run-timeout", r.RunTimeout, "wall-clock limit of a run")
 	fs.Float64Var(&r.RunLimits.CPUs, "cpus", r.RunLimits.CPUs, "CPU cores per run")
 	fs.Var(mib{&r.RunLimits.MemoryBytes}, "memory-mb", "memory limit of a run in MiB (swap is capped to the same)")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ func startService(t *testing.T, extra ...string) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{url: "http://" + addr, cfg: cfg, stop: cancel, done: make(chan error, 1)}
 	args := append([]string{"serve", "--addr", addr, "--containerd-socket", cfg.Socket,
-		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--log-level", "warn"}, extra...)
+		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--oci-runtime", cfg.OCIRuntime, "--log-level", "warn"}, extra...)
 	var logs bytes.Buffer
 	go func() { s.done <- run(ctx, args, io.Discard, &syncWriter{w: &logs}, func(string) string { return "" }) }()
 	t.Cleanup(func() {
@@ -309,6 +310,7 @@ func TestServeListsRuntimes(t *testing.T) {
 	defer resp.Body.Close()
 	var body struct {
 		Runtimes []runner.Runtime `json:"runtimes"`
+		Sandbox  runner.Stack     `json:"sandbox"`
 		Judge    struct {
 			CompareModes     []string `json:"compare_modes"`
 			CheckerLanguages []string `json:"checker_languages"`
@@ -323,6 +325,14 @@ func TestServeListsRuntimes(t *testing.T) {
 	}
 	if j := body.Judge; strings.Join(j.CompareModes, ",") != "exact,lines,tokens,float" || strings.Join(j.CheckerLanguages, ",") != "cpp,cpp20,python" || j.MaxTests != 256 {
 		t.Errorf("judge %+v", j)
+	}
+	// The service's own choice, which CODEEXEC_OCI_RUNTIME may force.
+	wantOCI := []string{runner.OCIRuntimeCrun, runner.OCIRuntimeRunc}
+	if rt := os.Getenv("CODEEXEC_OCI_RUNTIME"); rt != "" && rt != runner.OCIRuntimeAuto {
+		wantOCI = []string{rt}
+	}
+	if sb := body.Sandbox; sb.Containerd == "" || sb.Shim != runner.DefaultRuntime || !slices.Contains(wantOCI, sb.OCIRuntime) {
+		t.Errorf("sandbox %+v, want a containerd version, shim %s and OCI runtime in %v", sb, runner.DefaultRuntime, wantOCI)
 	}
 	py := body.Runtimes[2]
 	if py.Image != runner.PythonImage || !strings.HasPrefix(py.ImageDigest, "sha256:") || py.SourceFile != "main.py" ||

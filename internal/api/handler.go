@@ -35,6 +35,12 @@ type RuntimeLister interface {
 	Runtimes() []runner.Runtime
 }
 
+// StackDescriber is implemented by a Runner that can say which containerd
+// stack its sandboxes run on.
+type StackDescriber interface {
+	Stack() runner.Stack
+}
+
 // handler holds what the routes share. It is immutable after NewHandler.
 type handler struct {
 	runner    Runner
@@ -140,6 +146,9 @@ func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	body := map[string]any{"runtimes": rl.Runtimes()}
+	if sd, ok := h.runner.(StackDescriber); ok {
+		body["sandbox"] = sd.Stack()
+	}
 	if _, ok := h.runner.(judge.Sandboxes); ok {
 		body["judge"] = judgeInfo{CompareModes: judge.Modes, CheckerLanguages: h.languages,
 			MaxTests: h.cfg.MaxTests, MaxTestDataBytes: h.cfg.MaxTestDataBytes, Lanes: h.cfg.JudgeLanes,

@@ -276,3 +276,20 @@ func WithArgs(cwd string, args ...string) oci.SpecOpts {
 		return nil
 	}
 }
+
+// CompatSpecVersion is the runtime-spec version a spec declares for an OCI
+// runtime that refuses newer ones (crun 1.8 knows only 1.0.x and answers
+// "unknown version specified" to the 1.3.0 containerd's client writes).
+// Every field the sandbox sets exists in runtime-spec 1.0.2.
+const CompatSpecVersion = "1.0.2"
+
+// WithSpecVersion sets the runtime-spec version the spec declares; it is a
+// no-op for an empty version.
+func WithSpecVersion(version string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if version != "" {
+			s.Version = version
+		}
+		return nil
+	}
+}

@@ -218,6 +218,23 @@ func TestWithEnv(t *testing.T) {
 	}
 }
 
+func TestWithSpecVersion(t *testing.T) {
+	t.Run("sets the declared version", func(t *testing.T) {
+		if got := apply(t, WithSpecVersion(CompatSpecVersion)).Version; got != CompatSpecVersion {
+			t.Fatalf("got version %q, want %q", got, CompatSpecVersion)
+		}
+	})
+	t.Run("keeps the version of a spec when empty", func(t *testing.T) {
+		s := &oci.Spec{Version: specs.Version}
+		if err := WithSpecVersion("")(context.Background(), nil, nil, s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Version != specs.Version {
+			t.Fatalf("got version %q, want %q", s.Version, specs.Version)
+		}
+	})
+}
+
 func TestWithArgs(t *testing.T) {
 	p := apply(t, WithArgs("/job", "python3", "main.py")).Process
 	if p.Cwd != "/job" || !slices.Equal(p.Args, []string{"python3", "main.py"}) {

@@ -41,6 +41,7 @@ type Params struct {
 	JobReadOnly bool     // mount the job directory read-only
 	DataDir     string   // host directory mounted read-only at DataMountPoint; none if empty
 	Anchor      bool     // the process is the idle init of a sandbox serving many runs: it runs as AnchorUID
+	SpecVersion string   // the runtime-spec version the spec declares; containerd's own if empty
 }
 
 // Sandbox returns the options that turn containerd's default spec into a
@@ -70,6 +71,7 @@ func Sandbox(p Params) oci.SpecOpts {
 		withAnchor(p.Anchor),
 		WithEnv(sandboxEnv),
 		WithArgs(p.Cwd, p.Args...),
+		WithSpecVersion(p.SpecVersion),
 	)
 }
 

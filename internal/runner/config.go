@@ -33,7 +33,8 @@ type Config struct {
 	Namespace   string // containerd namespace the runner owns
 	StateDir    string // holds jobs/ and fifo/; the runner owns it
 	Snapshotter string
-	Runtime     string
+	Runtime     string // containerd's runtime (shim) name
+	OCIRuntime  string // OCIRuntimeAuto, OCIRuntimeCrun or OCIRuntimeRunc
 
 	Languages map[string]Language
 
@@ -68,6 +69,7 @@ func DefaultConfig() Config {
 		StateDir:       DefaultStateDir,
 		Snapshotter:    DefaultSnapshotter,
 		Runtime:        DefaultRuntime,
+		OCIRuntime:     OCIRuntimeAuto,
 		Languages:      DefaultLanguages(),
 		RunLimits:      oci.DefaultLimits(),
 		RunTimeout:     DefaultRunTimeout,
@@ -101,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		errs = append(errs, fmt.Errorf("state directory %q must be an absolute path", c.StateDir))
+	}
+	if c.OCIRuntime != OCIRuntimeAuto && c.OCIRuntime != OCIRuntimeCrun && c.OCIRuntime != OCIRuntimeRunc {
+		errs = append(errs, fmt.Errorf("OCI runtime %q: want %s, %s or %s", c.OCIRuntime, OCIRuntimeAuto, OCIRuntimeCrun, OCIRuntimeRunc))
 	}
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no languages configured"))

@@ -28,6 +28,12 @@ func testConfig(tb testing.TB) Config {
 	if ns := os.Getenv("CODEEXEC_TEST_NAMESPACE"); ns != "" {
 		cfg.Namespace = ns
 	}
+	// The OCI runtime, as the service reads it: `make test` runs the
+	// suite with the one the set-up chose, and the attack suite again
+	// with the other.
+	if rt := os.Getenv("CODEEXEC_OCI_RUNTIME"); rt != "" {
+		cfg.OCIRuntime = rt
+	}
 	cfg.StateDir = tb.TempDir()
 	cfg.PoolSize = 0 // the cold path; pool tests turn it on
 	return cfg

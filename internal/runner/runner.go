@@ -43,6 +43,8 @@ type Runner struct {
 	janitor *janitor       // retries failed removals
 	down    atomic.Bool    // containerd stopped answering; see probe
 	lease   string         // the lease every containerd call of the runner runs under
+	oci     ociRuntime     // chosen at start-up (chooseOCIRuntime)
+	version string         // containerd's version
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -63,10 +65,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 	}
 	r := &Runner{cfg: cfg, client: c, log: log, images: map[string]client.Image{}, slots: make(chan struct{}, cfg.MaxConcurrent)}
 	ctx = r.nsContext(ctx)
-	if _, err := c.Version(ctx); err != nil {
+	v, err := c.Version(ctx)
+	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("containerd is not answering at %s (start it, or point the service at the right socket): %w", cfg.Socket, err)
 	}
+	r.version = v.Version
 	for name, lang := range cfg.Languages {
 		img, err := r.checkImage(ctx, lang)
 		if err != nil {
@@ -90,6 +94,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 	}
 	r.lease = l.ID
 	r.janitor = r.startJanitor()
+	if err := r.chooseOCIRuntime(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "oci_runtime", r.oci.name)
 	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil
 }

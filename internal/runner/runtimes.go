@@ -33,6 +33,19 @@ type Runtime struct {
 	WarmPool int `json:"warm_pool_size"`
 }
 
+// Stack is the containerd stack the runner's sandboxes run on, as GET
+// /runtimes shows it.
+type Stack struct {
+	Containerd string `json:"containerd"`  // the daemon's version
+	Shim       string `json:"shim"`        // containerd's runtime name
+	OCIRuntime string `json:"oci_runtime"` // crun or runc
+}
+
+// Stack returns the containerd stack the runner's sandboxes run on.
+func (r *Runner) Stack() Stack {
+	return Stack{Containerd: r.version, Shim: r.cfg.Runtime, OCIRuntime: r.oci.name}
+}
+
 // CheckLimits reports whether a request's limits are within the maxima,
 // with an ErrInvalidLimits error naming the one that is not.
 func (r *Runner) CheckLimits(l Limits) error {

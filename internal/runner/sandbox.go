@@ -166,7 +166,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		client.WithSnapshotter(r.cfg.Snapshotter),
 		// A view is a read-only snapshot: no writable layer to create or remove.
 		client.WithNewSnapshotView(sp.id, img, snapshots.WithLabels(labels)),
-		client.WithRuntime(r.cfg.Runtime, nil),
+		client.WithRuntime(r.cfg.Runtime, r.oci.shimOptions()),
 		client.WithNewSpec(oci.Sandbox(oci.Params{
 			Limits:      sp.limits,
 			Args:        sp.args,
@@ -175,6 +175,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 			JobReadOnly: !sp.writable,
 			DataDir:     sp.dataDir,
 			Anchor:      sp.anchor,
+			SpecVersion: r.oci.specVersion,
 		})),
 	)
 	if err != nil {

@@ -33,6 +33,12 @@ func Config(tb testing.TB) runner.Config {
 	if ns := os.Getenv("CODEEXEC_TEST_NAMESPACE"); ns != "" {
 		cfg.Namespace = ns
 	}
+	// The OCI runtime, as the service reads it: `make test` runs the
+	// suite with the one the set-up chose, and the attack suite again
+	// with the other.
+	if rt := os.Getenv("CODEEXEC_OCI_RUNTIME"); rt != "" {
+		cfg.OCIRuntime = rt
+	}
 	cfg.StateDir = tb.TempDir()
 	return cfg
 }

@@ -1,0 +1,74 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestOCICandidates(t *testing.T) {
+	tests := []struct {
+		choice string
+		want   []string
+	}{
+		{OCIRuntimeAuto, []string{OCIRuntimeCrun, OCIRuntimeRunc}},
+		{OCIRuntimeCrun, []string{OCIRuntimeCrun}},
+		{OCIRuntimeRunc, []string{OCIRuntimeRunc}},
+	}
+	for _, tt := range tests {
+		if got := ociCandidates(tt.choice); !slices.Equal(got, tt.want) {
+			t.Errorf("ociCandidates(%q) = %v, want %v", tt.choice, got, tt.want)
+		}
+	}
+}
+
+func TestOCIRuntimeNamed(t *testing.T) {
+	t.Run("crun is the runc shim's binary and declares a spec version it knows", func(t *testing.T) {
+		rt := ociRuntimeNamed(OCIRuntimeCrun)
+		if rt.opts == nil || rt.opts.BinaryName != "crun" || rt.specVersion == "" {
+			t.Fatalf("got %+v", rt)
+		}
+	})
+	t.Run("runc leaves the shim its defaults", func(t *testing.T) {
+		rt := ociRuntimeNamed(OCIRuntimeRunc)
+		if rt.shimOptions() != nil || rt.specVersion != "" {
+			t.Fatalf("got %+v", rt)
+		}
+	})
+}
+
+func TestConfigRefusesAnUnknownOCIRuntime(t *testing.T) {
+	c := DefaultConfig()
+	c.OCIRuntime = "kata"
+	if err := c.Validate(); err == nil {
+		t.Fatal("Validate accepted OCI runtime kata")
+	}
+}
+
+// TestOCIRuntimeRunsTheSandboxes checks that the runtime the runner chose
+// is the one that runs its sandboxes: each keeps its own state file in the
+// shim's runtime root (runc state.json, crun status).
+func TestOCIRuntimeRunsTheSandboxes(t *testing.T) {
+	stateFile := map[string]string{OCIRuntimeRunc: "state.json", OCIRuntimeCrun: "status"}
+	for _, name := range []string{OCIRuntimeCrun, OCIRuntimeRunc} {
+		t.Run(name+" runs the sandboxes when chosen", func(t *testing.T) {
+			r := MustOpenRunner(t, func(c *Config) { c.OCIRuntime = name })
+			if r.oci.name != name {
+				t.Fatalf("runner chose %s, want %s", r.oci.name, name)
+			}
+			ctx := context.Background()
+			j, err := r.newJob(ctx, r.cfg.Languages["python"], true, r.defaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.destroy(r)
+			dir := filepath.Join("/run/containerd/runc", r.cfg.Namespace, j.run.id)
+			if _, err := os.Stat(filepath.Join(dir, stateFile[name])); err != nil {
+				entries, _ := os.ReadDir(dir)
+				t.Fatalf("no %s state file of the running sandbox: %v (directory holds %v)", name, err, entries)
+			}
+		})
+	}
+}
