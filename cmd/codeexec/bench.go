@@ -23,6 +23,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if s := os.Getenv("CODEEXEC_CONTAINERD_SOCKET"); s != "" {
 		c.Socket = s
 	}
+	c.BaselineSocket = os.Getenv("CODEEXEC_BASELINE_SOCKET")
 	if exe, err := os.Executable(); err == nil {
 		c.Binary = exe
 	}
@@ -42,6 +43,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(listFlag{&c.Methods}, "methods", "comma-separated methods to measure: "+strings.Join(bench.AllMethods(), ","))
 	fs.StringVar(&c.Binary, "binary", c.Binary, "codeexec binary the service instances run")
 	fs.StringVar(&c.Socket, "containerd-socket", c.Socket, "containerd's socket, for the instances and ctr; CODEEXEC_CONTAINERD_SOCKET sets the default")
+	fs.StringVar(&c.BaselineSocket, "baseline-socket", c.BaselineSocket, "containerd socket of the baseline stack (base-cold, base-warm: the service with runc there); CODEEXEC_BASELINE_SOCKET sets the default")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "containerd namespace holding the images; the instances and ctr run there")
 	fs.Var(words{&c.ColdArgs}, "cold-args", "serve flags of the cold instance (space-separated)")
 	fs.Var(words{&c.WarmArgs}, "warm-args", "serve flags of the warm instance (space-separated); a build without the warm pool needs --cold-args= --warm-args=")

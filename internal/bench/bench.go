@@ -56,7 +56,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 	if slices.Contains(c.Methods, MethodDocker) {
 		dockerBin = c.Docker
 	}
-	r.Machine = describeMachine(ctx, c.Ctr, c.Socket, dockerBin)
+	r.Machine = describeMachine(ctx, c.Ctr, c.Socket, c.BaselineSocket, dockerBin)
 
 	var instances []*instance
 	stopAll := func() error {
@@ -139,15 +139,23 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 	case MethodBare:
 		m, err := newBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
 		return m, "", err
-	case MethodCold, MethodWarm:
-		args := c.ColdArgs
-		if name == MethodWarm {
-			args = c.WarmArgs
+	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm:
+		args := append(slices.Clone(c.ServeArgs), c.ColdArgs...)
+		if name == MethodWarm || name == MethodBaseWarm {
+			args = append(slices.Clone(c.ServeArgs), c.WarmArgs...)
+		}
+		socket := c.Socket
+		if name == MethodBaseCold || name == MethodBaseWarm {
+			if c.BaselineSocket == "" {
+				return nil, "no baseline containerd (--baseline-socket; `make bench` starts one)", nil
+			}
+			socket = c.BaselineSocket
+			args = append(args, "--oci-runtime", "runc")
 		}
 		in, err := startInstance(ctx, instanceConfig{
-			name: name, binary: c.Binary, socket: c.Socket, namespace: c.Namespace,
+			name: name, binary: c.Binary, socket: socket, namespace: c.Namespace,
 			stateDir: filepath.Join(work, "state-"+name),
-			args:     append(slices.Clone(c.ServeArgs), args...),
+			args:     args,
 			logPath:  filepath.Join(logDir, "service-"+name+".log"),
 		})
 		if err != nil {
@@ -180,6 +188,10 @@ func (c Config) notes(r *Report) []string {
 	}
 	if r.Settings.BarePCH && includesStdcpp(r.Programs) {
 		notes = append(notes, "bare C++ compiles with a <bits/stdc++.h> precompiled at start for -O2 -std=c++17, as the cpp image ships one")
+	}
+	if slices.Contains(r.Methods, MethodBaseCold) || slices.Contains(r.Methods, MethodBaseWarm) {
+		notes = append(notes, fmt.Sprintf("base-cold and base-warm are the same service on the baseline stack, containerd %s with runc %s; cold and warm run on containerd %s with the OCI runtime the service chose (crun where it works; its log says which)",
+			orDash(r.Machine.BaselineContainerd), orDash(r.Machine.Runc), orDash(r.Machine.Containerd)))
 	}
 	if slices.Contains(r.Methods, MethodCtr) {
 		notes = append(notes, "ctr 1.6 has no --user and no pids limit: ctr runs as the image's user (10001:10001) with no pids limit")

@@ -41,6 +41,9 @@ type Config struct {
 
 	Binary    string   // the codeexec binary the service instances run
 	Socket    string   // containerd's socket, for the instances and ctr
+	// BaselineSocket is the baseline stack's containerd (MethodBaseCold,
+	// MethodBaseWarm), whose instances run with runc; none when empty.
+	BaselineSocket string
 	Namespace string   // containerd namespace holding the images
 	ColdArgs  []string // serve flags of the cold instance only
 	WarmArgs  []string // serve flags of the warm instance only

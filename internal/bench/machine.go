@@ -20,7 +20,11 @@ type Machine struct {
 	OS          string `json:"os"`
 	Kernel      string `json:"kernel"`
 	Containerd  string `json:"containerd"`
-	Runc        string `json:"runc"`
+	// BaselineContainerd is the version of the baseline stack's daemon
+	// (Config.BaselineSocket), when there is one.
+	BaselineContainerd string `json:"baseline_containerd,omitempty"`
+	Runc               string `json:"runc"`
+	Crun               string `json:"crun,omitempty"`
 	Docker      string `json:"docker,omitempty"`
 	Go          string `json:"go"`
 }
@@ -28,7 +32,7 @@ type Machine struct {
 // describeMachine reads /proc and /etc/os-release and asks ctr (for the
 // daemon's version, not the client's), runc and, when docker is set, the
 // Docker engine.
-func describeMachine(ctx context.Context, ctrBin, socket, dockerBin string) Machine {
+func describeMachine(ctx context.Context, ctrBin, socket, baselineSocket, dockerBin string) Machine {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version()}
@@ -40,8 +44,16 @@ func describeMachine(ctx context.Context, ctrBin, socket, dockerBin string) Mach
 	if out, err := runCommand(ctx, "", "", ctrBin, "--address", socket, "version"); err == nil {
 		m.Containerd = ctrServerVersion(out)
 	}
+	if baselineSocket != "" {
+		if out, err := runCommand(ctx, "", "", ctrBin, "--address", baselineSocket, "version"); err == nil {
+			m.BaselineContainerd = ctrServerVersion(out)
+		}
+	}
 	if out, err := runCommand(ctx, "", "", "runc", "--version"); err == nil {
 		m.Runc = strings.TrimPrefix(firstLine(out), "runc version ")
+	}
+	if out, err := runCommand(ctx, "", "", "crun", "--version"); err == nil {
+		m.Crun = strings.TrimPrefix(firstLine(out), "crun version ")
 	}
 	if dockerBin != "" {
 		if out, err := runCommand(ctx, "", "", dockerBin, "version", "--format", "{{.Server.Version}}"); err == nil {

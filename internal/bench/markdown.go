@@ -164,7 +164,7 @@ func (r *Report) Markdown() string {
 	m := r.Machine
 	for _, kv := range [][2]string{
 		{"CPU", m.CPU}, {"cores", fmt.Sprint(m.Cores)}, {"memory", fmt.Sprintf("%.1f GiB", float64(m.MemoryBytes)/(1<<30))},
-		{"OS", m.OS}, {"kernel", m.Kernel}, {"containerd", m.Containerd}, {"runc", m.Runc}, {"docker", m.Docker}, {"Go", m.Go},
+		{"OS", m.OS}, {"kernel", m.Kernel}, {"containerd", m.Containerd}, {"baseline containerd", m.BaselineContainerd}, {"runc", m.Runc}, {"crun", m.Crun}, {"docker", m.Docker}, {"Go", m.Go},
 		{"date", r.Date.UTC().Format(time.RFC3339)},
 	} {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], orDash(kv[1]))

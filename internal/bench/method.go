@@ -17,11 +17,16 @@ const (
 	MethodWarm   = "warm"
 	MethodCtr    = "ctr"
 	MethodDocker = "docker"
+	// The same service on the baseline stack (Config.BaselineSocket):
+	// containerd 1.6 with runc, as the service ran before containerd 2.x
+	// and crun, measured side by side with the current one.
+	MethodBaseCold = "base-cold"
+	MethodBaseWarm = "base-warm"
 )
 
 // AllMethods lists every method, in report order.
 func AllMethods() []string {
-	return []string{MethodBare, MethodCold, MethodWarm, MethodCtr, MethodDocker}
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodCtr, MethodDocker}
 }
 
 // Method runs a program one way. Run must be safe for concurrent use.
