@@ -107,11 +107,16 @@ dir_hash() {
 		sha256sum | cut -d' ' -f1
 }
 
+# Bump IMAGE_FORMAT whenever build_image (scripts/images.sh) changes how an
+# image is made from its directory: every language image is then rebuilt.
+# 2: squashed into one layer.
+IMAGE_FORMAT=2
+
 # sandbox_hash LANG: what an image of sandbox/LANG is built from, the
 # directory and the base image's version. scripts/images.sh stores it beside
 # each archive, and rebuilds when it differs.
 sandbox_hash() {
-	printf '%s-base%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "${BASE_VERSION}"
+	printf '%s-base%s-image%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "${BASE_VERSION}" "${IMAGE_FORMAT}"
 }
 
 # ensure_crun: make crun usable on a hybrid cgroup host. crun refuses a

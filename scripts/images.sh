@@ -196,7 +196,9 @@ build_image() {
 	ensure_base_image
 	old_id="$(buildah_image_id "${ref}")"
 	log "building ${ref} from sandbox/${lang} (log: ${archive%.tar}.build.log)"
-	if ! buildah bud --isolation chroot --network host --pull=never --layers=false \
+	# --squash: one layer, base included, whose directory every sandbox of
+	# the image can share as its read-only root (runner.sharedRoot).
+	if ! buildah bud --isolation chroot --network host --pull=never --layers=false --squash \
 		-t "${ref}" "${REPO_DIR}/sandbox/${lang}" >"${archive%.tar}.build.log" 2>&1; then
 		tail -n 30 "${archive%.tar}.build.log" >&2
 		die "building ${ref} failed"

@@ -498,7 +498,8 @@ func oneRun(client *http.Client, url string) (o runOutcome) {
 	return o
 }
 
-// countContainers counts the containers the service with cfg owns.
+// countContainers counts the sandbox containers the service with cfg owns,
+// not its shim hosts' ("<uuid>-shim"), which run no request's code.
 func countContainers(cfg runner.Config) (int, error) {
 	left, err := runner.Leftovers(cfg)
 	if err != nil {
@@ -506,7 +507,7 @@ func countContainers(cfg runner.Config) (int, error) {
 	}
 	n := 0
 	for _, l := range left {
-		if strings.HasPrefix(l, "container ") {
+		if strings.HasPrefix(l, "container ") && !strings.HasSuffix(l, "-shim") {
 			n++
 		}
 	}

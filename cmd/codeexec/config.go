@@ -78,6 +78,8 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.StringVar(&r.StateDir, "state-dir", r.StateDir, "directory for job directories and FIFOs")
 	fs.StringVar(&r.Snapshotter, "snapshotter", r.Snapshotter, "containerd snapshotter")
 	fs.StringVar(&r.Runtime, "runtime", r.Runtime, "containerd runtime (shim)")
+	fs.BoolVar(&r.SharedRootfs, "shared-rootfs", r.SharedRootfs, "sandboxes of a single-layer image share its layer as their read-only root instead of a snapshot each")
+	fs.IntVar(&r.ShimHosts, "shim-hosts", r.ShimHosts, "long-lived sandboxes whose shims the run sandboxes share (containerd 2.x); 0 starts a shim per sandbox")
 	fs.StringVar(&r.OCIRuntime, "oci-runtime", r.OCIRuntime, "OCI runtime the shim runs: auto (crun where a probe sandbox works, else runc), crun or runc")
 	fs.DurationVar(&r.RunTimeout, "run-timeout", r.RunTimeout, "wall-clock limit of a run")
 	fs.Float64Var(&r.RunLimits.CPUs, "cpus", r.RunLimits.CPUs, "CPU cores per run")

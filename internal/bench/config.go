@@ -39,16 +39,16 @@ type Config struct {
 	Programs []string // names from Programs(); all when empty
 	Methods  []string // names from AllMethods(); all when empty
 
-	Binary    string   // the codeexec binary the service instances run
-	Socket    string   // containerd's socket, for the instances and ctr
+	Binary string // the codeexec binary the service instances run
+	Socket string // containerd's socket, for the instances and ctr
 	// BaselineSocket is the baseline stack's containerd (MethodBaseCold,
 	// MethodBaseWarm), whose instances run with runc; none when empty.
 	BaselineSocket string
-	Namespace string   // containerd namespace holding the images
-	ColdArgs  []string // serve flags of the cold instance only
-	WarmArgs  []string // serve flags of the warm instance only
-	ServeArgs []string // serve flags of both instances
-	LogDir    string   // where the instances' logs go; a temporary directory when empty
+	Namespace      string   // containerd namespace holding the images
+	ColdArgs       []string // serve flags of the cold instance only
+	WarmArgs       []string // serve flags of the warm instance only
+	ServeArgs      []string // serve flags of both instances
+	LogDir         string   // where the instances' logs go; a temporary directory when empty
 
 	Ctr        string // the ctr binary
 	Docker     string // the docker binary

@@ -25,8 +25,8 @@ type Machine struct {
 	BaselineContainerd string `json:"baseline_containerd,omitempty"`
 	Runc               string `json:"runc"`
 	Crun               string `json:"crun,omitempty"`
-	Docker      string `json:"docker,omitempty"`
-	Go          string `json:"go"`
+	Docker             string `json:"docker,omitempty"`
+	Go                 string `json:"go"`
 }
 
 // describeMachine reads /proc and /etc/os-release and asks ctr (for the

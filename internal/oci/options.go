@@ -293,3 +293,20 @@ func WithSpecVersion(version string) oci.SpecOpts {
 		return nil
 	}
 }
+
+// WithRootPath makes the host directory path the root filesystem, instead
+// of the snapshot containerd mounts at the bundle's rootfs; it is a no-op
+// for an empty path. WithReadonlyRootfs still applies: the runtime mounts
+// it read-only in the sandbox's mount namespace.
+func WithRootPath(path string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if path == "" {
+			return nil
+		}
+		if s.Root == nil {
+			s.Root = &specs.Root{}
+		}
+		s.Root.Path = path
+		return nil
+	}
+}

@@ -218,6 +218,29 @@ func TestWithEnv(t *testing.T) {
 	}
 }
 
+func TestWithRootPath(t *testing.T) {
+	t.Run("sets the root to a host directory", func(t *testing.T) {
+		if s := apply(t, WithRootPath("/layers/1/fs")); s.Root == nil || s.Root.Path != "/layers/1/fs" {
+			t.Fatalf("got root %+v", s.Root)
+		}
+	})
+	t.Run("keeps the bundle's rootfs when empty", func(t *testing.T) {
+		s := &oci.Spec{Root: &specs.Root{Path: "rootfs"}}
+		if err := WithRootPath("")(context.Background(), nil, nil, s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Root.Path != "rootfs" {
+			t.Fatalf("got root %+v", s.Root)
+		}
+	})
+	t.Run("a shared root is still read-only in the sandbox", func(t *testing.T) {
+		s := apply(t, Sandbox(Params{RootPath: "/layers/1/fs", JobDir: "/jobs/1"}))
+		if s.Root.Path != "/layers/1/fs" || !s.Root.Readonly {
+			t.Fatalf("got root %+v", s.Root)
+		}
+	})
+}
+
 func TestWithSpecVersion(t *testing.T) {
 	t.Run("sets the declared version", func(t *testing.T) {
 		if got := apply(t, WithSpecVersion(CompatSpecVersion)).Version; got != CompatSpecVersion {

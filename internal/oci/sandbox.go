@@ -42,6 +42,7 @@ type Params struct {
 	DataDir     string   // host directory mounted read-only at DataMountPoint; none if empty
 	Anchor      bool     // the process is the idle init of a sandbox serving many runs: it runs as AnchorUID
 	SpecVersion string   // the runtime-spec version the spec declares; containerd's own if empty
+	RootPath    string   // host directory that is the root filesystem; the task's snapshot (bundle's rootfs) if empty
 }
 
 // Sandbox returns the options that turn containerd's default spec into a
@@ -49,6 +50,7 @@ type Params struct {
 func Sandbox(p Params) oci.SpecOpts {
 	l := p.Limits
 	return oci.Compose(
+		WithRootPath(p.RootPath),
 		WithReadonlyRootfs(),
 		WithPrivateNamespaces(),
 		WithPrivateNetwork(),

@@ -162,7 +162,10 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 // noteDown records containerd as down when err says it is.
 func (r *Runner) noteDown(err error) error {
 	if errors.Is(err, ErrUnavailable) {
-		r.setDown(true)
+		// A shim that died fails its runs the same way while containerd
+		// answers: ask containerd itself (at once, in the background)
+		// before refusing every request.
+		go r.probe()
 	}
 	return err
 }

@@ -67,6 +67,59 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
+// BenchmarkSandboxCost measures what one fresh sandbox costs the machine
+// from request to removal: a cold Python hello world (container and task
+// created, started, run, then deleted with its container; Run and then
+// Wait), with each per-run lever added in turn: the OCI runtime, a root
+// shared by all sandboxes of the image instead of a snapshot view per
+// sandbox (Config.SharedRootfs), and shims shared through shim hosts
+// (Config.ShimHosts). machine-cpu-ms/op is the whole machine's busy CPU per
+// sandbox (containerd, shims, runtime, program, the test), so it is only
+// meaningful on an otherwise idle machine; compare the rows of one run
+// (benchstat over -count runs):
+//
+//	CODEEXEC_CONTAINERD_SOCKET=/run/codeexec/containerd/containerd.sock \
+//	  go test -run '^$' -bench BenchmarkSandboxCost -benchtime 40x -count 3 ./internal/runner/
+func BenchmarkSandboxCost(b *testing.B) {
+	for _, tc := range []struct {
+		name       string
+		oci        string
+		sharedRoot bool
+		shimHosts  int
+	}{
+		{"runc/view/own-shim", OCIRuntimeRunc, false, 0},
+		{"crun/view/own-shim", OCIRuntimeCrun, false, 0},
+		{"crun/shared-root/own-shim", OCIRuntimeCrun, true, 0},
+		{"crun/shared-root/shim-hosts", OCIRuntimeCrun, true, DefaultShimHosts},
+		{"runc/shared-root/shim-hosts", OCIRuntimeRunc, true, DefaultShimHosts},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := MustOpenRunner(b, func(c *Config) {
+				c.Languages = map[string]Language{"python": c.Languages["python"]}
+				c.OCIRuntime, c.SharedRootfs, c.ShimHosts = tc.oci, tc.sharedRoot, tc.shimHosts
+			})
+			if tc.sharedRoot && r.roots["python"] == nil {
+				b.Fatal("the python image's root is not shared: is it one layer? (scripts/images.sh)")
+			}
+			if tc.shimHosts > 0 && r.hosts == nil {
+				b.Fatal("no shim hosts: this containerd has no sandbox records")
+			}
+			busy0, _ := procstat.CPU()
+			n := 0
+			for b.Loop() {
+				res, err := r.Run(context.Background(), Request{Language: "python", Code: `print("hello world")`})
+				if err != nil || res.Status != StatusSuccess || res.Stdout != "hello world\n" {
+					b.Fatalf("got %+v, %v", res, err)
+				}
+				r.Wait()
+				n++
+			}
+			busy1, _ := procstat.CPU()
+			b.ReportMetric(float64(busy1-busy0)/float64(time.Millisecond)/float64(n), "machine-cpu-ms/op")
+		})
+	}
+}
+
 const cppHelloWorld = `#include <iostream>
 int main() { std::cout << "hello world\n"; }
 `

@@ -25,6 +25,7 @@ const (
 	DefaultQueueTimeout   = 10 * time.Second
 	DefaultPoolSize       = 2
 	DefaultPoolMaxIdle    = 10 * time.Minute
+	DefaultShimHosts      = 4
 )
 
 // Config is everything the runner needs to know.
@@ -35,6 +36,13 @@ type Config struct {
 	Snapshotter string
 	Runtime     string // containerd's runtime (shim) name
 	OCIRuntime  string // OCIRuntimeAuto, OCIRuntimeCrun or OCIRuntimeRunc
+	// SharedRootfs lets every sandbox of a single-layer image use that
+	// layer's directory as its read-only root (sharedRoot), instead of a
+	// snapshot view of its own.
+	SharedRootfs bool
+	// ShimHosts is how many shim hosts the sandboxes are spread over
+	// (shimHost); 0 gives every sandbox a shim of its own.
+	ShimHosts int
 
 	Languages map[string]Language
 
@@ -70,6 +78,8 @@ func DefaultConfig() Config {
 		Snapshotter:    DefaultSnapshotter,
 		Runtime:        DefaultRuntime,
 		OCIRuntime:     OCIRuntimeAuto,
+		SharedRootfs:   true,
+		ShimHosts:      DefaultShimHosts,
 		Languages:      DefaultLanguages(),
 		RunLimits:      oci.DefaultLimits(),
 		RunTimeout:     DefaultRunTimeout,
@@ -137,6 +147,9 @@ func (c Config) Validate() error {
 	if m := c.MaxLimits; m.Timeout < c.RunTimeout || m.MemoryBytes < c.RunLimits.MemoryBytes || m.Pids < c.RunLimits.Pids ||
 		m.OutputBytes < c.OutputBytes || m.CompileTimeout < c.CompileTimeout || m.CompileMemoryBytes < c.CompileLimits.MemoryBytes {
 		errs = append(errs, errors.New("every maximum request limit must be at least its default"))
+	}
+	if c.ShimHosts < 0 || c.ShimHosts > 64 {
+		errs = append(errs, fmt.Errorf("shim hosts %d must be between 0 (a shim per sandbox) and 64", c.ShimHosts))
 	}
 	if c.PoolSize < 0 || c.PoolSize > 64 {
 		errs = append(errs, fmt.Errorf("pool size %d must be between 0 (cold path) and 64", c.PoolSize))

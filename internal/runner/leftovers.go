@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,12 @@ import (
 // directories, cgroups, processes and shims. After Wait it is empty unless
 // cleanup failed. Tests use it to prove that nothing leaks.
 func (r *Runner) Leftovers() []string {
-	return leftovers(r.client, r.cfg, r.lease)
+	own := []string{r.lease}
+	for _, root := range r.roots {
+		own = append(own, root.key)
+	}
+	own = append(own, r.hosts.ids()...)
+	return leftovers(r.client, r.cfg, own)
 }
 
 // Leftovers lists what a runner with configuration cfg left behind, without
@@ -30,12 +36,29 @@ func Leftovers(cfg Config) ([]string, error) {
 		return nil, err
 	}
 	defer c.Close()
-	return leftovers(c, cfg, ""), nil
+	return leftovers(c, cfg, nil), nil
 }
 
-// leftovers lists what Leftovers does; ownLease is the lease of a runner
-// still open, which is not a leftover.
-func leftovers(c *client.Client, cfg Config, ownLease string) []string {
+// leftovers lists what Leftovers does; own names what a runner still open
+// keeps for its whole life (its lease, root views and shim hosts, with their
+// tasks, processes, cgroups, directories and shims): a line naming one of
+// them is not a leftover.
+func leftovers(c *client.Client, cfg Config, own []string) []string {
+	var out []string
+	for _, line := range allLeftovers(c, cfg) {
+		if othersShimHost(cfg, line) {
+			// Another runner's, seen by the namespace-wide scans.
+			continue
+		}
+		if !slices.ContainsFunc(own, func(id string) bool { return id != "" && strings.Contains(line, id) }) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// allLeftovers lists everything of cfg's in containerd and on the host.
+func allLeftovers(c *client.Client, cfg Config) []string {
 	var out []string
 	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 10*time.Second)
 	defer cancel()
@@ -62,9 +85,14 @@ func leftovers(c *client.Client, cfg Config, ownLease string) []string {
 		out = append(out, "cannot list leases: "+err.Error())
 	}
 	for _, l := range ls {
-		if l.ID != ownLease {
-			out = append(out, "lease "+l.ID)
-		}
+		out = append(out, "lease "+l.ID)
+	}
+	sbs, err := c.SandboxStore().List(ctx, owned)
+	if err != nil && !isUnimplemented(err) {
+		out = append(out, "cannot list sandbox records: "+err.Error())
+	}
+	for _, sb := range sbs {
+		out = append(out, "sandbox record "+sb.ID)
 	}
 	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
 		entries, _ := os.ReadDir(dir)
@@ -94,17 +122,19 @@ func sandboxProcesses(ns string) []string {
 	pids, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range pids {
 		b, err := os.ReadFile(filepath.Join(p, "cgroup"))
-		if err != nil || !strings.Contains(string(b), ":/"+ns+"/") {
+		i := strings.Index(string(b), ":/"+ns+"/")
+		if err != nil || i < 0 {
 			continue
 		}
+		cgroup, _, _ := strings.Cut(string(b[i+1:]), "\n")
 		cmd, _ := os.ReadFile(filepath.Join(p, "cmdline"))
-		out = append(out, fmt.Sprintf("process %s (%s)", filepath.Base(p), strings.ReplaceAll(string(cmd), "\x00", " ")))
+		out = append(out, fmt.Sprintf("process %s in %s (%s)", filepath.Base(p), cgroup, strings.ReplaceAll(string(cmd), "\x00", " ")))
 	}
 	return out
 }
 
 // isSandboxCgroup reports whether a cgroup is named like a sandbox
-// container ("<uuid>-run", "<uuid>-compile").
+// container ("<uuid>-run", "<uuid>-compile", a shim host's "<uuid>-shim").
 func isSandboxCgroup(name string) bool {
-	return strings.HasSuffix(name, "-run") || strings.HasSuffix(name, "-compile")
+	return strings.HasSuffix(name, "-run") || strings.HasSuffix(name, "-compile") || strings.HasSuffix(name, "-shim")
 }

@@ -109,7 +109,7 @@ func (r *Runner) probeOCIRuntime(ctx context.Context, rt ociRuntime) error {
 	defer func() { r.oci = saved }()
 	p, err := r.prepare(ctx, sandboxSpec{
 		id: id + "-run", job: id, lang: lang, args: []string{"/bin/true"}, cwd: "/",
-		jobDir: dir, limits: r.cfg.RunLimits, timeout: r.cfg.CompileTimeout,
+		jobDir: dir, limits: r.cfg.RunLimits, timeout: r.cfg.CompileTimeout, noShimHost: true,
 	})
 	if err != nil {
 		return shortRuntimeError(err)

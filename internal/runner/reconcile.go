@@ -18,7 +18,8 @@ import (
 
 // Reconcile removes everything an earlier instance with the same state
 // directory left behind when it died: tasks (killed first), containers,
-// snapshots, orphaned shims, leases, job directories and FIFO directories. It only touches objects
+// sandbox records, snapshots, orphaned shims, leases, job directories and
+// FIFO directories. It only touches objects
 // labelled with this instance's owner label, so other instances sharing the
 // namespace are left alone.
 func (r *Runner) Reconcile(ctx context.Context) error {
@@ -36,6 +37,19 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 			continue
 		}
 		r.log.Info("removed leftover container", "id", c.ID())
+	}
+
+	// Sandbox records of shim hosts, once no container names them.
+	sbs, err := r.client.SandboxStore().List(ctx, owned)
+	if err != nil && !isUnimplemented(err) {
+		errs = append(errs, fmt.Errorf("list sandbox records: %w", err))
+	}
+	for _, sb := range sbs {
+		if err := r.client.SandboxStore().Delete(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete sandbox record %s: %w", sb.ID, err))
+		} else {
+			r.log.Info("removed leftover sandbox record", "id", sb.ID)
+		}
 	}
 
 	sn := r.client.SnapshotService(r.cfg.Snapshotter)

@@ -39,7 +39,10 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	res, err := r.runJob(ctx, lang, lim, req)
 	if errors.Is(err, ErrUnavailable) {
-		r.setDown(true)
+		// A shim that died fails its runs the same way while containerd
+		// answers: ask containerd itself (at once, in the background)
+		// before refusing every request.
+		go r.probe()
 	}
 	return res, err
 }

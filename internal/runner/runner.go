@@ -35,16 +35,18 @@ type Runner struct {
 	images map[string]client.Image // by language name
 	log    *slog.Logger
 
-	slots   chan struct{}  // one token per running sandbox
-	multi   sync.Mutex     // held by whoever acquires several slots at once
-	waiting atomic.Int64   // requests queued for a slot
-	pending sync.WaitGroup // teardowns still running
-	pools   *pools         // nil on the cold path
-	janitor *janitor       // retries failed removals
-	down    atomic.Bool    // containerd stopped answering; see probe
-	lease   string         // the lease every containerd call of the runner runs under
-	oci     ociRuntime     // chosen at start-up (chooseOCIRuntime)
-	version string         // containerd's version
+	slots   chan struct{}          // one token per running sandbox
+	multi   sync.Mutex             // held by whoever acquires several slots at once
+	waiting atomic.Int64           // requests queued for a slot
+	pending sync.WaitGroup         // teardowns still running
+	pools   *pools                 // nil on the cold path
+	janitor *janitor               // retries failed removals
+	down    atomic.Bool            // containerd stopped answering; see probe
+	lease   string                 // the lease every containerd call of the runner runs under
+	oci     ociRuntime             // chosen at start-up (chooseOCIRuntime)
+	roots   map[string]*sharedRoot // by language name; none for a language whose sandboxes get views of their own
+	hosts   *shimHosts             // nil when every sandbox starts a shim of its own
+	version string                 // containerd's version
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -94,11 +96,29 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 	}
 	r.lease = l.ID
 	r.janitor = r.startJanitor()
+	r.roots = map[string]*sharedRoot{}
+	if cfg.SharedRootfs {
+		for name, img := range r.images {
+			root, err := r.shareRoot(r.nsContext(ctx), img)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("language %s: %w", name, err)
+			}
+			if root != nil {
+				r.roots[name] = root
+			}
+		}
+	}
 	if err := r.chooseOCIRuntime(ctx); err != nil {
 		r.Close()
 		return nil, err
 	}
-	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "oci_runtime", r.oci.name)
+	if r.hosts, err = r.startShimHosts(r.nsContext(ctx), cfg.ShimHosts); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start shim hosts: %w", err)
+	}
+	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "oci_runtime", r.oci.name,
+		"shim_hosts", r.hosts.size(), "shared_roots", len(r.roots))
 	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil
 }
@@ -111,9 +131,13 @@ func (r *Runner) Wait() { r.pending.Wait() }
 func (r *Runner) Close() error {
 	r.pools.close()
 	r.pending.Wait()
+	r.hosts.close()
 	r.janitor.close()
 	ctx, cancel := r.cleanupContext()
 	defer cancel()
+	if err := r.unshareRoots(ctx); err != nil {
+		r.log.Error("remove root views; the next start-up will", "err", err)
+	}
 	if err := r.client.LeasesService().Delete(ctx, leases.Lease{ID: r.lease}); err != nil && !errdefs.IsNotFound(err) {
 		r.log.Error("delete lease; the next start-up will", "lease", r.lease, "err", err)
 	}

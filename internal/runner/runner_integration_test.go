@@ -223,23 +223,50 @@ func TestRunErrors(t *testing.T) {
 }
 
 // TestLeakDetectorSeesALiveSandbox proves the leak checks can fail: while a
-// run is in progress they must report its container, snapshot, job
-// directory, cgroup and process.
+// run is in progress they must report its container, task, job directory,
+// cgroup and process, and its snapshot and shim where it has its own; and
+// from outside (Leftovers(cfg), as after a crash) the runner's own shim
+// hosts and root views too.
 func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
-	r := MustOpenRunner(t, nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(1.5)"})
-	}()
-	time.Sleep(900 * time.Millisecond)
-	got := strings.Join(r.Leftovers(), "\n")
-	for _, want := range []string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process ", "shim "} {
-		if !strings.Contains(got, want) {
-			t.Errorf("leak report during a run lacks %q:\n%s", want, got)
-		}
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   []string
+	}{
+		{"with a shared root and shim hosts", nil,
+			[]string{"container ", "task ", "file ", "cgroup ", "process "}},
+		{"with a snapshot and a shim per sandbox", func(c *Config) { c.SharedRootfs, c.ShimHosts = false, 0 },
+			[]string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process ", "shim "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := MustOpenRunner(t, tc.change)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(1.5)"})
+			}()
+			time.Sleep(900 * time.Millisecond)
+			got := strings.Join(r.Leftovers(), "\n")
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("leak report during a run lacks %q:\n%s", want, got)
+				}
+			}
+			if r.hosts != nil {
+				outside, err := Leftovers(r.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := strings.Join(outside, "\n")
+				for _, want := range []string{"sandbox record ", "-shim\n", "shim ", "snapshot codeexec-root-"} {
+					if !strings.Contains(got, want) {
+						t.Errorf("outside leak report lacks the runner's own %q:\n%s", want, got)
+					}
+				}
+			}
+			<-done
+		})
 	}
-	<-done
 }
 
 // TestRunUnderStrictUmask: the files the sandbox user must read get their

@@ -33,8 +33,12 @@ type sandboxSpec struct {
 	prestart bool   // start the process at once (it waits on a FIFO)
 	anchor   bool   // the process is the idle init of a batch lane (oci.Params.Anchor)
 	dataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
-	limits   oci.Limits
-	timeout  time.Duration
+	// noShimHost starts a shim of the sandbox's own (a shim host's anchor,
+	// the runtime probe) instead of joining a shim host's.
+	noShimHost bool
+	nullIO     bool // the process's stdio is /dev/null: no FIFOs (an idle anchor that is never run)
+	limits     oci.Limits
+	timeout    time.Duration
 }
 
 // execution is what one sandboxed process did.
@@ -161,11 +165,28 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		thorough = true
 		return r.removeContainer(cctx, sp.id)
 	})
-	container, err := r.client.NewContainer(ctx, sp.id,
-		client.WithContainerLabels(labels),
+	var hostOpts []client.NewContainerOpts
+	if r.hosts != nil && !sp.noShimHost {
+		hostID, leave, err := r.hosts.join(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The first step added is the last run: the host is left once the
+		// sandbox's task and container are gone.
+		p.td.add(func() error { leave(); return nil })
+		hostOpts = append(hostOpts, client.WithSandbox(hostID))
+	}
+	rootOpts := []client.NewContainerOpts{
 		client.WithSnapshotter(r.cfg.Snapshotter),
 		// A view is a read-only snapshot: no writable layer to create or remove.
 		client.WithNewSnapshotView(sp.id, img, snapshots.WithLabels(labels)),
+	}
+	rootPath := ""
+	if root := r.roots[sp.lang.Name]; root != nil {
+		rootOpts, rootPath = nil, root.path
+	}
+	container, err := r.client.NewContainer(ctx, sp.id, append(append(hostOpts, rootOpts...),
+		client.WithContainerLabels(labels),
 		client.WithRuntime(r.cfg.Runtime, r.oci.shimOptions()),
 		client.WithNewSpec(oci.Sandbox(oci.Params{
 			Limits:      sp.limits,
@@ -176,8 +197,9 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 			DataDir:     sp.dataDir,
 			Anchor:      sp.anchor,
 			SpecVersion: r.oci.specVersion,
+			RootPath:    rootPath,
 		})),
-	)
+	)...)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("create container: %w", err))
 	}
@@ -192,10 +214,14 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.stdinR, p.stdinW = io.Pipe()
 	p.td.add(func() error { p.stdinR.CloseWithError(errSandboxGone); return nil })
 
-	task, err := container.NewTask(ctx, cio.NewCreator(
+	ioCreator := cio.NewCreator(
 		cio.WithStreams(p.stdinR, p.stdout, p.stderr),
 		cio.WithFIFODir(fifoDir(r.cfg)),
-	))
+	)
+	if sp.nullIO {
+		ioCreator = cio.NullIO
+	}
+	task, err := container.NewTask(ctx, ioCreator)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("create task: %w", err))
 	}
@@ -225,13 +251,22 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		if !p.exited.Load() {
 			opts = append(opts, client.WithProcessKill)
 		}
-		if _, err := task.Delete(cctx, opts...); err != nil && !errdefs.IsNotFound(err) {
+		_, err := task.Delete(cctx, opts...)
+		if err != nil && !errdefs.IsNotFound(err) {
 			// Whatever containerd's state, the sandbox's processes must
 			// not outlive its removal.
 			if kerr := killCgroup(cgroupRoot, p.cgroup, time.Second); kerr != nil {
 				r.log.Warn("kill sandbox through its cgroup", "id", sp.id, "err", kerr)
 			}
 			return fmt.Errorf("delete task: %w", err)
+		}
+		if err != nil {
+			// containerd dropped the task itself (its shim died): the
+			// FIFOs that Delete would have removed are still there.
+			if io := task.IO(); io != nil {
+				io.Cancel()
+				_ = io.Close()
+			}
 		}
 		return nil
 	})
@@ -367,7 +402,9 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		if kerr := killCgroup(cgroupRoot, p.cgroup, 2*time.Second); kerr != nil {
 			r.log.Error("kill sandbox through its cgroup", "id", p.id, "err", kerr)
 		}
-		return nil, unavailable(fmt.Errorf("task %s: exit status: %w", p.id, err))
+		// Unavailable whatever the cause (containerd, or the shim alone,
+		// "ttrpc: closed"): the run may be tried again.
+		return nil, fmt.Errorf("%w: task %s: exit status: %w", ErrUnavailable, p.id, err)
 	}
 	// Read the cgroup before task.Delete removes it.
 	e.stats = readCgroupStats(cgroupRoot, p.cgroup)

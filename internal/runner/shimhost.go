@@ -1,0 +1,302 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/sandbox"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// A shim host is a long-lived sandbox whose containerd shim also serves
+// the sandboxes that join it, so that a sandbox does not start a shim of
+// its own and tear it down again (on containerd 2.x that is three execs of
+// the shim binary per sandbox). A sandbox joins through containerd 2.x's
+// sandbox records: a record with the host's ID, and the sandbox's
+// container naming it as its SandboxID, make containerd hand the new task
+// to the running shim of the host's task (core/runtime/v2's
+// ShimManager.Start).
+//
+// Only the shim process is shared. The host is an ordinary sandbox (the
+// full spec, idle: tini and sleep as AnchorUID), and every joined sandbox
+// keeps its own container, spec, namespaces and cgroup, so no isolation
+// property changes. The failure domain does: a host's shim that dies takes
+// the runs in flight in its sandboxes with it. They fail with
+// ErrUnavailable (503, Retry-After) and are killed through their cgroups as
+// any run whose shim went away; the host is replaced before its slot is
+// used again.
+//
+// Sandboxes are spread over Config.ShimHosts hosts in turn. Containerd 1.6
+// and 1.7 have no sandbox records: there every sandbox keeps a shim of its
+// own, as before.
+
+// shimHost is one host.
+type shimHost struct {
+	id      string
+	dir     string    // the anchor's (empty) job directory
+	box     *prepared // the anchor's sandbox
+	users   int       // joined sandboxes not yet removed; under shimHosts.mu
+	retired bool      // no sandbox joins it any more; under shimHosts.mu
+}
+
+// shimHosts are the runner's hosts.
+type shimHosts struct {
+	r     *Runner
+	mu    sync.Mutex
+	slots []*shimHost // nil for a slot whose host is not made yet
+	next  atomic.Uint64
+	all   map[string]*shimHost // every host not yet removed, retired ones included; under mu
+	// making serialises the creation of hosts, so that a burst of
+	// requests after a host died replaces it once.
+	making sync.Mutex
+}
+
+// errNoSandboxRecords means containerd keeps no sandbox records (1.6, 1.7).
+var errNoSandboxRecords = errors.New("containerd has no sandbox records")
+
+// startShimHosts makes the first host to learn whether containerd supports
+// them; it returns nil (every sandbox gets a shim of its own) when n is 0
+// or containerd does not.
+func (r *Runner) startShimHosts(ctx context.Context, n int) (*shimHosts, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	hs := &shimHosts{r: r, slots: make([]*shimHost, n), all: map[string]*shimHost{}}
+	h, err := hs.make(ctx)
+	if errors.Is(err, errNoSandboxRecords) {
+		r.log.Info("sandboxes start shims of their own: containerd has no sandbox records", "containerd", r.version)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	hs.mu.Lock()
+	hs.slots[0] = h
+	hs.mu.Unlock()
+	return hs, nil
+}
+
+// join returns the ID of the host the next sandbox joins, and the function
+// to call once that sandbox is removed. It makes or replaces the slot's
+// host when needed.
+func (hs *shimHosts) join(ctx context.Context) (string, func(), error) {
+	i := int(hs.next.Add(1)-1) % len(hs.slots)
+	h, err := hs.hostOf(ctx, i)
+	if err != nil {
+		return "", nil, err
+	}
+	return h.id, func() { hs.leave(h) }, nil
+}
+
+// hostOf returns slot i's live host with a user added for the caller.
+func (hs *shimHosts) hostOf(ctx context.Context, i int) (*shimHost, error) {
+	hs.mu.Lock()
+	if h := hs.slots[i]; h != nil && h.box.alive() {
+		h.users++
+		hs.mu.Unlock()
+		return h, nil
+	}
+	hs.mu.Unlock()
+
+	hs.making.Lock()
+	defer hs.making.Unlock()
+	hs.mu.Lock()
+	if h := hs.slots[i]; h != nil && h.box.alive() {
+		// Another caller replaced it meanwhile.
+		h.users++
+		hs.mu.Unlock()
+		return h, nil
+	}
+	old := hs.slots[i]
+	hs.slots[i] = nil
+	hs.mu.Unlock()
+	if old != nil {
+		hs.r.log.Warn("shim host is gone; replacing it", "id", old.id)
+		hs.retire(old)
+	}
+	h, err := hs.make(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.slots[i] = h
+	h.users++
+	return h, nil
+}
+
+// make creates a host: its anchor sandbox, then the sandbox record that
+// lets other sandboxes join its shim.
+func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
+	r := hs.r
+	h := &shimHost{id: shimHostID(r.cfg)}
+	h.dir = filepath.Join(jobsDir(r.cfg), h.id)
+	if err := os.Mkdir(h.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create shim host directory: %w", err)
+	}
+	hs.mu.Lock()
+	hs.all[h.id] = h
+	hs.mu.Unlock()
+	defer func() {
+		if retErr != nil {
+			hs.remove(h)
+		}
+	}()
+	var lang Language
+	for _, l := range r.cfg.Languages {
+		if lang.Name == "" || l.Name < lang.Name {
+			lang = l
+		}
+	}
+	lim := r.cfg.RunLimits
+	lim.Pids = anchorPids
+	p, err := r.prepare(ctx, sandboxSpec{
+		id: h.id, job: h.id, lang: lang, args: anchorArgs, cwd: "/", jobDir: h.dir,
+		anchor: true, prestart: true, limits: lim, timeout: r.cfg.RunTimeout, noShimHost: true, nullIO: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.box = p
+	now := time.Now()
+	_, err = r.client.SandboxStore().Create(r.nsContext(ctx), sandbox.Sandbox{
+		ID:        h.id,
+		Labels:    map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir, LabelJob: h.id},
+		Runtime:   sandbox.RuntimeOpts{Name: r.cfg.Runtime},
+		CreatedAt: now, UpdatedAt: now,
+	})
+	if isUnimplemented(err) {
+		return nil, errNoSandboxRecords
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("create sandbox record: %w", err))
+	}
+	// Removing the host deletes the record first (the last step added is
+	// the first run); a failure is retried with the host's other steps.
+	p.td.add(func() error {
+		cctx, cancel := r.cleanupContext()
+		defer cancel()
+		if err := r.client.SandboxStore().Delete(cctx, h.id); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete sandbox record: %w", err)
+		}
+		return nil
+	})
+	return h, nil
+}
+
+// isUnimplemented reports whether err says containerd lacks the API.
+func isUnimplemented(err error) bool {
+	return err != nil && (errdefs.IsNotImplemented(err) || status.Code(err) == codes.Unimplemented ||
+		strings.Contains(err.Error(), "unknown service"))
+}
+
+// leave records that a sandbox of h was removed, and removes a retired h
+// that no sandbox uses any more.
+func (hs *shimHosts) leave(h *shimHost) {
+	hs.mu.Lock()
+	h.users--
+	done := h.retired && h.users == 0
+	hs.mu.Unlock()
+	if done {
+		hs.remove(h)
+	}
+}
+
+// retire stops sandboxes from joining h, and removes it once none uses it.
+func (hs *shimHosts) retire(h *shimHost) {
+	hs.mu.Lock()
+	h.retired = true
+	done := h.users == 0
+	hs.mu.Unlock()
+	if done {
+		hs.remove(h)
+	}
+}
+
+// remove deletes h's sandbox record and anchor sandbox (the shim exits once
+// its last task is deleted), then its directory. A step that fails is
+// retried by the janitor, or by the next start-up.
+func (hs *shimHosts) remove(h *shimHost) {
+	r := hs.r
+	if h.box != nil {
+		r.destroy(h.box)
+	}
+	if err := os.RemoveAll(h.dir); err != nil {
+		r.log.Error("remove shim host directory", "dir", h.dir, "err", err)
+	}
+	hs.mu.Lock()
+	delete(hs.all, h.id)
+	hs.mu.Unlock()
+}
+
+// close retires every host; each is removed now, or when its last sandbox is.
+func (hs *shimHosts) close() {
+	if hs == nil {
+		return
+	}
+	hs.mu.Lock()
+	hosts := make([]*shimHost, 0, len(hs.slots))
+	for i, h := range hs.slots {
+		if h != nil {
+			hosts = append(hosts, h)
+			hs.slots[i] = nil
+		}
+	}
+	hs.mu.Unlock()
+	for _, h := range hosts {
+		hs.retire(h)
+	}
+}
+
+// ids lists the hosts not yet removed.
+func (hs *shimHosts) ids() []string {
+	if hs == nil {
+		return nil
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	out := make([]string, 0, len(hs.all))
+	for id := range hs.all {
+		out = append(out, id)
+	}
+	return out
+}
+
+// size is how many hosts the sandboxes are spread over; 0 for nil.
+func (hs *shimHosts) size() int {
+	if hs == nil {
+		return 0
+	}
+	return len(hs.slots)
+}
+
+// shimHostID is a new host's ID: "<uuid>-<owner tag>-shim". The tag names
+// the runner (its state directory), so that a scan of the namespace's
+// cgroups, processes and shims tells one runner's hosts from another's.
+func shimHostID(cfg Config) string {
+	return uuid.NewString() + "-" + ownerTag(cfg) + "-shim"
+}
+
+// ownerTag is a short digest of cfg's state directory.
+func ownerTag(cfg Config) string {
+	sum := sha256.Sum256([]byte(cfg.StateDir))
+	return hex.EncodeToString(sum[:4])
+}
+
+// othersShimHost reports whether a leftover line names a shim host of a
+// runner other than cfg's.
+func othersShimHost(cfg Config, line string) bool {
+	return strings.Contains(line, "-shim") && !strings.Contains(line, "-"+ownerTag(cfg)+"-shim")
+}
