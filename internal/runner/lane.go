@@ -1,12 +1,10 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -378,10 +376,8 @@ func (l *lane) scrub() error {
 			}
 		}
 	}
-	// ipcrm of the host, in the sandbox's IPC namespace only.
-	out, err := exec.Command("nsenter", "--target", strconv.Itoa(l.root), "--ipc", "--", "ipcrm", "--all").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("remove IPC objects: %w: %s", err, bytes.TrimSpace(out))
+	if err := removeSysVIPC(l.root); err != nil {
+		return fmt.Errorf("remove IPC objects: %w", err)
 	}
 	return nil
 }
