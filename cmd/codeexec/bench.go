@@ -39,7 +39,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.ThroughputRuns, "throughput-runs", c.ThroughputRuns, "when positive, each throughput measurement is this many runs instead of a duration")
 	fs.IntVar(&c.JudgeTests, "judge-tests", c.JudgeTests, "tests of each POST /judge request measured against as many POST /run requests")
 	fs.IntVar(&c.JudgeRounds, "judge-rounds", c.JudgeRounds, "rounds of that judge measurement per language; 0 skips it")
-	fs.Var(listFlag{&c.Programs}, "programs", "comma-separated programs to measure: "+strings.Join(bench.ProgramNames(), ","))
+	fs.Var(listFlag{&c.Programs}, "programs", "comma-separated programs to measure, of "+strings.Join(bench.AllProgramNames(), ",")+" (the default: "+strings.Join(bench.ProgramNames(), ",")+"; the others run on the service's methods only)")
 	fs.Var(listFlag{&c.Methods}, "methods", "comma-separated methods to measure: "+strings.Join(bench.AllMethods(), ","))
 	fs.StringVar(&c.Binary, "binary", c.Binary, "codeexec binary the service instances run")
 	fs.StringVar(&c.Socket, "containerd-socket", c.Socket, "containerd's socket, for the instances and ctr; CODEEXEC_CONTAINERD_SOCKET sets the default")

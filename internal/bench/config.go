@@ -36,7 +36,7 @@ type Config struct {
 	// (docs/judge.md); 0 rounds: none.
 	JudgeTests, JudgeRounds int
 
-	Programs []string // names from Programs(); all when empty
+	Programs []string // names from AllPrograms()
 	Methods  []string // names from AllMethods(); all when empty
 
 	Binary string // the codeexec binary the service instances run
@@ -109,11 +109,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("throughput duration and runs must not be negative"))
 	}
 	if len(c.Programs) == 0 {
-		errs = append(errs, fmt.Errorf("no programs: choose from %v", ProgramNames()))
+		errs = append(errs, fmt.Errorf("no programs: choose from %v", AllProgramNames()))
 	}
 	for _, p := range c.Programs {
-		if !slices.Contains(ProgramNames(), p) {
-			errs = append(errs, fmt.Errorf("unknown program %q: choose from %v", p, ProgramNames()))
+		if !slices.Contains(AllProgramNames(), p) {
+			errs = append(errs, fmt.Errorf("unknown program %q: choose from %v", p, AllProgramNames()))
 		}
 	}
 	if len(c.Methods) == 0 {
@@ -136,10 +136,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// programs returns the chosen programs, in the order of Programs().
+// programs returns the chosen programs, in the order of AllPrograms().
 func (c Config) programs() []Program {
 	var out []Program
-	for _, p := range Programs() {
+	for _, p := range AllPrograms() {
 		if slices.Contains(c.Programs, p.Name) {
 			out = append(out, p)
 		}

@@ -26,7 +26,7 @@ func TestConfig(t *testing.T) {
 		want   string
 	}{
 		{"zero runs are refused", func(c *Config) { c.Runs = 0 }, "runs 0"},
-		{"an unknown program names the choices", func(c *Config) { c.Programs = []string{"ruby-hello"} }, "python-hello"},
+		{"an unknown program names the choices", func(c *Config) { c.Programs = []string{"cobol-hello"} }, "python-hello"},
 		{"an unknown method names the choices", func(c *Config) { c.Methods = []string{"podman"} }, "bare"},
 		{"the service methods need a binary", func(c *Config) { c.Binary = "" }, "binary"},
 		{"concurrency must be positive", func(c *Config) { c.Concurrency = 0 }, "concurrency"},

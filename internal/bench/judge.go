@@ -33,9 +33,9 @@ var judgePrograms = map[string]string{
 	"cpp":    "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
 }
 
-// measureJudge measures JudgeResults against the service s: its /run
-// requests are the warm method's own (service.Run).
-func measureJudge(ctx context.Context, s *service, tests, rounds int, log *slog.Logger) ([]JudgeResult, error) {
+// measureJudge measures JudgeResults for each of langs against the service
+// s: its /run requests are the warm method's own (service.Run).
+func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds int, log *slog.Logger) ([]JudgeResult, error) {
 	type tc struct {
 		Input          string `json:"input"`
 		ExpectedOutput string `json:"expected_output"`
@@ -46,7 +46,7 @@ func measureJudge(ctx context.Context, s *service, tests, rounds int, log *slog.
 		cases = append(cases, tc{fmt.Sprintf("%d %d\n", a, b), fmt.Sprintf("%d\n", a+b)})
 	}
 	var out []JudgeResult
-	for _, lang := range []string{"python", "cpp"} {
+	for _, lang := range langs {
 		res := JudgeResult{Language: lang, Tests: tests}
 		var judgeCPU, runCPU, compile []float64
 		for round := range rounds {

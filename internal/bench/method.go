@@ -18,8 +18,9 @@ const (
 	MethodCtr    = "ctr"
 	MethodDocker = "docker"
 	// The same service on the baseline stack (Config.BaselineSocket):
-	// containerd 1.6 with runc, as the service ran before containerd 2.x
-	// and crun, measured side by side with the current one.
+	// containerd 1.6 with runc and a snapshot view per sandbox, as the
+	// service ran before issue 11, measured side by side with the current
+	// one.
 	MethodBaseCold = "base-cold"
 	MethodBaseWarm = "base-warm"
 )
@@ -44,6 +45,25 @@ type Outcome struct {
 	Server  map[string]float64 // the service's own *_ms timings; HTTP methods only
 	Err     error
 }
+
+// limited is implemented by a method that runs only some languages.
+type limited interface{ supports(Program) bool }
+
+// supports reports whether m can run p: the methods outside the service
+// (bare, ctr, docker) know only Python and C++; the service runs every
+// language it serves.
+func supports(m Method, p Program) bool {
+	if l, ok := m.(limited); ok {
+		return l.supports(p)
+	}
+	return true
+}
+
+func pythonOrCpp(p Program) bool { return p.Language == "python" || p.Language == "cpp" }
+
+func (*bare) supports(p Program) bool   { return pythonOrCpp(p) }
+func (*ctr) supports(p Program) bool    { return pythonOrCpp(p) }
+func (*docker) supports(p Program) bool { return pythonOrCpp(p) }
 
 // newJobDir makes a fresh directory under parent holding p's source file,
 // with directory mode perm (a container user other than ours needs 0o777 to

@@ -37,11 +37,37 @@ func Programs() []Program {
 	}
 }
 
-// ProgramNames lists the names of Programs, in order.
-func ProgramNames() []string {
-	var names []string
-	for _, p := range Programs() {
-		names = append(names, p.Name)
+// LanguageHellos are hello world in each further language the service
+// runs, for `--programs` (only the service's methods run them); they are
+// not measured by default.
+func LanguageHellos() []Program {
+	hello := func(lang, code string) Program {
+		return Program{Name: lang + "-hello", Language: lang, Code: code, Want: "hello world\n"}
 	}
-	return names
+	return []Program{
+		hello("c", "#include <stdio.h>\nint main(void) { puts(\"hello world\"); return 0; }\n"),
+		hello("java", "public class Main { public static void main(String[] a) { System.out.println(\"hello world\"); } }\n"),
+		hello("javascript", "console.log(\"hello world\")\n"),
+		hello("ruby", "puts \"hello world\"\n"),
+		hello("php", "<?php echo \"hello world\\n\";\n"),
+		hello("bash", "echo hello world\n"),
+	}
+}
+
+// ProgramNames lists the names of Programs, in order: the default.
+func ProgramNames() []string { return names(Programs()) }
+
+// AllPrograms is Programs, then LanguageHellos.
+func AllPrograms() []Program { return append(Programs(), LanguageHellos()...) }
+
+// AllProgramNames lists the names of AllPrograms, in order: what
+// --programs may name.
+func AllProgramNames() []string { return names(AllPrograms()) }
+
+func names(ps []Program) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
 }

@@ -21,6 +21,9 @@ func measureLatency(ctx context.Context, r *Report, programs []Program, methods 
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				if !supports(m, p) {
+					continue
+				}
 				res := r.result(p.Name, m.Name())
 				o := runOnce(ctx, m, p, timeout)
 				if err := check(p, o); err != nil {

@@ -17,6 +17,9 @@ func measureThroughputs(ctx context.Context, r *Report, programs []Program, meth
 	for _, p := range programs {
 		for _, m := range methods {
 			res := r.result(p.Name, m.Name())
+			if res == nil {
+				continue // m cannot run p
+			}
 			for _, conc := range c.concurrencies() {
 				pid := 0
 				if s, ok := m.(*service); ok {
