@@ -47,7 +47,7 @@ build: ## Build bin/codeexec
 setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test)
 	scripts/setup.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS) >/dev/null
 
-images: ## Build and import the sandbox images only (IMAGES_FLAGS=--force to rebuild)
+images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for some; IMAGES_FLAGS=--force to rebuild)
 	scripts/images.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS)
 
 run: setup build ## Set up, build, then serve on :3000

@@ -112,11 +112,12 @@ dir_hash() {
 # 2: squashed into one layer.
 IMAGE_FORMAT=2
 
-# sandbox_hash LANG: what an image of sandbox/LANG is built from, the
-# directory and the base image's version. scripts/images.sh stores it beside
+# sandbox_hash LANG: what an image of sandbox/LANG is built from, its
+# directory, the sandbox base's directory and the base image's version. scripts/images.sh stores it beside
 # each archive, and rebuilds when it differs.
 sandbox_hash() {
-	printf '%s-base%s-image%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "${BASE_VERSION}" "${IMAGE_FORMAT}"
+	printf '%s-%s-base%s-image%s\n' "$(dir_hash "${REPO_DIR}/sandbox/$1")" "$(dir_hash "${REPO_DIR}/sandbox/base")" \
+		"${BASE_VERSION}" "${IMAGE_FORMAT}"
 }
 
 # ensure_crun: make crun usable on a hybrid cgroup host. crun refuses a

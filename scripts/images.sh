@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Build the sandbox images and import them into containerd.
 #
-# Usage: scripts/images.sh [--namespace NS]... [--baseline] [--force] [--rebuild-base]
+# Usage: scripts/images.sh [--namespace NS]... [--languages L1,L2] [--baseline] [--force] [--rebuild-base]
 #
 #   --namespace NS   containerd namespace to import into (repeatable;
 #                    default: codeexec)
+#   --languages L,.. build and import only these images (sandbox/<L>;
+#                    LANGUAGES=... in the environment does the same);
+#                    the service serves the languages whose image is there
 #   --baseline       import into the benchmark's baseline containerd
 #                    (scripts/containerd.sh baseline) instead
 #   --force          rebuild both images and re-import them
@@ -42,9 +45,13 @@ BASE_STAMP="${CODEEXEC_CACHE_DIR}/base-image.version"
 ARCHIVE_DIR="${CODEEXEC_CACHE_DIR}/images"
 # Every sandbox/<lang>/Dockerfile is an image, localhost/codeexec/<lang>:latest:
 # adding a language needs no change here.
+# sandbox/base is the image they all start FROM, not a language.
+SANDBOX_BASE=localhost/codeexec/base:latest
+SANDBOX_BASE_STAMP="${CODEEXEC_CACHE_DIR}/sandbox-base.hash"
 LANGS=()
 for dockerfile in "${REPO_DIR}"/sandbox/*/Dockerfile; do
 	dir="${dockerfile%/Dockerfile}"
+	[[ ${dir##*/} == base ]] && continue
 	LANGS+=("${dir##*/}")
 done
 
@@ -53,6 +60,7 @@ usage() {
 }
 
 namespaces=()
+only="${LANGUAGES:-}"
 baseline=0
 force=0
 rebuild_base=0
@@ -68,6 +76,15 @@ while [[ $# -gt 0 ]]; do
 		shift
 		;;
 	--baseline) baseline=1 && shift ;;
+	--languages)
+		[[ $# -ge 2 ]] || die "$1 needs a value"
+		only="$2"
+		shift 2
+		;;
+	--languages=*)
+		only="${1#*=}"
+		shift
+		;;
 	--force) force=1 && shift ;;
 	--rebuild-base) rebuild_base=1 && force=1 && shift ;;
 	-h | --help) usage && exit 0 ;;
@@ -76,6 +93,14 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ ${#namespaces[@]} -eq 0 ]]; then
 	namespaces=(codeexec)
+fi
+if [[ -n ${only} ]]; then
+	IFS=, read -r -a wanted <<<"${only}"
+	for w in "${wanted[@]}"; do
+		[[ -f ${REPO_DIR}/sandbox/${w}/Dockerfile && ${w} != base ]] ||
+			die "--languages: no image sandbox/${w} (images: ${LANGS[*]})"
+	done
+	LANGS=("${wanted[@]}")
 fi
 
 require_root
@@ -189,11 +214,30 @@ archive_digest() {
 	tar -xOf "$1" index.json | grep -o '"digest":"sha256:[0-9a-f]*"' | head -n 1 | cut -d'"' -f4
 }
 
+# Step 2b: the sandbox base (sandbox/base) that every language image starts
+# FROM, in buildah's storage only; rebuilt when its directory changes.
+ensure_sandbox_base() {
+	local hash
+	ensure_base_image
+	hash="$(dir_hash "${REPO_DIR}/sandbox/base")-base${BASE_VERSION}"
+	if [[ -n $(buildah_image_id "${SANDBOX_BASE}") && -f ${SANDBOX_BASE_STAMP} &&
+		$(<"${SANDBOX_BASE_STAMP}") == "${hash}" ]]; then
+		return 0
+	fi
+	log "building ${SANDBOX_BASE} from sandbox/base (log: ${ARCHIVE_DIR}/base.build.log)"
+	if ! buildah bud --isolation chroot --network host --pull=never --layers=false \
+		-t "${SANDBOX_BASE}" "${REPO_DIR}/sandbox/base" >"${ARCHIVE_DIR}/base.build.log" 2>&1; then
+		tail -n 30 "${ARCHIVE_DIR}/base.build.log" >&2
+		die "building ${SANDBOX_BASE} failed"
+	fi
+	printf '%s\n' "${hash}" >"${SANDBOX_BASE_STAMP}"
+}
+
 # Steps 3 and 4a: build localhost/codeexec/LANG:latest into its OCI archive.
 build_image() {
 	local lang=$1 hash=$2 ref="localhost/codeexec/$1:latest"
 	local archive="${ARCHIVE_DIR}/$1.tar" old_id new_id
-	ensure_base_image
+	ensure_sandbox_base
 	old_id="$(buildah_image_id "${ref}")"
 	log "building ${ref} from sandbox/${lang} (log: ${archive%.tar}.build.log)"
 	# --squash: one layer, base included, whose directory every sandbox of

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/api"
@@ -37,7 +39,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.NewHandler(r, cfg.API, log),
+		Handler:           api.NewHandler(r, apiConfigFor(cfg.API, r.Languages()), log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A response may wait for the queue, a compile and a run.
@@ -60,4 +62,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// apiConfigFor is the API configuration for the languages the runner
+// serves: those whose image it found (runner.New).
+func apiConfigFor(c api.Config, langs map[string]runner.Language) api.Config {
+	c.Languages = slices.Sorted(maps.Keys(langs))
+	return c
 }

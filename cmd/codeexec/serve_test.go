@@ -145,7 +145,7 @@ func TestServeRunsProgramsOverHTTP(t *testing.T) {
 		{"cpp hello world", `{"language":"cpp","code":"#include <cstdio>\nint main(){ std::puts(\"hello, world\"); }"}`, 200, "success", "hello, world\n"},
 		{"stdin is echoed", `{"language":"python","code":"print(input()[::-1])","input":"abc\n"}`, 200, "success", "cba\n"},
 		{"a compile error", `{"language":"cpp","code":"int main( {"}`, 200, "compile_error", ""},
-		{"an unknown language", `{"language":"ruby","code":"puts 1"}`, 400, "", ""},
+		{"an unknown language", `{"language":"cobol","code":"DISPLAY 1"}`, 400, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,10 +320,17 @@ func TestServeListsRuntimes(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	if len(body.Runtimes) != 3 || body.Runtimes[0].Language != "cpp" || body.Runtimes[1].Language != "cpp20" || body.Runtimes[2].Language != "python" {
-		t.Fatalf("got %+v", body.Runtimes)
+	var names []string
+	byName := map[string]runner.Runtime{}
+	for _, rt := range body.Runtimes {
+		names = append(names, rt.Language)
+		byName[rt.Language] = rt
 	}
-	if j := body.Judge; strings.Join(j.CompareModes, ",") != "exact,lines,tokens,float" || strings.Join(j.CheckerLanguages, ",") != "cpp,cpp20,python" || j.MaxTests != 256 {
+	const want = "bash,c,cpp,cpp20,java,javascript,php,python,ruby"
+	if strings.Join(names, ",") != want {
+		t.Fatalf("runtimes %v, want %s in that order", names, want)
+	}
+	if j := body.Judge; strings.Join(j.CompareModes, ",") != "exact,lines,tokens,float" || strings.Join(j.CheckerLanguages, ",") != want || j.MaxTests != 256 {
 		t.Errorf("judge %+v", j)
 	}
 	// The service's own choice, which CODEEXEC_OCI_RUNTIME may force.
@@ -334,12 +341,12 @@ func TestServeListsRuntimes(t *testing.T) {
 	if sb := body.Sandbox; sb.Containerd == "" || sb.Shim != runner.DefaultRuntime || !slices.Contains(wantOCI, sb.OCIRuntime) {
 		t.Errorf("sandbox %+v, want a containerd version, shim %s and OCI runtime in %v", sb, runner.DefaultRuntime, wantOCI)
 	}
-	py := body.Runtimes[2]
+	py := byName["python"]
 	if py.Image != runner.PythonImage || !strings.HasPrefix(py.ImageDigest, "sha256:") || py.SourceFile != "main.py" ||
 		py.Limits.TimeoutMS != 2000 || py.Limits.MemoryBytes != 256<<20 || py.Limits.Pids != 64 || len(py.Compile) != 0 {
 		t.Errorf("python runtime %+v", py)
 	}
-	if cpp := body.Runtimes[0]; len(cpp.Compile) == 0 || cpp.Limits.CompileTimeoutMS != 10000 {
+	if cpp := byName["cpp"]; len(cpp.Compile) == 0 || cpp.Limits.CompileTimeoutMS != 10000 {
 		t.Errorf("cpp runtime %+v", cpp)
 	}
 }

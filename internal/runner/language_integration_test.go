@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,4 +32,37 @@ func TestALanguageAddedOnlyByConfiguration(t *testing.T) {
 			t.Fatalf("pool %d: stdout %q warm %v", pool, res.Stdout, res.Warm)
 		}
 	}
+}
+
+// TestLanguagesWithoutAnImageAreNotServed: an operator who built only some
+// images gets a runner serving those, and one with none gets an error
+// saying how to build them.
+func TestLanguagesWithoutAnImageAreNotServed(t *testing.T) {
+	ghost := Language{Name: "ghost", Image: "localhost/codeexec/ghost:latest", SourceFile: "main.gh",
+		Run: []string{"/usr/bin/tini", "--", "/bin/true"}}
+	t.Run("the languages whose image is there are served", func(t *testing.T) {
+		r := MustOpenRunner(t, func(c *Config) {
+			c.Languages = map[string]Language{"python": c.Languages["python"], "ghost": ghost}
+		})
+		if _, ok := r.Languages()["ghost"]; ok || len(r.Languages()) != 1 {
+			t.Fatalf("serves %v, want python alone", r.Languages())
+		}
+		res := run(t, r, "python", `print("hello")`, "")
+		wantStatus(t, res, StatusSuccess)
+		if _, err := r.Run(context.Background(), Request{Language: "ghost", Code: "x"}); !errors.Is(err, ErrUnknownLanguage) {
+			t.Fatalf("a run of the language without an image: %v, want ErrUnknownLanguage", err)
+		}
+	})
+	t.Run("no image at all is an error naming the way to build them", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Languages = map[string]Language{"ghost": ghost}
+		r, err := New(context.Background(), cfg, testLogger())
+		if err == nil {
+			r.Close()
+			t.Fatal("New succeeded with no image")
+		}
+		if !strings.Contains(err.Error(), "scripts/images.sh") {
+			t.Fatalf("error %q does not say how to build the image", err)
+		}
+	})
 }

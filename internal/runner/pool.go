@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -15,6 +16,7 @@ type pools struct {
 	ready   map[string]chan *job
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	cores   int // refills wait while this many slots or more are taken (waitQuiet)
 	maxIdle time.Duration
 	size    int
 	mu      sync.Mutex
@@ -27,7 +29,8 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{}}
+	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{},
+		cores: runtime.NumCPU()}
 	for name, lang := range r.cfg.Languages {
 		ch := make(chan *job, size)
 		p.ready[name] = ch
@@ -75,19 +78,29 @@ func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 // refillDelayMax bounds how long a refill waits for the runs in flight.
 const refillDelayMax = time.Second
 
-// waitQuiet waits, at most refillDelayMax, until no sandbox slot is taken.
-// Preparing a sandbox costs far more CPU than a short program (containerd,
-// a shim, runc), and on a small machine a refill that overlaps a run slows
-// that run down: the request that just took a pooled sandbox would pay for
-// its replacement. Under steady load the wait runs out and the refill goes
-// ahead anyway.
+// waitQuiet waits, at most refillDelayMax, until fewer sandbox slots are
+// taken than the machine has cores. Preparing a sandbox costs more CPU
+// than a short program (containerd, the runtime), and a refill that
+// competes with the runs in flight for the cores slows them down: the
+// request that just took a pooled sandbox would pay for its replacement.
+// With a core to spare (one client sending requests one after the other,
+// on two cores) the refill runs beside the run, so the next request finds
+// a prepared sandbox. Under steady load the wait runs out and the refill
+// goes ahead anyway. It sleeps until a slot is released, not polling.
 func (p *pools) waitQuiet(ctx context.Context) {
-	deadline := time.Now().Add(refillDelayMax)
-	for p.r.Running() > 0 && time.Now().Before(deadline) {
+	deadline := time.NewTimer(refillDelayMax)
+	defer deadline.Stop()
+	for {
+		freed := p.r.freed.wait()
+		if p.r.Running() < p.cores {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(5 * time.Millisecond):
+		case <-deadline.C:
+			return
+		case <-freed:
 		}
 	}
 }

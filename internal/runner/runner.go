@@ -1,12 +1,15 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +39,7 @@ type Runner struct {
 	log    *slog.Logger
 
 	slots   chan struct{}          // one token per running sandbox
+	freed   broadcast              // signalled whenever a slot is released
 	multi   sync.Mutex             // held by whoever acquires several slots at once
 	waiting atomic.Int64           // requests queued for a slot
 	pending sync.WaitGroup         // teardowns still running
@@ -73,13 +77,34 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		return nil, fmt.Errorf("containerd is not answering at %s (start it, or point the service at the right socket): %w", cfg.Socket, err)
 	}
 	r.version = v.Version
+	// The languages whose image is missing are not served (an operator
+	// may build only some images: scripts/images.sh --languages); none at
+	// all is an error.
+	r.cfg.Languages = maps.Clone(cfg.Languages)
+	var missing []string
+	var firstMissing error
 	for name, lang := range cfg.Languages {
 		img, err := r.checkImage(ctx, lang)
+		if errors.Is(err, errImageMissing) {
+			missing = append(missing, name)
+			firstMissing = cmp.Or(firstMissing, fmt.Errorf("language %s: %w", name, err))
+			delete(r.cfg.Languages, name)
+			continue
+		}
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("language %s: %w", name, err)
 		}
 		r.images[name] = img
+	}
+	if len(r.images) == 0 {
+		c.Close()
+		return nil, firstMissing
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		log.Warn("languages without an image are not served", "languages", missing,
+			"build", "scripts/images.sh --namespace "+cfg.Namespace)
 	}
 	if err := r.Reconcile(ctx); err != nil {
 		c.Close()
@@ -228,12 +253,15 @@ func dial(cfg Config) (*client.Client, error) {
 func jobsDir(cfg Config) string { return filepath.Join(cfg.StateDir, "jobs") }
 func fifoDir(cfg Config) string { return filepath.Join(cfg.StateDir, "fifo") }
 
+// errImageMissing means a language's image is not in the namespace.
+var errImageMissing = errors.New("image missing")
+
 // checkImage finds the language's image and makes sure it is unpacked for
 // the snapshotter, so the request path only creates a snapshot view.
 func (r *Runner) checkImage(ctx context.Context, lang Language) (client.Image, error) {
 	img, err := r.client.GetImage(ctx, lang.Image)
 	if errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("image %s is not in containerd namespace %q: build and import it with `scripts/images.sh --namespace %s`", lang.Image, r.cfg.Namespace, r.cfg.Namespace)
+		return nil, fmt.Errorf("%w: image %s is not in containerd namespace %q: build and import it with `scripts/images.sh --namespace %s`", errImageMissing, lang.Image, r.cfg.Namespace, r.cfg.Namespace)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up image %s: %w", lang.Image, err)
@@ -256,7 +284,7 @@ func (r *Runner) checkImage(ctx context.Context, lang Language) (client.Image, e
 func (r *Runner) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case r.slots <- struct{}{}:
-		return func() { <-r.slots }, nil
+		return r.releaseSlot, nil
 	default:
 	}
 	if r.waiting.Add(1) > int64(r.cfg.MaxQueue) {
@@ -268,7 +296,7 @@ func (r *Runner) acquire(ctx context.Context) (release func(), err error) {
 	defer t.Stop()
 	select {
 	case r.slots <- struct{}{}:
-		return func() { <-r.slots }, nil
+		return r.releaseSlot, nil
 	case <-t.C:
 		return nil, ErrBusy
 	case <-ctx.Done():
@@ -299,6 +327,39 @@ func (r *Runner) acquireN(ctx context.Context, n int) (release func(), err error
 	return releaseAll, nil
 }
 
+// releaseSlot gives a sandbox slot back and tells whoever waits for one to
+// be freed (pools.waitQuiet).
+func (r *Runner) releaseSlot() {
+	<-r.slots
+	r.freed.signal()
+}
+
+// broadcast wakes every goroutine waiting on it when signalled.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next signal.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+// signal wakes the current waiters.
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
 // tryAcquireN takes n sandbox slots if they are free now, and none otherwise.
 func (r *Runner) tryAcquireN(n int) (release func(), ok bool) {
 	r.multi.Lock()
@@ -306,7 +367,7 @@ func (r *Runner) tryAcquireN(n int) (release func(), ok bool) {
 	taken := 0
 	releaseAll := func() {
 		for range taken {
-			<-r.slots
+			r.releaseSlot()
 		}
 	}
 	for range n {
