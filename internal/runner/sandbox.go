@@ -384,7 +384,13 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	case status = <-p.exitCh:
 		exited = status.Error() == nil
 	case <-timer.C:
-		e.timedOut = true
+		// The limit is the kernel's word, not the event's: a program that
+		// ended in time, whose exit a busy shim has not reported yet, did
+		// not time out.
+		if p.pidfd >= 0 && pidfdExited(p.pidfd) {
+			status, exited = awaitLateExit(p.exitCh)
+		}
+		e.timedOut = !exited
 	case <-p.overflow:
 	case <-ctx.Done():
 		gone = true
@@ -392,7 +398,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	if !exited && status.Error() == nil {
 		status = r.kill(p)
 	}
-	e.elapsed = time.Since(start)
+	e.elapsed = runTime(start, status)
 	p.exited.Store(status.Error() == nil)
 	if err := status.Error(); err != nil {
 		// The exit watch broke (containerd stopped, or the shim died), so
@@ -422,6 +428,39 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	e.stdout, e.stdoutTruncated = p.stdout.Result()
 	e.stderr, e.stderrTruncated = p.stderr.Result()
 	return e, nil
+}
+
+// lateExit bounds the wait for the exit status of a process the kernel
+// says has exited.
+const lateExit = 5 * time.Second
+
+// pidfdExited reports, without blocking, whether the process of pidfd has
+// exited.
+func pidfdExited(pidfd int) bool {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0
+}
+
+// awaitLateExit waits, at most lateExit, for the exit status of a process
+// that has exited.
+func awaitLateExit(exitCh <-chan client.ExitStatus) (client.ExitStatus, bool) {
+	select {
+	case status := <-exitCh:
+		return status, status.Error() == nil
+	case <-time.After(lateExit):
+		return client.ExitStatus{}, false
+	}
+}
+
+// runTime is how long a process ran from start: until the exit time its
+// shim recorded, when there is one, so that a late exit event does not
+// lengthen it.
+func runTime(start time.Time, status client.ExitStatus) time.Duration {
+	if t := status.ExitTime(); status.Error() == nil && !t.IsZero() && t.After(start) && t.Before(time.Now()) {
+		return t.Sub(start)
+	}
+	return time.Since(start)
 }
 
 // kill ends the sandbox's process at once and returns its exit status.
