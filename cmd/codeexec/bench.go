@@ -34,6 +34,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&out, "out", out, "directory for results.md, results.json, latency.png and the instances' logs")
 	fs.IntVar(&c.Runs, "runs", c.Runs, "measured runs per program and method")
 	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warm-up runs per program and method, before the measured ones")
+	fs.DurationVar(&c.Gap, "gap", c.Gap, "pause before each latency run, so each is a single request on an idle machine (e.g. 500ms); 0 sends them back to back")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "the higher concurrency throughput is measured at (the other is 1)")
 	fs.DurationVar(&c.ThroughputDuration, "throughput-duration", c.ThroughputDuration, "length of each throughput measurement")
 	fs.IntVar(&c.ThroughputRuns, "throughput-runs", c.ThroughputRuns, "when positive, each throughput measurement is this many runs instead of a duration")

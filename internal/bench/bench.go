@@ -49,6 +49,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 			ProcessAccounting: c.ProcessAccounting,
 		},
 	}
+	if c.Gap > 0 {
+		r.Settings.Gap = c.Gap.String()
+	}
 	if c.ThroughputRuns == 0 && c.ThroughputDuration > 0 {
 		r.Settings.ThroughputDuration = c.ThroughputDuration.String()
 	}
@@ -97,7 +100,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 		}
 	}
 
-	if err := measureLatency(ctx, r, programs, methods, c.Warmup, c.Runs, c.RunTimeout, log); err != nil {
+	if err := measureLatency(ctx, r, programs, methods, c.Warmup, c.Runs, c.RunTimeout, c.Gap, log); err != nil {
 		return nil, err
 	}
 	if err := measureThroughputs(ctx, r, programs, methods, c, work, log); err != nil {

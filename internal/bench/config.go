@@ -24,8 +24,11 @@ const (
 
 // Config is every setting of a benchmark run.
 type Config struct {
-	Runs        int // measured runs per (program, method)
-	Warmup      int // unmeasured runs per (program, method) before them
+	Runs   int // measured runs per (program, method)
+	Warmup int // unmeasured runs per (program, method) before them
+	// Gap is a pause before each latency run, so that each is a single
+	// request on an otherwise idle machine (0: back to back).
+	Gap         time.Duration
 	Concurrency int // the N of "throughput at concurrency 1 and N"
 	// Each throughput measurement lasts ThroughputDuration, or is
 	// ThroughputRuns runs when that is positive. Both zero: none.
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Runs < 1 {
 		errs = append(errs, fmt.Errorf("runs %d: must be at least 1", c.Runs))
+	}
+	if c.Gap < 0 {
+		errs = append(errs, fmt.Errorf("gap %s: must not be negative", c.Gap))
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("warm-up runs %d: must not be negative", c.Warmup))

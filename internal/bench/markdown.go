@@ -176,6 +176,7 @@ func (r *Report) Markdown() string {
 		{"cold instance flags", code(s.ColdArgs)}, {"warm instance flags", code(s.WarmArgs)},
 		{"flags of both", code(s.ServeArgs)}, {"bare C++ uses a precompiled bits/stdc++.h", fmt.Sprint(s.BarePCH)},
 		{"process accounting", fmt.Sprint(s.ProcessAccounting)},
+		{"pause before each latency run", orDash(s.Gap)},
 	} {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}

@@ -33,6 +33,7 @@ type Settings struct {
 	ServeArgs          []string `json:"serve_args,omitempty"`
 	BarePCH            bool     `json:"bare_pch"`
 	ProcessAccounting  bool     `json:"process_accounting,omitempty"`
+	Gap                string   `json:"gap,omitempty"` // pause before each latency run
 }
 
 // Result is what one (program, method) measured.

@@ -11,7 +11,7 @@ import (
 // every method, one run at a time; the order of the methods rotates from one
 // round to the next, so no method always follows the same neighbour and
 // noise on the machine is spread over all of them alike.
-func measureLatency(ctx context.Context, r *Report, programs []Program, methods []Method, warmup, runs int, timeout time.Duration, log *slog.Logger) error {
+func measureLatency(ctx context.Context, r *Report, programs []Program, methods []Method, warmup, runs int, timeout, gap time.Duration, log *slog.Logger) error {
 	total := warmup + runs
 	for round := range total {
 		warm := round < warmup
@@ -25,6 +25,15 @@ func measureLatency(ctx context.Context, r *Report, programs []Program, methods 
 					continue
 				}
 				res := r.result(p.Name, m.Name())
+				if gap > 0 {
+					// The machine settles (teardown, pool refill) before
+					// each run: a single request on an idle machine.
+					select {
+					case <-time.After(gap):
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
 				o := runOnce(ctx, m, p, timeout)
 				if err := check(p, o); err != nil {
 					res.addError(err, warm)

@@ -56,7 +56,7 @@ func TestMeasureLatency(t *testing.T) {
 	t.Run("methods take turns round by round, each round in a rotated order", func(t *testing.T) {
 		methods, order := fakes("a", "b", "c")
 		r := newTestReport([]Program{p}, methods)
-		if err := measureLatency(context.Background(), r, r.Programs, methods, 1, 2, time.Second, quiet); err != nil {
+		if err := measureLatency(context.Background(), r, r.Programs, methods, 1, 2, time.Second, 0, quiet); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"a", "b", "c", "b", "c", "a", "c", "a", "b"}
@@ -74,7 +74,7 @@ func TestMeasureLatency(t *testing.T) {
 		order := new([]string)
 		wrong := fakeMethod{name: "wrong", answer: func(Program) string { return "nope\n" }, mu: &mu, order: order}
 		r := newTestReport([]Program{p}, []Method{wrong})
-		if err := measureLatency(context.Background(), r, r.Programs, []Method{wrong}, 1, 3, time.Second, quiet); err != nil {
+		if err := measureLatency(context.Background(), r, r.Programs, []Method{wrong}, 1, 3, time.Second, 0, quiet); err != nil {
 			t.Fatal(err)
 		}
 		res := r.result("p", "wrong")
@@ -87,7 +87,7 @@ func TestMeasureLatency(t *testing.T) {
 		r := newTestReport([]Program{p}, methods)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := measureLatency(ctx, r, r.Programs, methods, 0, 5, time.Second, quiet); err == nil {
+		if err := measureLatency(ctx, r, r.Programs, methods, 0, 5, time.Second, 0, quiet); err == nil {
 			t.Error("no error after cancel")
 		}
 	})
