@@ -81,6 +81,11 @@ func TestJudgeOverHTTP(t *testing.T) {
 		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": pySum, "tests": sums(100, map[int]string{57: "0\n"})})
 		t.Logf("100 python tests judged in %s", time.Since(start).Round(time.Millisecond))
 		if code != 200 || got.Verdict != "wrong_answer" || got.Passed != 99 || got.Total != 100 || len(got.Tests) != 100 {
+			for _, tr := range got.Tests {
+				if tr.Status != "accepted" {
+					t.Logf("test %d: %+v", tr.Index, tr)
+				}
+			}
 			t.Fatalf("%d %s passed %d/%d %s", code, got.Verdict, got.Passed, got.Total, got.Error)
 		}
 		bad := got.Tests[57]
