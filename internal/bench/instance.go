@@ -44,7 +44,7 @@ func (c instanceConfig) serveArgs(addr string) []string {
 	return append(args, c.args...)
 }
 
-// startInstance starts the service and returns once GET /healthz answers.
+// startInstance starts the service and returns once GET /readyz answers 200.
 // The process is not tied to ctx: stop ends it gracefully.
 func startInstance(ctx context.Context, c instanceConfig) (*instance, error) {
 	addr, err := freeLoopbackAddr()
@@ -73,13 +73,15 @@ func startInstance(ctx context.Context, c instanceConfig) (*instance, error) {
 	return in, nil
 }
 
-// waitHealthy polls GET /healthz until it answers 200, the process exits, or
+// waitHealthy polls GET /readyz until it answers 200, the process exits, or
 // timeout passes.
 func (in *instance) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for {
-		resp, err := client.Get(in.url + "/healthz")
+		// Ready: containerd answers, the images are there and the warm
+		// pool was filled once; measuring earlier would measure the fill.
+		resp, err := client.Get(in.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -94,7 +96,7 @@ func (in *instance) waitHealthy(ctx context.Context, timeout time.Duration) erro
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s instance: /healthz not answering after %s: %s", in.cfg.name, timeout, in.logTail())
+			return fmt.Errorf("%s instance: /readyz not ready after %s: %s", in.cfg.name, timeout, in.logTail())
 		}
 	}
 }

@@ -164,3 +164,22 @@ func removeCgroup(root, path string) {
 		_ = os.Remove(d)
 	}
 }
+
+// removeCgroupDirs removes what is left of the cgroup directories at path
+// once the runtime has deleted the sandbox: normally nothing, but a
+// sandbox whose task was deleted while containerd was restarting can leave
+// empty directories behind in some hierarchies. A directory that cannot be
+// removed (a process still in it) is an error, so the janitor tries again.
+func removeCgroupDirs(root, path string) error {
+	dirs := []string{filepath.Join(root, path)}
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
+		dirs, _ = filepath.Glob(filepath.Join(root, "*", path))
+	}
+	var errs []error
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -16,7 +16,8 @@ type pools struct {
 	ready   map[string]chan *job
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	cores   int // refills wait while this many slots or more are taken (waitQuiet)
+	cores   int           // refills wait while this many slots or more are taken (waitQuiet)
+	filling chan struct{} // held by the one refill preparing a job
 	maxIdle time.Duration
 	size    int
 	mu      sync.Mutex
@@ -30,7 +31,7 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{},
-		cores: runtime.NumCPU()}
+		cores: runtime.NumCPU(), filling: make(chan struct{}, 1)}
 	for name, lang := range r.cfg.Languages {
 		ch := make(chan *job, size)
 		p.ready[name] = ch
@@ -49,7 +50,15 @@ func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		p.waitQuiet(ctx)
+		// One refill at a time across languages: with many languages, their
+		// refills at once (at start-up, say) starve the runs in flight.
+		select {
+		case p.filling <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
 		j, err := p.r.newJob(ctx, lang, true, p.r.defaultLimits())
+		<-p.filling
 		if err != nil {
 			if ctx.Err() == nil {
 				p.r.log.Warn("prepare pooled sandbox", "language", lang.Name, "err", err, "retry_in", backoff)

@@ -165,6 +165,9 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		thorough = true
 		return r.removeContainer(cctx, sp.id)
 	})
+	// The last step of the teardown (the first added): any cgroup directory
+	// the runtime left behind.
+	p.td.add(func() error { return removeCgroupDirs(cgroupRoot, p.cgroup) })
 	var hostOpts []client.NewContainerOpts
 	if r.hosts != nil && !sp.noShimHost {
 		hostID, leave, err := r.hosts.join(ctx)
