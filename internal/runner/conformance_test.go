@@ -100,6 +100,21 @@ console.log(f(1e6));`,
 		"read-only":     "import java.nio.file.*;\npublic class Main { public static void main(String[] a) { try { Files.writeString(Path.of(\"/etc/codeexec-probe\"), \"x\"); System.out.println(\"writable\"); } catch (Exception e) { System.out.println(\"read-only\"); } } }",
 		"recursion":     `public class Main { static long f(long n) { return n == 0 ? 0 : n + f(n - 1); } public static void main(String[] a) { System.out.println(f(1000000)); } }`,
 	},
+	"rust": {
+		"hello":         `fn main() { println!("hello"); }`,
+		"echo":          "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap(); print!(\"{}\", s); }",
+		"exit code":     `fn main() { std::process::exit(3); }`,
+		"uncaught":      `fn main() { panic!("boom"); }`,
+		"compile error": `fn main() { let x: i32 = "s"; }`,
+		"infinite":      `fn main() { loop {} }`,
+		"big memory":    "fn main() { let v = vec![1u8; 160 << 20]; println!(\"{}\", if v[12345] == 1 { \"ok\" } else { \"bad\" }); }",
+		"memory bomb":   "fn main() { let mut v = Vec::new(); loop { v.push(vec![1u8; 1 << 20]); } }",
+		"output flood":  `fn main() { loop { println!("{}", "x".repeat(1000)); } }`,
+		"uid":           "fn main() { let s = std::fs::read_to_string(\"/proc/self/status\").unwrap(); for l in s.lines() { if l.starts_with(\"Uid:\") { println!(\"{}\", l.split_whitespace().nth(1).unwrap()); } } }",
+		"no network":    "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap(); let port: u16 = s.trim().parse().unwrap(); match std::net::TcpStream::connect((\"127.0.0.1\", port)) { Ok(_) => println!(\"connected\"), Err(_) => println!(\"no network\") } }",
+		"read-only":     `fn main() { println!("{}", if std::fs::write("/etc/codeexec-probe", "x").is_ok() { "writable" } else { "read-only" }); }`,
+		"recursion":     "fn f(n: u64) -> u64 { if n == 0 { 0 } else { n + f(n - 1) } }\nfn main() { println!(\"{}\", f(1000000)); }",
+	},
 	"ruby": {
 		"big memory":   `s = "x" * (160 << 20); puts s.bytesize == (160 << 20) ? "ok" : "bad"`,
 		"hello":        `puts "hello"`,
@@ -226,7 +241,8 @@ func TestConformance(t *testing.T) {
 		}
 	}) {
 		progs, ok := conformancePrograms[lang]
-		if lang == "cpp20" {
+		switch lang {
+		case "cpp20":
 			progs, ok = conformancePrograms["cpp"], true
 		}
 		if !ok {
