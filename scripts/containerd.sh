@@ -66,6 +66,12 @@ pinned_version() {
 	(cd "${CODEEXEC_REPO_DIR}" && go list -m -f '{{.Version}}' "${CONTAINERD_MODULE}")
 }
 
+# pinned_built: true when PINNED_BIN holds all three commands (the build
+# moves them into place together).
+pinned_built() {
+	[[ -x ${PINNED_BIN}/containerd && -x ${PINNED_BIN}/containerd-shim-runc-v2 && -x ${PINNED_BIN}/ctr ]]
+}
+
 # ensure_pinned_containerd: build the pinned containerd, its runc shim and
 # ctr once, and put them first on PATH (the daemon finds its shim there).
 # Sets PINNED_BIN and PINNED_VERSION.
@@ -73,11 +79,12 @@ ensure_pinned_containerd() {
 	ensure_go
 	PINNED_VERSION="$(pinned_version)" || die "cannot read the pinned containerd version from go.mod"
 	PINNED_BIN="${CODEEXEC_CACHE_DIR}/containerd-${PINNED_VERSION}/bin"
-	if [[ ! -x ${PINNED_BIN}/containerd || ! -x ${PINNED_BIN}/containerd-shim-runc-v2 || ! -x ${PINNED_BIN}/ctr ]]; then
+	if ! pinned_built; then
 		mkdir -p "${CODEEXEC_CACHE_DIR}"
 		exec 9>"${CODEEXEC_CACHE_DIR}/containerd-build.lock"
 		flock 9
-		if [[ ! -x ${PINNED_BIN}/ctr ]]; then
+		# Another set-up may have built it while this one waited.
+		if ! pinned_built; then
 			local tmp start=${SECONDS}
 			tmp="$(mktemp -d "${CODEEXEC_CACHE_DIR}/containerd-build.XXXXXX")"
 			log "building containerd ${PINNED_VERSION} (go.mod's tools) into ${PINNED_BIN}: about 2.5 min on 2 cores, once"

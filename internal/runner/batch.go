@@ -159,7 +159,8 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 	return b, builds, nil
 }
 
-// noteDown records containerd as down when err says it is.
+// noteDown has the runner's probe ask containerd whether it is down when
+// err says the runtime was unavailable, and returns err.
 func (r *Runner) noteDown(err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		// A shim that died fails its runs the same way while containerd

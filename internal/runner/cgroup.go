@@ -152,25 +152,12 @@ func signalAll(procs string, sig syscall.Signal) (int, error) {
 }
 
 // removeCgroup removes the (empty) cgroup directories at path, in every
-// hierarchy that has one. Errors are ignored: what remains is reported by
-// Leftovers.
-func removeCgroup(root, path string) {
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		_ = os.Remove(filepath.Join(root, path))
-		return
-	}
-	dirs, _ := filepath.Glob(filepath.Join(root, "*", path))
-	for _, d := range dirs {
-		_ = os.Remove(d)
-	}
-}
-
-// removeCgroupDirs removes what is left of the cgroup directories at path
-// once the runtime has deleted the sandbox: normally nothing, but a
-// sandbox whose task was deleted while containerd was restarting can leave
-// empty directories behind in some hierarchies. A directory that cannot be
-// removed (a process still in it) is an error, so the janitor tries again.
-func removeCgroupDirs(root, path string) error {
+// hierarchy that has one; one that is not there is no error. A sandbox's
+// teardown ends with it: normally the runtime has removed them all, but a
+// task deleted while containerd was restarting can leave empty directories
+// behind in some hierarchies. A directory that cannot be removed (a process
+// still in it) is an error, so the janitor tries again.
+func removeCgroup(root, path string) error {
 	dirs := []string{filepath.Join(root, path)}
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
 		dirs, _ = filepath.Glob(filepath.Join(root, "*", path))

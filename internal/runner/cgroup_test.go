@@ -80,7 +80,7 @@ func TestKillCgroup(t *testing.T) {
 			t.Fatalf("create cgroup: %v", err)
 		}
 	}
-	t.Cleanup(func() { removeCgroup(cgroupRoot, path) })
+	t.Cleanup(func() { _ = removeCgroup(cgroupRoot, path) })
 
 	// The shell blocks reading a line from a pipe until it is in the
 	// cgroup, so its children are certainly born there: a shell started

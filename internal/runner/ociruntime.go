@@ -90,14 +90,9 @@ func (r *Runner) chooseOCIRuntime(ctx context.Context) error {
 }
 
 // probeOCIRuntime runs /bin/true in a sandbox of the first language's image
-// with rt, and removes it.
+// (firstLanguage) with rt, and removes it.
 func (r *Runner) probeOCIRuntime(ctx context.Context, rt ociRuntime) error {
-	var lang Language
-	for _, l := range r.cfg.Languages {
-		if lang.Name == "" || l.Name < lang.Name {
-			lang = l
-		}
-	}
+	lang := r.firstLanguage()
 	id := "probe-" + uuid.NewString()
 	dir := filepath.Join(jobsDir(r.cfg), id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -123,6 +118,19 @@ func (r *Runner) probeOCIRuntime(ctx context.Context, rt ociRuntime) error {
 		return fmt.Errorf("probe sandbox ended %s: %s", st, strings.TrimSpace(x.stderr))
 	}
 	return nil
+}
+
+// firstLanguage is the served language first by name: the image of the
+// sandboxes that run no program of their own (the runtime probe, shim
+// hosts' anchors).
+func (r *Runner) firstLanguage() Language {
+	var lang Language
+	for _, l := range r.cfg.Languages {
+		if lang.Name == "" || l.Name < lang.Name {
+			lang = l
+		}
+	}
+	return lang
 }
 
 // shortRuntimeError keeps the runtime's own words of a failed task

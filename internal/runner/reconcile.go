@@ -124,7 +124,8 @@ func (r *Runner) removeOrphanShims(ctx context.Context) error {
 		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill orphaned shim %d: %w", s.pid, err))
 		}
-		removeCgroup(cgroupRoot, cg)
+		// What remains is reported by Leftovers.
+		_ = removeCgroup(cgroupRoot, cg)
 		r.log.Info("killed orphaned shim", "pid", s.pid, "id", s.id)
 	}
 	return errors.Join(errs...)

@@ -38,13 +38,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
 	}
 	res, err := r.runJob(ctx, lang, lim, req)
-	if errors.Is(err, ErrUnavailable) {
-		// A shim that died fails its runs the same way while containerd
-		// answers: ask containerd itself (at once, in the background)
-		// before refusing every request.
-		go r.probe()
-	}
-	return res, err
+	return res, r.noteDown(err)
 }
 
 // runJob is Run once the request is checked.

@@ -167,7 +167,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	})
 	// The last step of the teardown (the first added): any cgroup directory
 	// the runtime left behind.
-	p.td.add(func() error { return removeCgroupDirs(cgroupRoot, p.cgroup) })
+	p.td.add(func() error { return removeCgroup(cgroupRoot, p.cgroup) })
 	var hostOpts []client.NewContainerOpts
 	if r.hosts != nil && !sp.noShimHost {
 		hostID, leave, err := r.hosts.join(ctx)
@@ -538,7 +538,16 @@ func (r *Runner) removeContainer(ctx context.Context, id string) error {
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container: %w", err)
 	}
-	return nil
+	// A task killed here (a crashed instance's, at start-up) can leave its
+	// cgroup directories behind while its last processes are still
+	// exiting: give them a moment.
+	path := "/" + r.cfg.Namespace + "/" + id
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := removeCgroup(cgroupRoot, path)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
 // teardown is a stack of cleanup steps, run in reverse order of addition.

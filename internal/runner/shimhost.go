@@ -154,16 +154,10 @@ func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
 			hs.remove(h)
 		}
 	}()
-	var lang Language
-	for _, l := range r.cfg.Languages {
-		if lang.Name == "" || l.Name < lang.Name {
-			lang = l
-		}
-	}
 	lim := r.cfg.RunLimits
 	lim.Pids = anchorPids
 	p, err := r.prepare(ctx, sandboxSpec{
-		id: h.id, job: h.id, lang: lang, args: anchorArgs, cwd: "/", jobDir: h.dir,
+		id: h.id, job: h.id, lang: r.firstLanguage(), args: anchorArgs, cwd: "/", jobDir: h.dir,
 		anchor: true, prestart: true, limits: lim, timeout: r.cfg.RunTimeout, noShimHost: true, nullIO: true,
 	})
 	if err != nil {
