@@ -233,20 +233,61 @@ ensure_sandbox_base() {
 	printf '%s\n' "${hash}" >"${SANDBOX_BASE_STAMP}"
 }
 
+# build_context LANG DIR: fill DIR with what sandbox/LANG's Dockerfile is
+# built from. That is the directory itself, plus the toolchains it names
+# from a registry other than Debian's, fetched here on the host with the
+# host's own registry configuration (the image build has none):
+#   npm-packages   one NAME@VERSION per line: each `npm pack`ed into npm/,
+#                  for the Dockerfile to unpack (npm's registry);
+#   go-toolchain   one Go version (go1.27.3): the official toolchain, which
+#                  the go command takes from the Go module proxy as the
+#                  golang.org/toolchain module (GOTOOLCHAIN), copied to go/.
+# The files pin exact versions, so the directory's hash still says what an
+# image is built from.
+build_context() {
+	local lang=$1 dir=$2 src="${REPO_DIR}/sandbox/$1" pkg goroot version
+	cp -a "${src}/." "${dir}/"
+	if [[ -f ${src}/npm-packages ]]; then
+		ensure_commands npm:npm
+		mkdir "${dir}/npm"
+		while read -r pkg; do
+			[[ -z ${pkg} || ${pkg} == \#* ]] && continue
+			log "${lang}: npm pack ${pkg}"
+			(cd "${dir}/npm" && npm pack --silent "${pkg}" >/dev/null) ||
+				die "${lang}: npm pack ${pkg} failed"
+		done <"${src}/npm-packages"
+	fi
+	if [[ -f ${src}/go-toolchain ]]; then
+		ensure_go
+		version="$(tr -d '[:space:]' <"${src}/go-toolchain")"
+		[[ ${version} =~ ^go[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || die "${lang}: go-toolchain holds '${version}', want a version like go1.27.3"
+		log "${lang}: Go toolchain ${version} from the Go module proxy"
+		goroot="$(cd "${dir}" && GOTOOLCHAIN="${version}" GOFLAGS= go env GOROOT)" ||
+			die "${lang}: fetching the Go toolchain ${version} failed"
+		[[ $(head -n 1 "${goroot}/VERSION") == "${version}" ]] || die "${lang}: ${goroot} is not ${version}"
+		cp -a "${goroot}" "${dir}/go"
+		chmod -R u+w "${dir}/go"
+	fi
+}
+
 # Steps 3 and 4a: build localhost/codeexec/LANG:latest into its OCI archive.
 build_image() {
 	local lang=$1 hash=$2 ref="localhost/codeexec/$1:latest"
-	local archive="${ARCHIVE_DIR}/$1.tar" old_id new_id
+	local archive="${ARCHIVE_DIR}/$1.tar" old_id new_id context
 	ensure_sandbox_base
 	old_id="$(buildah_image_id "${ref}")"
+	context="$(mktemp -d "${ARCHIVE_DIR}/${lang}.context.XXXXXX")"
+	TMP_DIRS+=("${context}")
+	build_context "${lang}" "${context}"
 	log "building ${ref} from sandbox/${lang} (log: ${archive%.tar}.build.log)"
 	# --squash: one layer, base included, whose directory every sandbox of
 	# the image can share as its read-only root (runner.sharedRoot).
 	if ! buildah bud --isolation chroot --network host --pull=never --layers=false --squash \
-		-t "${ref}" "${REPO_DIR}/sandbox/${lang}" >"${archive%.tar}.build.log" 2>&1; then
+		-t "${ref}" "${context}" >"${archive%.tar}.build.log" 2>&1; then
 		tail -n 30 "${archive%.tar}.build.log" >&2
 		die "building ${ref} failed"
 	fi
+	rm -rf "${context}"
 	new_id="$(buildah_image_id "${ref}")"
 	if [[ -n ${old_id} && ${old_id} != "${new_id}" ]]; then
 		buildah rmi "${old_id}" >/dev/null 2>&1 || true

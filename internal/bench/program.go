@@ -51,6 +51,9 @@ func LanguageHellos() []Program {
 		hello("ruby", "puts \"hello world\"\n"),
 		hello("php", "<?php echo \"hello world\\n\";\n"),
 		hello("bash", "echo hello world\n"),
+		hello("rust", "fn main() { println!(\"hello world\"); }\n"),
+		hello("go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello world\") }\n"),
+		hello("typescript", "const greeting: string = \"hello world\";\nconsole.log(greeting);\n"),
 	}
 }
 

@@ -1,12 +1,16 @@
 package runner
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // conformanceCase is one row of the conformance table: what a program of
@@ -18,7 +22,7 @@ import (
 type conformanceCase struct {
 	name  string
 	input func(t *testing.T) string // stdin; nil for none
-	check func(t *testing.T, res Result)
+	check func(t *testing.T, lang Language, res Result)
 }
 
 // conformancePrograms holds, per language, the program of each row.
@@ -119,6 +123,42 @@ console.log(f(1e6));`,
 		"read-only":     `fn main() { println!("{}", if std::fs::write("/etc/codeexec-probe", "x").is_ok() { "writable" } else { "read-only" }); }`,
 		"recursion":     "fn f(n: u64) -> u64 { if n == 0 { 0 } else { n + f(n - 1) } }\nfn main() { println!(\"{}\", f(1000000)); }",
 	},
+	"go": {
+		"big memory":    "package main\nimport \"fmt\"\nfunc main() { b := make([]byte, 160<<20); for i := range b { b[i] = 1 }; if b[12345] == 1 { fmt.Println(\"ok\") } }",
+		"hello":         "package main\nimport \"fmt\"\nfunc main() { fmt.Println(\"hello\") }",
+		"echo":          "package main\nimport (\"bufio\"; \"fmt\"; \"os\")\nfunc main() { s, _ := bufio.NewReader(os.Stdin).ReadString('\\n'); fmt.Print(s) }",
+		"exit code":     "package main\nimport \"os\"\nfunc main() { os.Exit(3) }",
+		"uncaught":      "package main\nfunc main() { panic(\"boom\") }",
+		"compile error": "package main\nfunc main() { return x }",
+		"infinite":      "package main\nfunc main() { for {} }",
+		"memory bomb":   "package main\nvar a [][]byte\nfunc main() { for { b := make([]byte, 1<<20); for i := range b { b[i] = 1 }; a = append(a, b) } }",
+		"output flood":  "package main\nimport (\"fmt\"; \"strings\")\nfunc main() { for { fmt.Println(strings.Repeat(\"x\", 1000)) } }",
+		"uid":           "package main\nimport (\"fmt\"; \"os\")\nfunc main() { fmt.Println(os.Getuid()) }",
+		"no network":    "package main\nimport (\"fmt\"; \"net\"; \"time\")\nfunc main() { var port int; fmt.Scan(&port); if c, err := net.DialTimeout(\"tcp\", fmt.Sprintf(\"127.0.0.1:%d\", port), 2*time.Second); err == nil { c.Close(); fmt.Println(\"connected\") } else { fmt.Println(\"no network\") } }",
+		"read-only":     "package main\nimport (\"fmt\"; \"os\")\nfunc main() { if os.WriteFile(\"/etc/codeexec-probe\", []byte(\"x\"), 0o644) == nil { fmt.Println(\"writable\") } else { fmt.Println(\"read-only\") } }",
+		"recursion":     "package main\nimport \"fmt\"\nfunc f(n int64) int64 { if n == 0 { return 0 }; return n + f(n-1) }\nfunc main() { fmt.Println(f(1000000)) }",
+	},
+	"typescript": {
+		"big memory":    `const b: Buffer = Buffer.alloc(160 << 20, 1); console.log(b[12345] === 1 ? "ok" : "bad");`,
+		"hello":         `console.log("hello");`,
+		"echo":          `import * as fs from "fs"; process.stdout.write(fs.readFileSync(0, "utf8"));`,
+		"exit code":     `process.exit(3);`,
+		"uncaught":      `throw new Error("boom");`,
+		"compile error": `const n: number = "s"; console.log(n);`,
+		"infinite":      `for (;;) {}`,
+		"memory bomb":   `const a: Buffer[] = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));`,
+		"output flood": `import * as fs from "fs"; const line: string = "x".repeat(1000) + "\n";
+for (;;) { try { fs.writeSync(1, line); } catch (e: any) { if (e.code !== "EAGAIN") throw e; } }`,
+		"uid": `console.log(process.getuid!());`,
+		"no network": `import * as fs from "fs"; import * as net from "net";
+const port: number = +fs.readFileSync(0, "utf8");
+const s = net.connect(port, "127.0.0.1");
+s.on("connect", () => { console.log("connected"); process.exit(0); });
+s.on("error", () => console.log("no network"));`,
+		"read-only": `import * as fs from "fs"; try { fs.writeFileSync("/etc/codeexec-probe", "x"); console.log("writable"); } catch (e) { console.log("read-only"); }`,
+		"recursion": `function f(n: number): number { return n === 0 ? 0 : n + f(n - 1); }
+console.log(f(1e6));`,
+	},
 	"ruby": {
 		"big memory":   `s = "x" * (160 << 20); puts s.bytesize == (160 << 20) ? "ok" : "bad"`,
 		"hello":        `puts "hello"`,
@@ -201,31 +241,33 @@ func hostListener(t *testing.T) string {
 }
 
 var conformanceCases = []conformanceCase{
-	{name: "hello", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "hello\n") }},
+	{name: "hello", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "hello\n") }},
 	{name: "echo", input: func(*testing.T) string { return "ping\n" },
-		check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ping\n") }},
-	{name: "exit code", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusRuntimeError); wantExit(t, res, 3) }},
-	{name: "uncaught", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusRuntimeError) }},
-	{name: "compile error", check: func(t *testing.T, res Result) {
+		check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ping\n") }},
+	{name: "exit code", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusRuntimeError); wantExit(t, res, 3) }},
+	{name: "uncaught", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusRuntimeError) }},
+	{name: "compile error", check: func(t *testing.T, lang Language, res Result) {
 		wantStatus(t, res, StatusCompileError)
-		if !strings.Contains(res.CompileOutput, "error") {
-			t.Errorf("compile output lacks the diagnostics: %q", res.CompileOutput)
+		// Every compiler's diagnostics name the file (the Go compiler's
+		// say "undefined: x", without the word error).
+		if !strings.Contains(res.CompileOutput, lang.SourceFile) {
+			t.Errorf("compile output lacks the diagnostics on %s: %q", lang.SourceFile, res.CompileOutput)
 		}
 	}},
-	{name: "infinite", check: func(t *testing.T, res Result) { wantTimeout(t, res) }},
-	{name: "big memory", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ok\n") }},
-	{name: "memory bomb", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusMemoryLimitExceeded) }},
-	{name: "output flood", check: func(t *testing.T, res Result) {
+	{name: "infinite", check: func(t *testing.T, _ Language, res Result) { wantTimeout(t, res) }},
+	{name: "big memory", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ok\n") }},
+	{name: "memory bomb", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusMemoryLimitExceeded) }},
+	{name: "output flood", check: func(t *testing.T, _ Language, res Result) {
 		wantStatus(t, res, StatusOutputLimitExceeded)
 		if !res.StdoutTruncated {
 			t.Error("stdout not marked truncated")
 		}
 	}},
-	{name: "uid", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "10001\n") }},
+	{name: "uid", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "10001\n") }},
 	{name: "no network", input: hostListener,
-		check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "no network\n") }},
-	{name: "read-only", check: func(t *testing.T, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "read-only\n") }},
-	{name: "recursion", check: func(t *testing.T, res Result) {
+		check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "no network\n") }},
+	{name: "read-only", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "read-only\n") }},
+	{name: "recursion", check: func(t *testing.T, _ Language, res Result) {
 		wantStatus(t, res, StatusSuccess)
 		wantStdout(t, res, "500000500000\n")
 	}},
@@ -233,41 +275,101 @@ var conformanceCases = []conformanceCase{
 
 // TestConformance runs the conformance table for every language the runner
 // serves by default: one program per language per row, the same checks for
-// all. A language missing from conformancePrograms fails: each language
-// must be held to the table.
+// all, on a cold runner; then the rows of the languages whose interpreter
+// the warm pool prestarts (Language.Prestart) on a warm runner, each run in
+// a prestarted sandbox. A language missing from
+// conformancePrograms fails: each language must be held to the table.
 func TestConformance(t *testing.T) {
-	r := MustOpenRunner(t, nil)
-	for _, lang := range slices.Sorted(func(yield func(string) bool) {
-		for name := range r.cfg.Languages {
-			if !yield(name) {
-				return
+	for _, warm := range []bool{false, true} {
+		mode := "cold"
+		if warm {
+			mode = "warm"
+		}
+		t.Run(mode, func(t *testing.T) {
+			r := MustOpenRunner(t, nil)
+			if warm {
+				r = openPooled(t, 1, nil)
 			}
-		}
-	}) {
-		progs, ok := conformancePrograms[lang]
-		switch lang {
-		case "cpp20":
-			progs, ok = conformancePrograms["cpp"], true
-		}
-		if !ok {
-			t.Errorf("language %s has no conformance programs", lang)
-			continue
-		}
-		for _, c := range conformanceCases {
-			code, ok := progs[c.name]
-			if !ok {
-				continue
-			}
-			t.Run(lang+"/"+c.name, func(t *testing.T) {
-				input := ""
-				if c.input != nil {
-					input = c.input(t)
+			for _, lang := range slices.Sorted(maps.Keys(r.cfg.Languages)) {
+				if warm && !r.cfg.Languages[lang].Prestart {
+					continue
 				}
-				c.check(t, run(t, r, lang, code, input))
-			})
+				progs, ok := conformancePrograms[lang]
+				switch lang {
+				case "cpp20":
+					progs, ok = conformancePrograms["cpp"], true
+				}
+				if !ok {
+					t.Errorf("language %s has no conformance programs", lang)
+					continue
+				}
+				for _, c := range conformanceCases {
+					code, ok := progs[c.name]
+					if !ok {
+						continue
+					}
+					t.Run(lang+"/"+c.name, func(t *testing.T) {
+						input := ""
+						if c.input != nil {
+							input = c.input(t)
+						}
+						if warm {
+							waitPooled(t, r, lang)
+						}
+						res := run(t, r, lang, code, input)
+						if warm && !res.Warm {
+							t.Errorf("a run of the warm runner got no pooled sandbox")
+						}
+						c.check(t, r.cfg.Languages[lang], res)
+					})
+				}
+				if r.cfg.Languages[lang].Compiled() && progs["compile error"] == "" {
+					t.Errorf("compiled language %s has no compile error row", lang)
+				}
+			}
+		})
+	}
+}
+
+// waitPooled waits until lang's pool holds a sandbox.
+func waitPooled(t *testing.T, r *Runner, lang string) {
+	t.Helper()
+	for deadline := time.Now().Add(testtiming.Settle); r.PoolLevels()[lang] < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pooled %s sandbox after %s: %v", lang, testtiming.Settle, r.PoolLevels())
 		}
-		if r.cfg.Languages[lang].Compiled() && progs["compile error"] == "" {
-			t.Errorf("compiled language %s has no compile error row", lang)
-		}
+	}
+}
+
+// TestConformanceBatch runs each language's echo program as a batch, the
+// way /judge runs a submission's tests: built once, then three runs in one
+// lane, each a fresh process with its own input. No language needs code of
+// its own for it.
+func TestConformanceBatch(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+	for _, lang := range slices.Sorted(maps.Keys(r.cfg.Languages)) {
+		t.Run(lang, func(t *testing.T) {
+			progs := conformancePrograms[lang]
+			if lang == "cpp20" {
+				progs = conformancePrograms["cpp"]
+			}
+			b, builds, err := r.OpenBatch(context.Background(), []Program{{Language: lang, Code: progs["echo"]}}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if builds[0].Status != StatusSuccess {
+				t.Fatalf("build %+v", builds[0])
+			}
+			defer b.Close()
+			for i := range 3 {
+				in := fmt.Sprintf("test %d\n", i)
+				res, err := b.Run(context.Background(), 0, 0, BatchRun{Input: in})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantStatus(t, res, StatusSuccess)
+				wantStdout(t, res, in)
+			}
+		})
 	}
 }
