@@ -26,6 +26,8 @@ import (
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/runner/runnertest"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // pythonArchive is the OCI archive scripts/images.sh builds for Python.
@@ -62,12 +64,12 @@ func TestContainerdRestartServiceRecovers(t *testing.T) {
 // the middle of a second program), checks the 503s, restarts containerd,
 // waits for a 200, and checks that nothing is left.
 func testContainerdRestart(t *testing.T, cd *privateContainerd, ns string, poolSize int, inFlight bool) {
-	const (
+	var (
 		// A request while containerd is down. At worst one waits for one
 		// attempt to dial containerd (1 s); once the runner's probe has
 		// seen containerd gone, the answer is immediate.
-		maxDownAnswer = 2 * time.Second
-		maxRecovery   = 15 * time.Second // from containerd's restart to a 200
+		maxDownAnswer = testtiming.Scaled(2 * time.Second)
+		maxRecovery   = testtiming.Scaled(15 * time.Second) // from containerd's restart to a 200
 	)
 	cfg := runner.DefaultConfig()
 	cfg.Socket = cd.socket
@@ -195,7 +197,7 @@ func testContainerdRestart(t *testing.T, cd *privateContainerd, ns string, poolS
 // waitPoolFull waits until r's python pool holds size prepared jobs.
 func waitPoolFull(t *testing.T, r *runner.Runner, size int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(30 * time.Second))
 	for r.PoolLevels()["python"] < size {
 		if time.Now().After(deadline) {
 			t.Fatalf("pool not refilled after 30s: %v", r.PoolLevels())
@@ -208,7 +210,7 @@ func waitPoolFull(t *testing.T, r *runner.Runner, size int) {
 // has cmdline in its command line.
 func waitForSandboxProcess(t *testing.T, ns, cmdline string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(30 * time.Second))
 	for {
 		if slices.ContainsFunc(sandboxProcesses(ns), func(p string) bool { return strings.Contains(p, cmdline) }) {
 			return
@@ -371,7 +373,7 @@ func (cd *privateContainerd) start(t *testing.T) {
 	cd.cmd, cd.exited = cmd, exited
 
 	start := time.Now()
-	deadline := start.Add(20 * time.Second)
+	deadline := start.Add(testtiming.Scaled(20 * time.Second))
 	for {
 		if err := cd.ping(); err == nil {
 			t.Logf("private containerd (pid %d) answers after %s", cmd.Process.Pid, time.Since(start).Round(time.Millisecond))
@@ -433,7 +435,7 @@ func (cd *privateContainerd) stop(t *testing.T) {
 	select {
 	case <-cd.exited:
 		t.Logf("private containerd stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
+	case <-time.After(testtiming.Scaled(10 * time.Second)):
 		cd.cmd.Process.Kill()
 		<-cd.exited
 		t.Errorf("private containerd ignored SIGTERM for 10s; killed it\n%s", cd.logTail())
@@ -483,7 +485,7 @@ func (cd *privateContainerd) destroy(t *testing.T) {
 	}
 	if len(killed) > 0 {
 		t.Errorf("killed processes left by the private containerd: %s", strings.Join(killed, ", "))
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(testtiming.Scaled(5 * time.Second))
 		for slices.ContainsFunc(pids, func(pid int) bool { return syscall.Kill(pid, 0) == nil }) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -543,7 +545,7 @@ func removeCgroupTree(root string) error {
 		return err
 	}
 	for _, d := range slices.Backward(dirs) {
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(testtiming.Scaled(2 * time.Second))
 		for {
 			err := syscall.Rmdir(d)
 			if err == nil || errors.Is(err, syscall.ENOENT) {

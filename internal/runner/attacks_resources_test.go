@@ -416,7 +416,7 @@ func waitPidsFull(t *testing.T, cfg Config, n int) []string {
 	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
 		dir = filepath.Join(cgroupRoot, cfg.Namespace)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(10 * time.Second))
 	for {
 		var full, seen []string
 		entries, _ := os.ReadDir(dir)

@@ -27,7 +27,7 @@ import (
 
 // timeoutMargin is how long after the wall-clock limit a killed run may
 // still take to be reported (testtiming.KillMargin).
-const timeoutMargin = testtiming.KillMargin
+var timeoutMargin = testtiming.KillMargin
 
 // attack is one adversarial program and the check of what it must observe.
 type attack struct {

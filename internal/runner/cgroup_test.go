@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
@@ -108,7 +110,7 @@ func TestKillCgroup(t *testing.T) {
 	}
 	// Wait for the children: they are born in the cgroup.
 	procs := filepath.Join(dirs[0], "cgroup.procs")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(5 * time.Second))
 	for {
 		if b, _ := os.ReadFile(procs); len(strings.Fields(string(b))) >= 3 {
 			break
@@ -127,7 +129,7 @@ func TestKillCgroup(t *testing.T) {
 	}
 	select {
 	case <-exited:
-	case <-time.After(2 * time.Second):
+	case <-time.After(testtiming.Scaled(2 * time.Second)):
 		t.Error("the shell is still alive after killCgroup")
 	}
 }

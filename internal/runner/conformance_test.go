@@ -241,10 +241,19 @@ func hostListener(t *testing.T) string {
 }
 
 var conformanceCases = []conformanceCase{
-	{name: "hello", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "hello\n") }},
+	{name: "hello", check: func(t *testing.T, _ Language, res Result) {
+		wantStatus(t, res, StatusSuccess)
+		wantStdout(t, res, "hello\n")
+	}},
 	{name: "echo", input: func(*testing.T) string { return "ping\n" },
-		check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ping\n") }},
-	{name: "exit code", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusRuntimeError); wantExit(t, res, 3) }},
+		check: func(t *testing.T, _ Language, res Result) {
+			wantStatus(t, res, StatusSuccess)
+			wantStdout(t, res, "ping\n")
+		}},
+	{name: "exit code", check: func(t *testing.T, _ Language, res Result) {
+		wantStatus(t, res, StatusRuntimeError)
+		wantExit(t, res, 3)
+	}},
 	{name: "uncaught", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusRuntimeError) }},
 	{name: "compile error", check: func(t *testing.T, lang Language, res Result) {
 		wantStatus(t, res, StatusCompileError)
@@ -255,7 +264,10 @@ var conformanceCases = []conformanceCase{
 		}
 	}},
 	{name: "infinite", check: func(t *testing.T, _ Language, res Result) { wantTimeout(t, res) }},
-	{name: "big memory", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "ok\n") }},
+	{name: "big memory", check: func(t *testing.T, _ Language, res Result) {
+		wantStatus(t, res, StatusSuccess)
+		wantStdout(t, res, "ok\n")
+	}},
 	{name: "memory bomb", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusMemoryLimitExceeded) }},
 	{name: "output flood", check: func(t *testing.T, _ Language, res Result) {
 		wantStatus(t, res, StatusOutputLimitExceeded)
@@ -263,10 +275,19 @@ var conformanceCases = []conformanceCase{
 			t.Error("stdout not marked truncated")
 		}
 	}},
-	{name: "uid", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "10001\n") }},
+	{name: "uid", check: func(t *testing.T, _ Language, res Result) {
+		wantStatus(t, res, StatusSuccess)
+		wantStdout(t, res, "10001\n")
+	}},
 	{name: "no network", input: hostListener,
-		check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "no network\n") }},
-	{name: "read-only", check: func(t *testing.T, _ Language, res Result) { wantStatus(t, res, StatusSuccess); wantStdout(t, res, "read-only\n") }},
+		check: func(t *testing.T, _ Language, res Result) {
+			wantStatus(t, res, StatusSuccess)
+			wantStdout(t, res, "no network\n")
+		}},
+	{name: "read-only", check: func(t *testing.T, _ Language, res Result) {
+		wantStatus(t, res, StatusSuccess)
+		wantStdout(t, res, "read-only\n")
+	}},
 	{name: "recursion", check: func(t *testing.T, _ Language, res Result) {
 		wantStatus(t, res, StatusSuccess)
 		wantStdout(t, res, "500000500000\n")

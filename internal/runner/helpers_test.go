@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // testConfig returns a runner configuration for the containerd named by
@@ -83,7 +85,7 @@ func testLogger() *slog.Logger {
 // eventualLeftovers polls list for up to 5 s and returns what it reports
 // last: processes killed a moment ago may still be exiting.
 func eventualLeftovers(list func() []string) []string {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(5 * time.Second))
 	for {
 		left := list()
 		if len(left) == 0 || time.Now().After(deadline) {

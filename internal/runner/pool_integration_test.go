@@ -42,7 +42,7 @@ func openPooled(t testing.TB, size int, change func(*Config)) *Runner {
 
 func waitPoolFull(t testing.TB, r *Runner, size int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(testtiming.Scaled(60 * time.Second))
 	for {
 		full := true
 		for name := range r.cfg.Languages {

@@ -10,38 +10,70 @@ package testtiming
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/procstat"
 )
 
-const (
+// ScaleEnv names the environment variable that multiplies every margin
+// and bound here: a positive number, 1 when unset. Only a machine slower
+// than the project's own sets it: `make test-cgroup2` runs the tests in a
+// guest under qemu's software emulation, where a process starts about
+// fifty times slower. The limits the tests set and assert (a 2 s time
+// limit is still 2 s) do not scale; only how long after them an answer may
+// come, and how long a wait may last.
+const ScaleEnv = "CODEEXEC_TEST_TIME_SCALE"
+
+// Scale is the factor ScaleEnv gives.
+var Scale = scaleFromEnv()
+
+var (
 	// KillMargin is how long after its wall-clock limit a run may still take
 	// to be reported as timed out: the kill, the PID namespace's teardown,
 	// the exit event and, over HTTP, the answer. A 2 s limit is answered
 	// within 2.5 s. It is far below the limits themselves, so a run that
 	// was not killed at its limit still fails the check.
-	KillMargin = 500 * time.Millisecond
+	KillMargin = Scaled(500 * time.Millisecond)
 
 	// EarlyStop is the longest a run stopped by something other than its
 	// wall-clock limit (an output overflow, a full tmpfs, a client that
 	// went away) may last: half the default 2 s limit, so a run that was in
 	// fact stopped by the limit fails the check.
-	EarlyStop = time.Second
-
-	// OneCoreSlack is how much a run's CPU time may exceed its wall time on
-	// one core: the CFS quota lets through at most one period's worth (100
-	// ms) more than a core, and the figures are read at slightly different
-	// moments. Sixteen threads on two cores without the quota would reach
-	// twice the wall time.
-	OneCoreSlack = 10 // percent
+	EarlyStop = Scaled(time.Second)
 
 	// Settle bounds waits for something that must happen, not how fast:
 	// a pool refilling, children appearing in a cgroup, a leftover process
 	// exiting. A loaded machine makes them slower, not wrong, so the bound
 	// is generous and never asserted as a duration.
-	Settle = 30 * time.Second
+	Settle = Scaled(30 * time.Second)
 )
+
+// OneCoreSlack is how much a run's CPU time may exceed its wall time on
+// one core: the CFS quota lets through at most one period's worth (100
+// ms) more than a core, and the figures are read at slightly different
+// moments. Sixteen threads on two cores without the quota would reach
+// twice the wall time.
+const OneCoreSlack = 10 // percent
+
+// Scaled returns d times Scale: a margin or bound of a test's own.
+func Scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * Scale)
+}
+
+func scaleFromEnv() float64 {
+	v := os.Getenv(ScaleEnv)
+	if v == "" {
+		return 1
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		panic(fmt.Sprintf("testtiming: %s=%q: want a positive number", ScaleEnv, v))
+	}
+	return f
+}
 
 // OverOneCore reports whether cpu is more than one core's worth of wall,
 // beyond OneCoreSlack.

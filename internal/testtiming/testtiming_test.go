@@ -34,3 +34,23 @@ func TestOverOneCore(t *testing.T) {
 		t.Error("3 s of CPU in 2 s is more than one core")
 	}
 }
+
+func TestScaleFromEnv(t *testing.T) {
+	for v, want := range map[string]float64{"": 1, "1": 1, "40": 40, "2.5": 2.5} {
+		t.Setenv(ScaleEnv, v)
+		if got := scaleFromEnv(); got != want {
+			t.Errorf("%s=%q: scale %v, want %v", ScaleEnv, v, got, want)
+		}
+	}
+	for _, v := range []string{"0", "-1", "x", "NaN", "Inf"} {
+		t.Setenv(ScaleEnv, v)
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s=%q: no panic", ScaleEnv, v)
+				}
+			}()
+			scaleFromEnv()
+		}()
+	}
+}
