@@ -89,6 +89,13 @@ func startPeak(root, path string) *peakMeter {
 	return &peakMeter{path: name}
 }
 
+// own reports whether the meter measures the peak since startPeak rather
+// than since the cgroup was created: cgroup v1, or v2 whose memory.peak
+// takes a reset (kernel 6.12 or later).
+func (m *peakMeter) own() bool {
+	return m.v2 != nil || !strings.HasSuffix(m.path, "memory.peak")
+}
+
 // read returns the peak since startPeak, and closes the meter.
 func (m *peakMeter) read() int64 {
 	if m.v2 == nil {

@@ -145,3 +145,47 @@ func TestSysvipcIDs(t *testing.T) {
 		t.Fatalf("header only: got %v", got)
 	}
 }
+
+// TestPeakMeterOwn checks which peak meters measure a run's own peak: v1's
+// (reset by a write) and v2's that took a reset; not v2's that could not,
+// whose figure is the cgroup's peak since it was made.
+func TestPeakMeterOwn(t *testing.T) {
+	v1 := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(v1, "memory", "sb"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if m := startPeak(v1, "sb"); !m.own() {
+		t.Error("v1 meter: not its own peak")
+	}
+	v2 := t.TempDir()
+	for _, f := range []string{"cgroup.controllers", "sb/memory.peak"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(v2, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(v2, f), []byte("4096\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A read-only memory.peak: the reset fails, as on kernels before 6.12
+	// (root ignores file modes, so make the write fail another way).
+	if err := os.Remove(filepath.Join(v2, "sb/memory.peak")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(v2, "sb/memory.peak"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if m := startPeak(v2, "sb"); m.own() {
+		t.Error("v2 meter whose reset failed: claims its own peak")
+	}
+	if err := os.Remove(filepath.Join(v2, "sb/memory.peak")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v2, "sb/memory.peak"), []byte("4096\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startPeak(v2, "sb")
+	if !m.own() {
+		t.Error("v2 meter that took a reset: not its own peak")
+	}
+	m.read()
+}

@@ -229,9 +229,14 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 			return Result{}, err
 		}
 	}
-	res, err := l.execRun(ctx, in, timeout, output)
+	res, ownPeak, err := l.execRun(ctx, in, timeout, output)
 	if err != nil || l.scrub() != nil {
 		// The next run gets a new sandbox rather than one in an unknown state.
+		l.destroyBox()
+	} else if !ownPeak {
+		// The kernel cannot reset the cgroup's memory peak (cgroup v2
+		// before 6.12): the next run's peak would include this one's. It
+		// gets a new sandbox, whose cgroup's peak is its own.
 		l.destroyBox()
 	}
 	return res, err
@@ -276,7 +281,11 @@ func runCommand(lang Language) []string {
 // sandbox user, and waits for it as run does for a sandbox's init: the
 // wall-clock limit, the output caps and ctx each end it, and every process
 // the run started is dead when it returns.
-func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, output int) (Result, error) {
+//
+// ownPeak is false when the run's memory peak may include an earlier run's
+// (the kernel cannot reset a cgroup's peak): the lane's next run then needs
+// a sandbox of its own.
+func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, output int) (_ Result, ownPeak bool, _ error) {
 	r, p := l.r, l.box
 	// As in prepare: containerd calls that a client cannot cancel half-way.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(r.nsContext(ctx)), cleanupTimeout)
@@ -288,7 +297,7 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	// time limit: TestJudgeOverHTTP). /bin/sh, in every image, opens it
 	// and becomes the program.
 	if err := l.writeStdin(in.Input); err != nil {
-		return Result{}, err
+		return Result{}, false, err
 	}
 	ps := *l.process
 	ps.Args = append([]string{"/bin/sh", "-c", `exec "$0" "$@" <` + stdinPath}, append(runCommand(l.prog.lang), in.Args...)...)
@@ -306,7 +315,7 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	proc, err := p.task.Exec(cctx, execID, &ps, cio.NewCreator(
 		cio.WithStreams(nil, stdout, stderr), cio.WithFIFODir(fifoDir(r.cfg))))
 	if err != nil {
-		return Result{}, unavailable(fmt.Errorf("create run process: %w", err))
+		return Result{}, false, unavailable(fmt.Errorf("create run process: %w", err))
 	}
 	deleted := false
 	defer func() {
@@ -321,13 +330,13 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	defer cancelWait()
 	exitCh, err := proc.Wait(waitCtx)
 	if err != nil {
-		return Result{}, unavailable(fmt.Errorf("wait for run process: %w", err))
+		return Result{}, false, unavailable(fmt.Errorf("wait for run process: %w", err))
 	}
 	before := readCgroupStats(cgroupRoot, p.cgroup)
 	peak := startPeak(cgroupRoot, p.cgroup)
 	if err := proc.Start(cctx); err != nil {
 		peak.read()
-		return Result{}, unavailable(fmt.Errorf("start run process: %w", err))
+		return Result{}, false, unavailable(fmt.Errorf("start run process: %w", err))
 	}
 	start := time.Now()
 	// A pidfd of the run's process, to tell a run that ended in time from
@@ -364,17 +373,17 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 		case status = <-exitCh:
 		case <-time.After(cleanupTimeout):
 			peak.read()
-			return Result{}, fmt.Errorf("run process did not exit %s after SIGKILL", cleanupTimeout)
+			return Result{}, false, fmt.Errorf("run process did not exit %s after SIGKILL", cleanupTimeout)
 		}
 	}
 	x.elapsed = runTime(start, status)
 	if err := status.Error(); err != nil {
 		peak.read()
-		return Result{}, unavailable(fmt.Errorf("run process %s: exit status: %w", execID, err))
+		return Result{}, false, unavailable(fmt.Errorf("run process %s: exit status: %w", execID, err))
 	}
 	if killErr != nil {
 		peak.read()
-		return Result{}, killErr
+		return Result{}, false, killErr
 	}
 	x.stats = diffStats(before, readCgroupStats(cgroupRoot, p.cgroup))
 	x.stats.MemoryPeakBytes = peak.read()
@@ -386,18 +395,18 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	_, derr := proc.Delete(dctx)
 	dcancel()
 	if derr != nil && !errdefs.IsNotFound(derr) {
-		return Result{}, unavailable(fmt.Errorf("delete run process: %w", derr))
+		return Result{}, false, unavailable(fmt.Errorf("delete run process: %w", derr))
 	}
 	deleted = true
 	if gone {
-		return Result{}, context.Cause(ctx)
+		return Result{}, false, context.Cause(ctx)
 	}
 	x.setExit(status.ExitCode())
 	x.stdout, x.stdoutTruncated = stdout.Result()
 	x.stderr, x.stderrTruncated = stderr.Result()
 	res := x.result()
 	res.ID = p.id + "/" + execID
-	return res, nil
+	return res, peak.own(), nil
 }
 
 // scrub removes what a run that execRun finished without error left in
