@@ -36,10 +36,10 @@ BENCH_FLAGS ?=
 # pinned containerd's commands first on PATH (the restart tests run it).
 load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAINERD_BIN:+$$CODEEXEC_CONTAINERD_BIN:}$$PATH"
 
-.PHONY: help build setup images run test test-stress bench clean stop-containerd
+.PHONY: help build setup images run test test-stress test-cgroup2 bench clean stop-containerd
 
 help: ## List the targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 build: ## Build bin/codeexec
 	$(GO) build -o $(BIN) ./cmd/codeexec
@@ -63,6 +63,9 @@ test: setup ## Set up, then go vet and go test (integration tests required)
 
 test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
 	scripts/test-stress.sh $(STRESS_RUNS)
+
+test-cgroup2: setup ## Run the cgroup-dependent integration tests in a pure cgroup v2 guest under qemu (slow; results in cgroup2-results/)
+	$(load_env) && scripts/test-cgroup2.sh
 
 bench: setup build ## Set up (with the baseline stack, containerd 1.6 + runc), build, then measure side by side into bench-results/ (docs/benchmark.md)
 	scripts/images.sh --baseline --namespace codeexec $(IMAGES_FLAGS)

@@ -14,7 +14,7 @@
 #   Console: the guest's serial console (kernel messages and everything
 #   guest.sh prints, stdout and stderr) goes to DIR/console.log, not to the
 #   host's stdout. CGROUP2_VM_ECHO=1 also streams it to this script's stderr
-#   as it comes; on a failure its last lines are printed to stderr anyway.
+#   as it comes; otherwise, on a failure, its last lines are printed there.
 #   Exit status: guest.sh's; 124 if TIMEOUT_S (default 1800) expired (qemu
 #   is then killed); 125 with an error if the guest never wrote a status or
 #   its init failed before guest.sh (e.g. a cgroup v1 mount was found).
@@ -36,7 +36,8 @@
 #             is part of the cache key) and the kernel's modules (hardware
 #             drivers pruned), as a sparse 3 GiB raw ext4 image (mkfs.ext4
 #             -d). Each run boots a fresh qcow2 overlay of it (in a temp
-#             dir, removed on exit), so runs never change the cache.
+#             dir under cgroup2-vm/runs/, removed on exit, or by the next
+#             run if this one was SIGKILLed), so runs never change the cache.
 #   /sbin/guest-init (written below) mounts proc, sysfs, devtmpfs, devpts,
 #             tmpfs on /run, /tmp and /dev/shm, cgroup2 alone at
 #             /sys/fs/cgroup, makes / rshared (as systemd does), enables
@@ -54,8 +55,8 @@
 # (read from `apt-cache policy` at run time).
 #
 # Cache: ${CODEEXEC_CACHE_DIR:-/var/cache/codeexec}/cgroup2-vm/<hash>/ with
-# vmlinuz, initrd.img, root.img (3 GiB sparse, about 0.4 GiB used),
-# kernel-version. It is built in a temp dir beside it and renamed into
+# vmlinuz (8 MiB), initrd.img (1.7 MiB), root.img (3 GiB sparse, 236 MiB
+# used), kernel-version. It is built in a temp dir beside it and renamed into
 # place, under an flock (cgroup2-vm/.lock); building a new <hash> removes
 # the others (except ones a running guest holds). Temp dirs are removed on
 # exit, even on failure. Nothing on the host changes but apt installs of
@@ -68,9 +69,12 @@
 #   - Debian's 6.1 kernel has virtio_pci, virtio_blk, ext4, 9p and overlay
 #     as (uncompressed) modules; kernel 6.1 has memory.peak.
 #   - Timings (measured here, on a machine also busy with other work):
-#     build from nothing about 2.5 min (debootstrap most of it); cached
-#     build under 1 s; boot to guest.sh about 10 s; qemu's peak RSS
-#     about 0.4 GiB for a small guest.sh.
+#     build from nothing about 1 min (debootstrap about half of it, with
+#     the host's tools already installed); cached build 0.04 s; boot to
+#     guest.sh 7.5-9 s of guest uptime (kernel 4 s of it); a small
+#     guest.sh run 12-18 s in all; qemu's peak RSS about 0.6 GiB (of
+#     -m 4096). Software emulation runs guest code several times slower
+#     than the host: budget test timeouts for that.
 
 set -euo pipefail
 
@@ -95,7 +99,7 @@ PRUNE_MODULE_DIRS=(sound drivers/gpu drivers/media drivers/infiniband drivers/us
 	drivers/net/wireless drivers/net/ethernet drivers/net/can drivers/net/usb)
 
 usage() {
-	sed -n '2,/^$/s/^# \{0,1\}//p' "${SCRIPT_PATH}" | sed -n '1,/^$/p' >&2
+	sed -n '2,/^# The guest/{/^# The guest/d; s/^# \{0,1\}//p}' "${SCRIPT_PATH}" >&2
 	exit 2
 }
 
@@ -259,7 +263,6 @@ mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm
 mount -t mqueue mqueue /dev/mqueue 2>/dev/null
 mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
-mount -o remount,rw / 2>/dev/null
 mount --make-rshared /
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
@@ -408,7 +411,7 @@ build_guest() {
 	log "built ${dest}: kernel ${kver}, root.img $(du -h "${dest}/root.img" | cut -f1) used of ${ROOT_SIZE}"
 	# Older recipes, unless a running guest holds them.
 	for old in "${VM_CACHE}"/*; do
-		[[ -d ${old} && ${old} != "${dest}" ]] || continue
+		[[ -d ${old} && ${old} != "${dest}" && ${old##*/} =~ ^[0-9a-f]{16}$ ]] || continue
 		if [[ -f ${old}/inuse.lock ]]; then
 			exec {ofd}<"${old}/inuse.lock"
 			if ! flock -n -x "${ofd}"; then
@@ -452,6 +455,31 @@ ensure_guest() {
 
 # ---------------------------------------------------------------- run
 
+# new_run_dir: make RUN_DIR, a temp dir for a run's qcow2 overlay under
+# VM_CACHE/runs, after removing those of runs that died without cleaning
+# up (SIGKILL): a live run holds an flock on its dir's lock file.
+RUN_DIR=""
+RUN_LOCK_FD=""
+new_run_dir() {
+	local d fd
+	mkdir -p "${VM_CACHE}/runs"
+	for d in "${VM_CACHE}"/runs/*; do
+		[[ -f ${d}/lock ]] || continue
+		exec {fd}<"${d}/lock"
+		if flock -n -x "${fd}"; then
+			rm -rf --one-file-system -- "${d}"
+		fi
+		exec {fd}<&-
+	done
+	RUN_DIR="$(mktemp -d "${VM_CACHE}/runs/run.XXXXXX")"
+	TMP_DIRS+=("${RUN_DIR}")
+	# Locked before it has its name, so no other run ever sees it unlocked.
+	: >"${RUN_DIR}/lock.new"
+	exec {RUN_LOCK_FD}<"${RUN_DIR}/lock.new"
+	flock -x "${RUN_LOCK_FD}"
+	mv "${RUN_DIR}/lock.new" "${RUN_DIR}/lock"
+}
+
 run_guest() {
 	local dir="$1" timeout_s="$2" guest tmp rc=0 status start kver
 	[[ -d ${dir} ]] || die "not a directory: ${dir}"
@@ -463,8 +491,8 @@ run_guest() {
 	guest="${GUEST_DIR}"
 	kver="$(<"${guest}/kernel-version")"
 
-	tmp="$(mktemp -d "${TMPDIR:-/tmp}/cgroup2-vm.XXXXXX")"
-	TMP_DIRS+=("${tmp}")
+	new_run_dir
+	tmp="${RUN_DIR}"
 	QEMU_PIDFILE="${tmp}/qemu.pid"
 	qemu-img create -q -f qcow2 -b "${guest}/root.img" -F raw "${tmp}/run.qcow2"
 	rm -f "${dir}/exit-status" "${dir}/exit-status.tmp"
@@ -516,7 +544,7 @@ run_guest() {
 		exit 125
 	}
 	log "guest.sh exited with ${status}; the guest ran $((SECONDS - start)) s"
-	if [[ ${status} -ne 0 ]]; then
+	if [[ ${status} -ne 0 && ${CGROUP2_VM_ECHO:-0} != 1 ]]; then
 		log "last console lines:"
 		tail -n 20 "${dir}/console.log" >&2
 	fi

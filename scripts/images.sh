@@ -262,7 +262,7 @@ build_context() {
 		version="$(tr -d '[:space:]' <"${src}/go-toolchain")"
 		[[ ${version} =~ ^go[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || die "${lang}: go-toolchain holds '${version}', want a version like go1.27.3"
 		log "${lang}: Go toolchain ${version} from the Go module proxy"
-		goroot="$(cd "${dir}" && GOTOOLCHAIN="${version}" GOFLAGS= go env GOROOT)" ||
+		goroot="$(cd "${dir}" && GOTOOLCHAIN="${version}" GOFLAGS='' go env GOROOT)" ||
 			die "${lang}: fetching the Go toolchain ${version} failed"
 		[[ $(head -n 1 "${goroot}/VERSION") == "${version}" ]] || die "${lang}: ${goroot} is not ${version}"
 		cp -a "${goroot}" "${dir}/go"

@@ -98,11 +98,13 @@ func TestAttackForkBomb(t *testing.T) {
 func TestAttackConcurrentForkBombs(t *testing.T) {
 	// A longer wall-clock limit than the default 2 s, so that the normal run
 	// surely starts and forks while both bombs still hold their pids, even
-	// when creating its sandbox is slow on a loaded machine.
-	const bombTimeout = 6 * time.Second
+	// when creating its sandbox is slow on a loaded machine (scaled for a
+	// far slower one).
+	bombTimeout := testtiming.Scaled(6 * time.Second)
 	r := MustOpenRunner(t, func(c *Config) {
 		c.QueueTimeout = 5 * time.Minute
 		c.RunTimeout = bombTimeout
+		c.MaxLimits.Timeout = max(c.MaxLimits.Timeout, bombTimeout)
 	})
 	type outcome struct {
 		res  Result
@@ -173,7 +175,7 @@ for k in kids:
 func TestAttackMemoryBomb(t *testing.T) {
 	r := openAttackRunner(t)
 	runAttacksInTurn(t, r, []attack{
-		{name: "a python program growing its heap is OOM-killed at the limit", lang: "python",
+		{name: "a python program growing its heap is OOM-killed at the limit", lang: "python", untimed: true,
 			code: `blocks = []
 while True:
     blocks.append(b'x' * (1 << 20))
@@ -184,7 +186,7 @@ while True:
 				wantOOM(t, res)
 				wantStdout(t, res, "64 MiB\n128 MiB\n192 MiB\n")
 			}},
-		{name: "a cpp program growing its heap is OOM-killed at the limit", lang: "cpp",
+		{name: "a cpp program growing its heap is OOM-killed at the limit", lang: "cpp", untimed: true,
 			code: `#include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -201,7 +203,7 @@ int main() {
 				wantOOM(t, res)
 				wantStdout(t, res, "64 MiB\n128 MiB\n192 MiB\n")
 			}},
-		{name: "memory of two processes counts against one limit", lang: "python",
+		{name: "memory of two processes counts against one limit", lang: "python", untimed: true,
 			// 150 MiB each: either alone fits under 256 MiB, together they
 			// do not. A per-process limit (RLIMIT_AS, say) would let both
 			// live; the cgroup's OOM killer takes the child, whose resident
@@ -229,7 +231,7 @@ else:
 				}
 				wantStdout(t, res, "parent holds 150 MiB\nchild killed by SIGKILL\n")
 			}},
-		{name: "memfd memory is charged to the run", lang: "python",
+		{name: "memfd memory is charged to the run", lang: "python", untimed: true,
 			// Several memfds of 32 MiB: RLIMIT_FSIZE caps each at 64 MiB.
 			code: `import os
 chunk = b'm' * (1 << 20)
@@ -274,7 +276,7 @@ for d in sys.stdin.read().split():
 func TestAttackTmpfsMemory(t *testing.T) {
 	r := openAttackRunner(t)
 	runAttacksInTurn(t, r, []attack{
-		{name: "filling /tmp and /dev/shm stops at 64 MiB each with ENOSPC, charged to the run", lang: "python",
+		{name: "filling /tmp and /dev/shm stops at 64 MiB each with ENOSPC, charged to the run", lang: "python", untimed: true,
 			code: pyFillTmpfs, input: "/tmp /dev/shm",
 			check: func(t *testing.T, res Result) {
 				wantStatus(t, res, StatusSuccess)
@@ -283,7 +285,7 @@ func TestAttackTmpfsMemory(t *testing.T) {
 					t.Errorf("memory peak %d bytes: the 128 MiB in tmpfs were not charged to the run", res.MemoryPeakBytes)
 				}
 			}},
-		{name: "tmpfs pages count against the memory limit", lang: "python",
+		{name: "tmpfs pages count against the memory limit", lang: "python", untimed: true,
 			// 120 MiB in tmpfs plus 150 MiB of heap exceed 256 MiB; the
 			// heap alone fits (next attack), so the tmpfs pages are what
 			// tips it over.
@@ -302,7 +304,7 @@ print('heap holds 150 MiB', flush=True)
 				wantOOM(t, res)
 				wantStdout(t, res, "tmpfs holds 120 MiB\n")
 			}},
-		{name: "150 MiB of heap alone fits", lang: "python",
+		{name: "150 MiB of heap alone fits", lang: "python", untimed: true,
 			code: "heap = bytearray(b'h') * (150 << 20)\nprint('heap holds 150 MiB')\n",
 			check: func(t *testing.T, res Result) {
 				wantStatus(t, res, StatusSuccess)

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -239,14 +241,29 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 			[]string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process ", "shim "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := MustOpenRunner(t, tc.change)
+			r := MustOpenRunner(t, func(c *Config) {
+				c.MaxLimits.Timeout = max(c.MaxLimits.Timeout, testtiming.Scaled(DefaultRunTimeout))
+				if tc.change != nil {
+					tc.change(c)
+				}
+			})
+			// The program sleeps 1.5 s (times the machine's scale) while the
+			// report is read, until it lists all of the sandbox.
+			sleep := testtiming.Scaled(1500 * time.Millisecond)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(1.5)"})
+				r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(float(input()))",
+					Input: fmt.Sprintf("%.3f\n", sleep.Seconds()), Limits: Limits{Timeout: testtiming.Scaled(DefaultRunTimeout)}})
 			}()
-			time.Sleep(900 * time.Millisecond)
-			got := strings.Join(r.Leftovers(), "\n")
+			var got string
+			for deadline := time.Now().Add(sleep); ; time.Sleep(10 * time.Millisecond) {
+				got = strings.Join(r.Leftovers(), "\n")
+				missing := slices.ContainsFunc(tc.want, func(w string) bool { return !strings.Contains(got, w) })
+				if !missing || time.Now().After(deadline) {
+					break
+				}
+			}
 			for _, want := range tc.want {
 				if !strings.Contains(got, want) {
 					t.Errorf("leak report during a run lacks %q:\n%s", want, got)

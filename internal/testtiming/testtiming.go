@@ -75,10 +75,16 @@ func scaleFromEnv() float64 {
 	return f
 }
 
+// StartupCPU is the CPU time a run's cgroup may have used before its wall
+// time starts: the OCI runtime's own init in the sandbox (runc's is a Go
+// program) and the exec of the program. A few milliseconds here; under
+// emulation a Go program's start alone costs hundreds (scaled).
+var StartupCPU = Scaled(20 * time.Millisecond)
+
 // OverOneCore reports whether cpu is more than one core's worth of wall,
-// beyond OneCoreSlack.
+// beyond OneCoreSlack and StartupCPU.
 func OverOneCore(cpu, wall time.Duration) bool {
-	return cpu > wall*(100+OneCoreSlack)/100
+	return cpu > wall*(100+OneCoreSlack)/100+StartupCPU
 }
 
 // Idle measures the CPU time the machine's cores spent idle (idle and
