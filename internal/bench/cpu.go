@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"github.com/codeexec/codeexec/internal/procstat"
 
 	"bytes"
@@ -124,4 +125,33 @@ func processesNamed(name string) []int {
 		}
 	}
 	return out
+}
+
+// settleQuiet is how much CPU the machine may use over settleWindow for
+// settle to call it quiet: a tenth of one core's time (summed over all).
+const (
+	settleWindow  = 250 * time.Millisecond
+	settleQuiet   = settleWindow / 10
+	settleTimeout = 15 * time.Second
+)
+
+// settle waits until the machine's CPU has been quiet for a settleWindow
+// (background work such as a warm pool refilling after the previous phase
+// is done), or settleTimeout passed, so that a timed phase neither pays for
+// the previous phase's aftermath nor is measured with it. It returns how
+// long it waited.
+func settle(ctx context.Context) time.Duration {
+	start := time.Now()
+	for time.Since(start) < settleTimeout {
+		before := machineBusy()
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(settleWindow):
+		}
+		if machineBusy()-before <= settleQuiet {
+			break
+		}
+	}
+	return time.Since(start)
 }

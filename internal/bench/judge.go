@@ -51,6 +51,10 @@ func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds
 		var judgeCPU, runCPU, compile []float64
 		for round := range rounds {
 			log.Info("judge measurement", "language", lang, "round", round+1)
+			// Each timed phase starts on a quiet machine: the warm pools
+			// refill after the phase before (the latency runs, the /run
+			// requests), and that CPU belongs to neither.
+			settle(ctx)
 			busy := machineBusy()
 			start := time.Now()
 			var jr struct {
@@ -68,6 +72,7 @@ func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds
 			judgeCPU = append(judgeCPU, millis(machineBusy()-busy)/float64(tests))
 			compile = append(compile, jr.CompileMS)
 
+			settle(ctx)
 			busy = machineBusy()
 			start = time.Now()
 			for _, c := range cases {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Attack class 16: the C++ compile step. The compiler runs in a sandbox of
@@ -37,7 +38,12 @@ func wantCompileError(t *testing.T, res Result, want ...string) {
 var shadowLine = regexp.MustCompile(`(?m)^[a-z_][a-z0-9_-]*:[^:\s]*:\d*:\d*:\d*:`)
 
 func TestAttackCompile(t *testing.T) {
-	r := openAttackRunner(t)
+	// The compile limit as the service has it, unscaled: it is what these
+	// attacks assert.
+	r := MustOpenRunner(t, func(c *Config) {
+		c.QueueTimeout = 5 * time.Minute
+		c.CompileTimeout = DefaultCompileTimeout
+	})
 	memoryStop := fmt.Sprintf("compilation stopped: the compiler used more than %d MiB", DefaultCompileMemory>>20)
 
 	// A file only the host has: if the compiler saw the host's filesystem,

@@ -98,9 +98,10 @@ func TestAttackForkBomb(t *testing.T) {
 func TestAttackConcurrentForkBombs(t *testing.T) {
 	// A longer wall-clock limit than the default 2 s, so that the normal run
 	// surely starts and forks while both bombs still hold their pids, even
-	// when creating its sandbox is slow on a loaded machine (scaled for a
-	// far slower one).
-	bombTimeout := testtiming.Scaled(6 * time.Second)
+	// when creating its sandbox is slow on a loaded machine: 6 s, and on a
+	// far slower machine a second more per unit of testtiming.Scale (the
+	// bombs run it out: scaling all of it would make them wait minutes).
+	bombTimeout := 5*time.Second + testtiming.Scaled(time.Second)
 	r := MustOpenRunner(t, func(c *Config) {
 		c.QueueTimeout = 5 * time.Minute
 		c.RunTimeout = bombTimeout

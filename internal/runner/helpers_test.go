@@ -38,6 +38,11 @@ func testConfig(tb testing.TB) Config {
 	}
 	cfg.StateDir = tb.TempDir()
 	cfg.PoolSize = 0 // the cold path; pool tests turn it on
+	// The compile time limit is a wait for every test but the compile
+	// attacks, which set it back: a far slower machine (testtiming.Scale)
+	// compiles slower. It is the default at scale 1.
+	cfg.CompileTimeout = testtiming.Scaled(DefaultCompileTimeout)
+	cfg.MaxLimits.CompileTimeout = max(cfg.MaxLimits.CompileTimeout, cfg.CompileTimeout)
 	return cfg
 }
 

@@ -250,10 +250,12 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 			// The program sleeps 1.5 s (times the machine's scale) while the
 			// report is read, until it lists all of the sandbox.
 			sleep := testtiming.Scaled(1500 * time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				r.Run(context.Background(), Request{Language: "python", Code: "import time\ntime.sleep(float(input()))",
+				r.Run(ctx, Request{Language: "python", Code: "import time\ntime.sleep(float(input()))",
 					Input: fmt.Sprintf("%.3f\n", sleep.Seconds()), Limits: Limits{Timeout: testtiming.Scaled(DefaultRunTimeout)}})
 			}()
 			var got string
@@ -281,6 +283,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 					}
 				}
 			}
+			cancel() // seen: the run ends as if its client went away
 			<-done
 		})
 	}
