@@ -32,8 +32,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
-# shellcheck source=scripts/common.sh
-. "${SCRIPT_DIR}/common.sh"
+# shellcheck source=scripts/containerd.sh
+. "${SCRIPT_DIR}/containerd.sh"
 
 # The runner tests that depend on cgroups. Each name is a top-level test of
 # internal/runner.
@@ -58,7 +58,6 @@ cmd_tests="^($(
 	echo "${CMD_TESTS[*]}"
 ))\$"
 
-CODEEXEC_ENV_FILE="${CODEEXEC_ENV_FILE:-${CODEEXEC_RUN_DIR}/env}"
 require_root
 ensure_go
 [[ -f ${CODEEXEC_ENV_FILE} ]] || die "no ${CODEEXEC_ENV_FILE}: run \`make setup\` first"
@@ -79,6 +78,9 @@ cp "${CODEEXEC_CACHE_DIR}/images/python.tar" "${CODEEXEC_CACHE_DIR}/images/cpp.t
 log "building the test binaries"
 (cd "${REPO_DIR}" && go test -c -o "${work}/bin/runner.test" ./internal/runner &&
 	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec)
+
+containerd_config /var/lib/codeexec/containerd /run/codeexec/containerd/state \
+	/run/codeexec/containerd/containerd.sock >"${work}/containerd.toml"
 
 # The guest's script: /work is ${work}.
 cat >"${work}/guest.sh" <<EOF
@@ -102,18 +104,8 @@ ln -sfn /work/images /var/cache/codeexec/images
 
 # The private containerd, configured as scripts/containerd.sh does.
 mkdir -p /run/codeexec/containerd /var/lib/codeexec/containerd
-cat >/run/codeexec/containerd/config.toml <<'TOML'
-version = 2
-root = "/var/lib/codeexec/containerd"
-state = "/run/codeexec/containerd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox"]
-[grpc]
-  address = "/run/codeexec/containerd/containerd.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "/var/lib/codeexec/containerd/opt"
-TOML
 sock=/run/codeexec/containerd/containerd.sock
-containerd --config /run/codeexec/containerd/config.toml >/work/results/containerd.log 2>&1 &
+containerd --config /work/containerd.toml >/work/results/containerd.log 2>&1 &
 for _ in $(seq 600); do
 	ctr --address "${sock}" version >/dev/null 2>&1 && break
 	sleep 0.5

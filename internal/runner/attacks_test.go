@@ -14,7 +14,6 @@ package runner
 // Class 18 (request-level abuse) belongs to the HTTP layer, internal/api.
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,15 +47,10 @@ type attack struct {
 // attackRun runs a as its subtest's program.
 func attackRun(t *testing.T, r *Runner, a attack) Result {
 	t.Helper()
-	req := Request{Language: a.lang, Code: a.code, Input: a.input}
 	if a.untimed {
-		req.Limits.Timeout = testtiming.Scaled(DefaultRunTimeout)
+		return runUntimed(t, r, a.lang, a.code, a.input)
 	}
-	res, err := r.Run(context.Background(), req)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	return res
+	return run(t, r, a.lang, a.code, a.input)
 }
 
 // openAttackRunner opens a cold-path runner (see testConfig) whose queue
@@ -65,10 +59,7 @@ func attackRun(t *testing.T, r *Runner, a attack) Result {
 // not turn the wait into ErrBusy.
 func openAttackRunner(t *testing.T) *Runner {
 	t.Helper()
-	return MustOpenRunner(t, func(c *Config) {
-		c.QueueTimeout = 5 * time.Minute
-		c.MaxLimits.Timeout = max(c.MaxLimits.Timeout, testtiming.Scaled(DefaultRunTimeout))
-	})
+	return MustOpenRunner(t, func(c *Config) { c.QueueTimeout = 5 * time.Minute })
 }
 
 // runAttacks runs each attack in its own subtest, all at once; the runner's

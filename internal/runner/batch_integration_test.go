@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
 // isolationProbe is a C++ program that, with input "leave", leaves behind
@@ -168,7 +170,9 @@ func TestBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.Close()
-		res, err := b.Run(context.Background(), 0, 0, BatchRun{})
+		// It must end by the memory limit: the time limit, scaled for a
+		// far slower machine (testtiming.Scale), must not come first.
+		res, err := b.Run(context.Background(), 0, 0, BatchRun{Timeout: testtiming.Scaled(DefaultRunTimeout)})
 		if err != nil {
 			t.Fatal(err)
 		}

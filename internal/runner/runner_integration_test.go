@@ -136,7 +136,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("a python memory bomb hits the memory limit", func(t *testing.T) {
-		res := run(t, r, "python", "s = 'x' * (1 << 30)\nprint(len(s))", "")
+		res := runUntimed(t, r, "python", "s = 'x' * (1 << 30)\nprint(len(s))", "")
 		wantStatus(t, res, StatusMemoryLimitExceeded)
 		if !res.OOMKilled || res.Signal != "SIGKILL" {
 			t.Errorf("oom %v signal %q", res.OOMKilled, res.Signal)
@@ -148,7 +148,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("a cpp memory bomb hits the memory limit", func(t *testing.T) {
-		res := run(t, r, "cpp", "#include <vector>\n#include <cstdio>\nint main(){ std::vector<char> v(1u<<30, 1); std::printf(\"%d\\n\", v[12345]); }", "")
+		res := runUntimed(t, r, "cpp", "#include <vector>\n#include <cstdio>\nint main(){ std::vector<char> v(1u<<30, 1); std::printf(\"%d\\n\", v[12345]); }", "")
 		wantStatus(t, res, StatusMemoryLimitExceeded)
 		AssertNoLeftovers(t, r)
 	})
@@ -241,12 +241,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 			[]string{"container ", "task ", "snapshot ", "file ", "cgroup ", "process ", "shim "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := MustOpenRunner(t, func(c *Config) {
-				c.MaxLimits.Timeout = max(c.MaxLimits.Timeout, testtiming.Scaled(DefaultRunTimeout))
-				if tc.change != nil {
-					tc.change(c)
-				}
-			})
+			r := MustOpenRunner(t, tc.change)
 			// The program sleeps 1.5 s (times the machine's scale) while the
 			// report is read, until it lists all of the sandbox.
 			sleep := testtiming.Scaled(1500 * time.Millisecond)
