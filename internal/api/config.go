@@ -26,7 +26,7 @@ const (
 	DefaultMaxJudgeBodyBytes int64 = 48 << 20 // room for the test data, JSON-escaped
 	DefaultMaxTests                = 256
 	DefaultMaxTestDataBytes        = 16 << 20 // inputs plus expected outputs
-	DefaultJudgeLanes              = 2        // tests of one request at once
+	DefaultJudgeLanes              = 3        // tests of one request at once (docs/judge.md: 3 beat 2 on 2 cores)
 	DefaultCheckerTimeout          = 5 * time.Second
 )
 
