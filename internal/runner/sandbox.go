@@ -538,14 +538,27 @@ func (r *Runner) removeContainer(ctx context.Context, id string) error {
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container: %w", err)
 	}
-	// A task killed here (a crashed instance's, at start-up) can leave its
-	// cgroup directories behind while its last processes are still
-	// exiting: give them a moment.
-	path := "/" + r.cfg.Namespace + "/" + id
+	return removeSandboxCgroup(cgroupRoot, "/"+r.cfg.Namespace+"/"+id)
+}
+
+// removeSandboxCgroup removes the cgroup of a sandbox whose container is
+// deleted. A task killed a moment ago (a crashed instance's, at start-up)
+// can leave its directories behind while its last processes exit: they get
+// a moment. What is still in the cgroup after that outlived its container
+// (seen: the OCI runtime's create process of a container that never
+// started, left waiting when the service was killed mid-compile), and is
+// killed.
+func removeSandboxCgroup(root, path string) error {
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err := removeCgroup(cgroupRoot, path)
-		if err == nil || time.Now().After(deadline) {
-			return err
+		err := removeCgroup(root, path)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if kerr := killCgroup(root, path, 2*time.Second); kerr != nil {
+				return errors.Join(err, kerr)
+			}
+			return removeCgroup(root, path)
 		}
 	}
 }
