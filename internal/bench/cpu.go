@@ -1,10 +1,10 @@
 package bench
 
 import (
-	"context"
 	"github.com/codeexec/codeexec/internal/procstat"
 
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,8 +127,9 @@ func processesNamed(name string) []int {
 	return out
 }
 
-// settleQuiet is how much CPU the machine may use over settleWindow for
-// settle to call it quiet: a tenth of one core's time (summed over all).
+// settle calls the machine quiet when it used at most settleQuiet of CPU
+// (a tenth of one core's time, summed over all cores) over settleWindow; it
+// waits at most settleTimeout.
 const (
 	settleWindow  = 250 * time.Millisecond
 	settleQuiet   = settleWindow / 10
@@ -138,20 +139,17 @@ const (
 // settle waits until the machine's CPU has been quiet for a settleWindow
 // (background work such as a warm pool refilling after the previous phase
 // is done), or settleTimeout passed, so that a timed phase neither pays for
-// the previous phase's aftermath nor is measured with it. It returns how
-// long it waited.
-func settle(ctx context.Context) time.Duration {
-	start := time.Now()
-	for time.Since(start) < settleTimeout {
+// the previous phase's aftermath nor is measured with it.
+func settle(ctx context.Context) {
+	for start := time.Now(); time.Since(start) < settleTimeout; {
 		before := machineBusy()
 		select {
 		case <-ctx.Done():
-			return time.Since(start)
+			return
 		case <-time.After(settleWindow):
 		}
 		if machineBusy()-before <= settleQuiet {
-			break
+			return
 		}
 	}
-	return time.Since(start)
 }

@@ -66,18 +66,19 @@ func killCgroupExcept(root, path string, keep map[int]bool, wait time.Duration) 
 // the same open file. Where neither works it reports the cgroup's peak
 // since it was created, which is at least the run's.
 type peakMeter struct {
-	v2   *os.File // open memory.peak on cgroup v2
-	path string   // v1 memory.max_usage_in_bytes, or the v2 file for the fallback
+	v2     *os.File // open memory.peak on cgroup v2
+	path   string   // v1 memory.max_usage_in_bytes, or the v2 file for the fallback
+	shared bool     // the fallback: the peak since the cgroup was created
 }
 
 // startPeak resets the peak of the cgroup at path and returns its meter.
 func startPeak(root, path string) *peakMeter {
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		name := filepath.Join(root, path, "memory.peak")
-		m := &peakMeter{path: name}
+		m := &peakMeter{path: name, shared: true}
 		if f, err := os.OpenFile(name, os.O_RDWR, 0); err == nil {
 			if _, err := f.WriteString("reset\n"); err == nil {
-				m.v2 = f
+				m.v2, m.shared = f, false
 			} else {
 				f.Close()
 			}
@@ -92,9 +93,7 @@ func startPeak(root, path string) *peakMeter {
 // own reports whether the meter measures the peak since startPeak rather
 // than since the cgroup was created: cgroup v1, or v2 whose memory.peak
 // takes a reset (kernel 6.12 or later).
-func (m *peakMeter) own() bool {
-	return m.v2 != nil || !strings.HasSuffix(m.path, "memory.peak")
-}
+func (m *peakMeter) own() bool { return !m.shared }
 
 // read returns the peak since startPeak, and closes the meter.
 func (m *peakMeter) read() int64 {

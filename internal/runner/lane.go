@@ -230,13 +230,11 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 		}
 	}
 	res, ownPeak, err := l.execRun(ctx, in, timeout, output)
-	if err != nil || l.scrub() != nil {
-		// The next run gets a new sandbox rather than one in an unknown state.
-		l.destroyBox()
-	} else if !ownPeak {
-		// The kernel cannot reset the cgroup's memory peak (cgroup v2
-		// before 6.12): the next run's peak would include this one's. It
-		// gets a new sandbox, whose cgroup's peak is its own.
+	// The next run gets a new sandbox rather than one in an unknown state,
+	// or rather than one whose memory peak the kernel cannot reset (cgroup
+	// v2 before 6.12), where its peak would include this run's; a sandbox
+	// that is replaced anyway is not scrubbed.
+	if err != nil || !ownPeak || l.scrub() != nil {
 		l.destroyBox()
 	}
 	return res, err
