@@ -26,7 +26,8 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -mod=vendor -trimpath \
         -ldflags "-s -w -X main.version=${VERSION}" \
         -o /out/codeexec ./cmd/codeexec \
-    && /out/codeexec version
+    && /out/codeexec version \
+    && cc -O2 -static -Wall -Wextra -o /out/codeexec-lane sandbox/lane/lane.c
 
 # --- ctr, for importing the sandbox images --------------------------------------
 # Debian's containerd package is the only packaged source of ctr; only the ctr
@@ -47,6 +48,9 @@ LABEL org.opencontainers.image.title="codeexec" \
 
 COPY --from=ctr /ctr /usr/local/bin/ctr
 COPY --from=build /out/codeexec /usr/local/bin/codeexec
+# The lane agent, next to the service, where it looks for it; the service
+# copies it into its state directory, which containerd sees.
+COPY --from=build /out/codeexec-lane /usr/local/bin/codeexec-lane
 COPY src/deploy/import-images.sh /usr/local/bin/codeexec-import-images
 # One OCI archive per language; codeexec-import-images imports each as
 # localhost/codeexec/<lang>:latest into the service's containerd namespace.

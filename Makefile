@@ -18,7 +18,11 @@ export PATH := /usr/local/go/bin:$(PATH)
 endif
 
 GO ?= go
+CC ?= cc
 BIN := bin/codeexec
+# The lane agent, the init of a judge lane's sandbox: C, static, next to the
+# service binary, where the service looks for it (--lane-agent).
+LANE := bin/codeexec-lane
 ENV_FILE ?= /run/codeexec/env
 export CODEEXEC_ENV_FILE := $(ENV_FILE)
 TEST_NAMESPACE ?= codeexec-test
@@ -41,8 +45,14 @@ load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAIN
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-build: ## Build bin/codeexec
+build: $(LANE) ## Build bin/codeexec and bin/codeexec-lane
 	$(GO) build -o $(BIN) ./cmd/codeexec
+
+# The flags match internal/laneagent/agenttest's, which builds it for tests
+# run without make.
+$(LANE): sandbox/lane/lane.c
+	mkdir -p bin
+	$(CC) -O2 -static -Wall -Wextra -o $@ $<
 
 setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test)
 	scripts/setup.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS) >/dev/null
@@ -53,9 +63,9 @@ images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for so
 run: setup build ## Set up, build, then serve on :3000
 	$(load_env) && exec ./$(BIN) serve
 
-test: setup ## Set up, then go vet and go test (integration tests required)
+test: setup $(LANE) ## Set up, then go vet and go test (integration tests required)
 	$(load_env) && \
-	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 && \
+	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) && \
 	$(GO) vet ./... && \
 	$(GO) test $(GO_TEST_FLAGS) ./... && \
 	echo "make test: the attack suite again with runc (the first pass used the runtime the service chose)" >&2 && \

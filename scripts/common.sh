@@ -81,13 +81,17 @@ ensure_base_packages() {
 		crun:crun \
 		mountpoint:util-linux \
 		flock:util-linux \
+		unshare:util-linux \
 		timeout:coreutils \
 		sha256sum:coreutils \
 		tar:tar
 }
 
 ensure_build_packages() {
+	# gcc and libc6-dev build the lane agent (sandbox/lane/lane.c), static.
 	ensure_commands \
+		gcc:gcc \
+		/usr/include/stdio.h:libc6-dev \
 		buildah:buildah \
 		debootstrap:debootstrap \
 		wget:wget \

@@ -77,7 +77,8 @@ cp "${bin}/containerd" "${bin}/containerd-shim-runc-v2" "${bin}/ctr" "${work}/bi
 cp "${CODEEXEC_CACHE_DIR}/images/python.tar" "${CODEEXEC_CACHE_DIR}/images/cpp.tar" "${work}/images/"
 log "building the test binaries"
 (cd "${REPO_DIR}" && go test -c -o "${work}/bin/runner.test" ./internal/runner &&
-	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec)
+	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec &&
+	make --no-print-directory bin/codeexec-lane >/dev/null && cp bin/codeexec-lane "${work}/bin/")
 
 containerd_config /var/lib/codeexec/containerd /run/codeexec/containerd/state \
 	/run/codeexec/containerd/containerd.sock >"${work}/containerd.toml"
@@ -119,7 +120,8 @@ for lang in python cpp; do
 	say "imported ${lang} in $((SECONDS - start)) s"
 done
 
-export CODEEXEC_CONTAINERD_SOCKET="${sock}" CODEEXEC_TEST_NAMESPACE=codeexec-test CODEEXEC_REQUIRE_INTEGRATION=1
+export CODEEXEC_CONTAINERD_SOCKET="${sock}" CODEEXEC_TEST_NAMESPACE=codeexec-test CODEEXEC_REQUIRE_INTEGRATION=1 \
+	CODEEXEC_LANE_AGENT=/work/bin/codeexec-lane
 failed=0
 run() { # NAME COMMAND...: run a test binary, its output to /work/results/NAME.log
 	local name=$1 start=${SECONDS}

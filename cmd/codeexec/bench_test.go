@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/bench"
+	"github.com/codeexec/codeexec/internal/runner/runnertest"
 )
 
 // runAsMainEnv makes the test binary behave as the codeexec binary: benchCmd
@@ -50,6 +51,7 @@ func TestBenchSmoke(t *testing.T) {
 		ns = "codeexec-test"
 	}
 	t.Setenv(runAsMainEnv, "1") // inherited by the service instances
+	t.Setenv("CODEEXEC_LANE_AGENT", runnertest.Config(t).LaneAgent)
 	out := filepath.Join(t.TempDir(), "results")
 	// Small enough for about 30 s on an idle 2-core machine: two programs, no
 	// ctr (its command line has unit tests), one warm-up and two measured

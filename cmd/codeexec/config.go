@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,10 +38,25 @@ func NewConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		LogFormat:       "text",
 		LogLevel:        "info",
-		Runner:          runner.DefaultConfig(),
+		Runner:          withLaneAgent(runner.DefaultConfig()),
 		API:             api.DefaultConfig(),
 	}
 }
+
+// withLaneAgent sets cfg's lane agent to codeexec-lane next to this
+// binary, where `make build` and the service image put it, if it is there.
+func withLaneAgent(cfg runner.Config) runner.Config {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "codeexec-lane")
+		if _, err := os.Stat(p); err == nil {
+			cfg.LaneAgent = p
+		}
+	}
+	return cfg
+}
+
+// laneAgentHelp is the --lane-agent flag's text.
+const laneAgentHelp = "the lane agent (codeexec-lane, built from sandbox/lane/lane.c), which starts each judged test as a fresh process in its lane's sandbox; default: codeexec-lane next to this binary. Without one, each judged test gets a container of its own"
 
 // mib is a flag.Value for a byte count given in MiB.
 type mib struct{ p *int64 }
@@ -106,6 +122,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&a.MaxTestDataBytes, "max-test-data-bytes", a.MaxTestDataBytes, "largest total of the inputs and expected outputs of one POST /judge request, in bytes")
 	fs.IntVar(&a.JudgeLanes, "judge-lanes", a.JudgeLanes, "tests of one POST /judge request run at once, at most")
 	fs.DurationVar(&a.CheckerTimeout, "checker-timeout", a.CheckerTimeout, "wall-clock limit of each checker run")
+	fs.StringVar(&r.LaneAgent, "lane-agent", r.LaneAgent, laneAgentHelp)
 	fs.BoolVar(&r.BatchFreshSandboxes, "judge-fresh-sandboxes", r.BatchFreshSandboxes, "give every judged test a fresh container instead of a fresh process in its lane's scrubbed container (slower)")
 	fs.IntVar(&a.MaxCodeBytes, "max-code-bytes", a.MaxCodeBytes, "largest code field in bytes")
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")

@@ -24,7 +24,7 @@ func startServiceProcess(t *testing.T, cfg runner.Config) *serviceProcess {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--containerd-socket", cfg.Socket,
-		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--pool-size", "1", "--log-level", "warn")
+		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--lane-agent", cfg.LaneAgent, "--pool-size", "1", "--log-level", "warn")
 	cmd.Env = append(os.Environ(), runAsMainEnv+"=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -85,14 +85,18 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // language, containerd, the state directory and the wall-clock limit, set
 // in the cold-path runner configuration it returns.
 func cliFlags(command string, stderr io.Writer, getenv func(string) string) (_ *flag.FlagSet, _ *runner.Config, lang, stateRoot *string) {
-	cfg := runner.DefaultConfig()
+	cfg := withLaneAgent(runner.DefaultConfig())
 	cfg.PoolSize = 0
+	if v := getenv("CODEEXEC_LANE_AGENT"); v != "" {
+		cfg.LaneAgent = v
+	}
 	fs := flag.NewFlagSet("codeexec "+command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lang = fs.String("language", "", "language of the program (a language of GET /runtimes)")
 	containerdFlags(fs, &cfg, getenv)
 	stateRoot = fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of a run")
+	fs.StringVar(&cfg.LaneAgent, "lane-agent", cfg.LaneAgent, laneAgentHelp+" (env CODEEXEC_LANE_AGENT)")
 	return fs, &cfg, lang, stateRoot
 }
 

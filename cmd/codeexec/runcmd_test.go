@@ -15,7 +15,7 @@ import (
 
 func TestRunCommand(t *testing.T) {
 	cfg := runnertest.Config(t)
-	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace}
+	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace, "CODEEXEC_LANE_AGENT": cfg.LaneAgent}
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -79,7 +79,7 @@ func TestImagesCommand(t *testing.T) {
 
 func TestJudgeCommand(t *testing.T) {
 	cfg := runnertest.Config(t)
-	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace}
+	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace, "CODEEXEC_LANE_AGENT": cfg.LaneAgent}
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)

@@ -46,7 +46,8 @@ func startService(t *testing.T, extra ...string) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{url: "http://" + addr, cfg: cfg, stop: cancel, done: make(chan error, 1)}
 	args := append([]string{"serve", "--addr", addr, "--containerd-socket", cfg.Socket,
-		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--oci-runtime", cfg.OCIRuntime, "--log-level", "warn"}, extra...)
+		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--oci-runtime", cfg.OCIRuntime,
+		"--lane-agent", cfg.LaneAgent, "--log-level", "warn"}, extra...)
 	var logs bytes.Buffer
 	go func() { s.done <- run(ctx, args, io.Discard, &syncWriter{w: &logs}, func(string) string { return "" }) }()
 	t.Cleanup(func() {

@@ -68,16 +68,17 @@ var ErrInvalidBatch = errors.New("invalid batch")
 // only as far as slots are free at once.
 //
 // Each lane holds one sandbox per program with the program's limits: a
-// fresh container whose init is an idle anchor (tini and sleep, as
-// oci.AnchorUID, out of the runs' reach), into which every run is started
-// as a new process as oci.SandboxUID. After each run the runner kills every
-// process of the run, empties /tmp, /dev/shm and /dev/mqueue and removes
-// every System V IPC object of the sandbox's IPC namespace, so no run sees
-// what an earlier one left; the lane's sandbox is replaced whenever that
-// cleanup cannot be done. Where the service does not see the host's
-// process IDs (a container of its own without the host's PID namespace),
-// or Config.BatchFreshSandboxes is set, each run gets a fresh sandbox
-// instead, at the cost of a container per run.
+// fresh container whose init is the lane agent (Config.LaneAgent,
+// internal/laneagent), which starts every run as a new process when the
+// runner asks. After each run the runner kills every process of the run,
+// empties /tmp, /dev/shm and /dev/mqueue, removes every System V IPC object
+// of the sandbox's IPC namespace and checks that the agent's inheritable
+// state is what it was, so no run sees what an earlier one left; the
+// lane's sandbox is replaced whenever that cleanup cannot be done. Where
+// the service does not see the host's process IDs (a container of its own
+// without the host's PID namespace), where it has no lane agent, or when
+// Config.BatchFreshSandboxes is set, each run gets a fresh sandbox instead,
+// at the cost of a container per run.
 func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ Batch, _ []Build, retErr error) {
 	if len(progs) == 0 || lanes < 1 {
 		return nil, nil, fmt.Errorf("%w: a batch needs a program and a lane", ErrInvalidBatch)
@@ -129,7 +130,7 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		}
 	}
 
-	fresh := r.cfg.BatchFreshSandboxes
+	fresh := r.cfg.BatchFreshSandboxes || r.agent == ""
 	for n := 0; n < lanes; n++ {
 		if n > 0 {
 			release, ok := r.tryAcquireN(len(progs))

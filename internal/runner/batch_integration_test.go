@@ -65,6 +65,36 @@ int main() {
 }
 `
 
+// agentProbe tries, as a run, what a run could do to the lane agent (PID 1,
+// the same user), and looks at what a run inherits.
+const agentProbe = `#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <iostream>
+#include <string>
+static int openErr(const char* p) { int fd = open(p, O_RDONLY); if (fd >= 0) { close(fd); return 0; } return errno; }
+int main() {
+    std::string mode; std::cin >> mode;
+    if (mode == "tamper") {
+        std::cout << "mem " << openErr("/proc/1/mem") << " environ " << openErr("/proc/1/environ");
+        for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGSEGV, SIGTSTP, SIGSTOP, SIGKILL}) kill(1, s);
+        std::cout << " signals sent";
+        std::cout << " nice " << setpriority(PRIO_PROCESS, 1, 15);
+        struct rlimit rl = {16, 16};
+        std::cout << " prlimit " << prlimit(1, RLIMIT_NOFILE, &rl, nullptr);
+        cpu_set_t one; CPU_ZERO(&one); CPU_SET(0, &one);
+        std::cout << " affinity " << sched_setaffinity(1, sizeof one, &one) << "\n";
+        return 0;
+    }
+    struct rlimit rl; getrlimit(RLIMIT_NOFILE, &rl);
+    cpu_set_t set; sched_getaffinity(0, sizeof set, &set);
+    std::cout << "nice " << getpriority(PRIO_PROCESS, 0) << " nofile " << rl.rlim_cur << " cpus " << CPU_COUNT(&set) << "\n";
+}
+`
+
 func TestBatchRunsSeeNothingOfEarlierRuns(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
 		name := "runs started into the lane's sandbox"
@@ -86,8 +116,9 @@ func TestBatchRunsSeeNothingOfEarlierRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantStatus(t, left, StatusSuccess)
-			// A fresh sandbox's init (tini) runs as the sandbox user too.
-			init := ""
+			// The sandbox's init runs as the sandbox user too: tini in a
+			// fresh sandbox, the lane agent in a lane's.
+			init := ".lane,"
 			if fresh {
 				init = "tini,"
 			}
@@ -162,6 +193,58 @@ func TestBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantStatus(t, res, StatusSuccess)
+	})
+
+	t.Run("a run can neither reach the lane agent nor change what the next run inherits", func(t *testing.T) {
+		b, _, err := r.OpenBatch(context.Background(), []Program{{Language: "cpp", Code: agentProbe}}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		run := func(mode string) string {
+			t.Helper()
+			res, err := b.Run(context.Background(), 0, 0, BatchRun{Input: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, res, StatusSuccess)
+			return res.Stdout
+		}
+		before := run("look")
+		// The agent's /proc files are root's (it is not dumpable); signals
+		// from inside its PID namespace reach it only through its handlers,
+		// which drop them; its scheduling and limits can be changed, since
+		// it runs as the same user, and the lane is then replaced.
+		if got, want := run("tamper"), "mem 13 environ 13 signals sent nice 0 prlimit 0 affinity 0\n"; got != want {
+			t.Errorf("tamper: %q, want %q", got, want)
+		}
+		if after := run("look"); after != before {
+			t.Errorf("the next run inherited the tampering: %q, before it %q", after, before)
+		}
+		if !strings.HasPrefix(before, "nice 0 nofile ") {
+			t.Errorf("look: %q", before)
+		}
+	})
+
+	t.Run("a fork bomb in a run ends in a verdict, and the lane serves the next", func(t *testing.T) {
+		code := "#include <unistd.h>\n#include <iostream>\nint main() { std::string s; std::cin >> s; if (s == \"bomb\") for (;;) fork(); std::cout << \"ok\\n\"; }\n"
+		b, _, err := r.OpenBatch(context.Background(), []Program{{Language: "cpp", Code: code}}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		res, err := b.Run(context.Background(), 0, 0, BatchRun{Input: "bomb", Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, res, StatusTimeout)
+		res, err = b.Run(context.Background(), 0, 0, BatchRun{Input: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != StatusSuccess || res.Stdout != "ok\n" {
+			t.Errorf("after the bomb: %+v", res)
+		}
 	})
 
 	t.Run("a memory bomb in a run is memory_limit_exceeded", func(t *testing.T) {

@@ -126,8 +126,8 @@ int main() { std::cout << "hello world\n"; }
 
 // BenchmarkBatchRun times one test of a judge request: a run of an
 // already built program in a batch lane, one lane, as /judge runs each
-// test. "exec" starts each run into the lane's scrubbed sandbox (the
-// default); "fresh" gives each run a container of its own
+// test. "lane" has the lane's agent start each run in the lane's scrubbed
+// sandbox (the default); "fresh" gives each run a container of its own
 // (Config.BatchFreshSandboxes), the /run path. Besides ns/op it reports
 // machine-cpu-ms/op: the whole machine's busy CPU time per run (containerd,
 // shims, runtime, the program and the service), read from /proc/stat, so
@@ -140,9 +140,9 @@ func BenchmarkBatchRun(b *testing.B) {
 		name, lang, code string
 		fresh            bool
 	}{
-		{"python/exec", "python", pySum, false},
+		{"python/lane", "python", pySum, false},
 		{"python/fresh", "python", pySum, true},
-		{"cpp/exec", "cpp", cppSum, false},
+		{"cpp/lane", "cpp", cppSum, false},
 		{"cpp/fresh", "cpp", cppSum, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

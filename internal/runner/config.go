@@ -65,6 +65,12 @@ type Config struct {
 	// request) a fresh sandbox of its own, instead of a fresh process in
 	// the lane's sandbox that is scrubbed after each run (see OpenBatch).
 	BatchFreshSandboxes bool
+
+	// LaneAgent is the path of the lane agent (codeexec-lane, built from
+	// sandbox/lane/lane.c), the
+	// init of a batch lane's sandbox that starts each run as a fresh
+	// process. Without one, every run of a batch gets a sandbox of its own.
+	LaneAgent string
 }
 
 // DefaultConfig returns the configuration of the original design.

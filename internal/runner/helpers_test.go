@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
 	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
@@ -37,6 +38,7 @@ func testConfig(tb testing.TB) Config {
 		cfg.OCIRuntime = rt
 	}
 	cfg.StateDir = tb.TempDir()
+	cfg.LaneAgent = agenttest.Path(tb)
 	cfg.PoolSize = 0 // the cold path; pool tests turn it on
 	// The compile time limit is a wait for every test but the compile
 	// attacks, which set it back: a far slower machine (testtiming.Scale)

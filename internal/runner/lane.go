@@ -2,31 +2,31 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/laneagent"
 	"github.com/codeexec/codeexec/internal/oci"
-	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/errdefs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
-// anchorArgs is the idle init of a lane's sandbox: tini as PID 1 reaps what
-// the runs orphan, and its child sleeps until the lane is removed. Every
-// sandbox image has both (tini is the runtimes' own init).
+// anchorArgs is the idle init of a shim host's sandbox: tini as PID 1,
+// and its child sleeps until the host is removed. Every sandbox image has
+// both (tini is the runtimes' own init).
 var anchorArgs = []string{"/usr/bin/tini", "--", "/bin/sleep", "infinity"}
 
-// anchorPids are the anchor's processes, counted by the pids limit besides
-// the run's own.
+// anchorPids are the idle anchor's processes, counted by the pids limit.
 const anchorPids = 2
+
+// agentPids is the lane agent, one thread, counted by the pids limit
+// besides the run's own processes.
+const agentPids = 1
 
 // scratchDirs are the places inside a sandbox a run can write to, emptied
 // after each run: the tmpfs mounts of oci.Sandbox and containerd's mqueue.
@@ -43,11 +43,12 @@ type lane struct {
 	mu       sync.Mutex
 	runs     int
 	dataDir  string
-	box      *prepared      // the anchor's sandbox; nil until prepared, or after a failed cleanup
-	process  *specs.Process // the sandbox's process, the template of each run's
-	keep     map[int]bool   // host PIDs of the anchor's processes
-	root     int            // host PID of the anchor's init
-	hostPids bool           // the service sees the anchor's process by its host PID
+	box      *prepared    // the agent's sandbox; nil until prepared, or after a failed cleanup
+	agent    *agentConn   // the service's end of the agent's protocol
+	state    string       // the agent's inheritable state when it started (agentState)
+	keep     map[int]bool // host PID of the agent
+	root     int          // host PID of the agent, the sandbox's init
+	hostPids bool         // the service sees the agent by its host PID
 }
 
 // id is the lane's container ID; it ends in -run like every run sandbox.
@@ -70,20 +71,24 @@ func (l *lane) ensureDataDir() error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	l.dataDir = dir
+	if l.r.agent != "" && !l.fresh {
+		return linkAgent(l.r.agent, dir)
+	}
 	return nil
 }
 
 // limits are the lane's sandbox limits: the program's, with room in the
-// pids limit for the anchor.
+// pids limit for the agent.
 func (l *lane) limits() oci.Limits {
 	lim := l.prog.lim.run
 	if !l.fresh {
-		lim.Pids += anchorPids
+		lim.Pids += agentPids
 	}
 	return lim
 }
 
-// prepareAnchor creates and starts the lane's anchored sandbox.
+// prepareAnchor creates and starts the lane's sandbox, whose init is the
+// lane agent, running as the sandbox user like the runs it starts.
 func (l *lane) prepareAnchor(ctx context.Context) error {
 	if err := l.ensureDataDir(); err != nil {
 		return err
@@ -94,50 +99,45 @@ func (l *lane) prepareAnchor(ctx context.Context) error {
 	// tests' process starts and exits behind the other sandboxes that host
 	// serves (a pool filling up made a test's exit arrive after its time
 	// limit).
+	agent := newAgentConn(nil)
 	p, err := l.r.prepare(ctx, sandboxSpec{
-		id: l.id(), job: l.prog.id, lang: l.prog.lang, args: anchorArgs, cwd: "/",
-		jobDir: l.prog.dir, dataDir: l.dataDir, anchor: true, prestart: true,
+		id: l.id(), job: l.prog.id, lang: l.prog.lang, args: []string{agentPath}, cwd: "/",
+		jobDir: l.prog.dir, dataDir: l.dataDir, prestart: true, stdout: agent,
 		limits: l.limits(), timeout: l.prog.lim.runTimeout, noShimHost: true,
 	})
 	if err != nil {
 		return err
 	}
-	l.box = p
-	spec, err := p.task.Spec(l.r.nsContext(ctx))
-	if err != nil {
-		l.destroyBox()
-		return unavailable(fmt.Errorf("read sandbox spec: %w", err))
-	}
-	l.process = spec.Process
+	l.box, l.agent = p, agent
+	agent.stdin = p.stdinW
 	l.root = int(p.task.Pid())
 	l.keep = map[int]bool{l.root: true}
 	l.hostPids = seesHostPid(l.root, p.cgroup)
-	if !l.hostPids {
-		return nil
+	select {
+	case <-agent.ready:
+	case <-p.exitCh:
+		msg, _ := p.stderr.Result()
+		err = fmt.Errorf("lane agent exited at start: %s", msg)
+	case <-agent.broken:
+		err = errors.New("lane agent: protocol error at start")
+	case <-time.After(cleanupTimeout):
+		err = fmt.Errorf("lane agent not ready after %s", cleanupTimeout)
 	}
-	// tini's child, the sleep, is the anchor's other process.
-	children := fmt.Sprintf("/proc/%d/task/%d/children", l.root, l.root)
-	deadline := time.Now().Add(cleanupTimeout)
-	for {
-		b, _ := os.ReadFile(children)
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			l.keep[pid] = true
-			return nil
-		}
-		if !p.alive() || time.Now().After(deadline) {
-			l.destroyBox()
-			return fmt.Errorf("start batch anchor: its sleep never started")
-		}
-		time.Sleep(time.Millisecond)
+	if err == nil && l.hostPids {
+		l.state, err = agentState(l.root)
 	}
+	if err != nil {
+		l.destroyBox()
+		return unavailable(err)
+	}
+	return nil
 }
 
 // destroyBox removes the lane's anchored sandbox, if any.
 func (l *lane) destroyBox() {
 	if l.box != nil {
 		l.r.destroy(l.box)
-		l.box = nil
+		l.box, l.agent = nil, nil
 	}
 }
 
@@ -164,6 +164,9 @@ func (l *lane) writeFiles(files map[string]string) error {
 		return fmt.Errorf("write data files: %w", err)
 	}
 	for _, e := range entries {
+		if e.Name() == agentFile {
+			continue
+		}
 		if err := os.Remove(filepath.Join(l.dataDir, e.Name())); err != nil {
 			return fmt.Errorf("write data files: %w", err)
 		}
@@ -181,7 +184,7 @@ func (l *lane) writeFiles(files map[string]string) error {
 
 // stdinFile is the name, in the data directory, of the file a run in the
 // lane's sandbox reads as its stdin; a run's own files have plain names,
-// which cannot start with a dot.
+// which cannot start with a dot (nor clash with agentFile).
 const stdinFile = ".stdin"
 
 // stdinPath is where the sandbox sees stdinFile.
@@ -229,7 +232,7 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 			return Result{}, err
 		}
 	}
-	res, ownPeak, err := l.execRun(ctx, in, timeout, output)
+	res, ownPeak, err := l.agentRun(ctx, in, timeout, output)
 	// The next run gets a new sandbox rather than one in an unknown state,
 	// or rather than one whose memory peak the kernel cannot reset (cgroup
 	// v2 before 6.12), where its peak would include this run's; a sandbox
@@ -263,10 +266,10 @@ func (l *lane) runFresh(ctx context.Context, in BatchRun, timeout time.Duration,
 	return res, nil
 }
 
-// runCommand is the language's run command as a process started into a
-// lane: without the init the command starts with (tini), since the
-// anchor's tini is PID 1 and reaps for it; a second tini would only warn
-// that it is not PID 1.
+// runCommand is the language's run command as a process the lane agent
+// starts: without the init the command starts with (tini), since the
+// agent is PID 1 and reaps for it; a second tini would only warn that it
+// is not PID 1.
 func runCommand(lang Language) []string {
 	args := lang.Run
 	if len(args) >= 2 && filepath.Base(args[0]) == "tini" && args[1] == "--" {
@@ -275,109 +278,81 @@ func runCommand(lang Language) []string {
 	return slices.Clone(args)
 }
 
-// execRun starts the run as a new process in the anchor's sandbox, as the
-// sandbox user, and waits for it as run does for a sandbox's init: the
-// wall-clock limit, the output caps and ctx each end it, and every process
-// the run started is dead when it returns.
+// agentRun has the lane's agent start the run as a new process, and waits
+// for it as run does for a sandbox's init: the wall-clock limit, the
+// output caps and ctx each end it, and every process the run started is
+// dead when it returns.
 //
 // ownPeak is false when the run's memory peak may include an earlier run's
 // (the kernel cannot reset a cgroup's peak): the lane's next run then needs
 // a sandbox of its own.
-func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, output int) (_ Result, ownPeak bool, _ error) {
-	r, p := l.r, l.box
-	// As in prepare: containerd calls that a client cannot cancel half-way.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(r.nsContext(ctx)), cleanupTimeout)
-	defer cancel()
-
-	// The run's stdin is a file in the lane's data directory, not a FIFO:
-	// a test process started into a running container sometimes never got
-	// its FIFO stdin (one test in about two thousand here, blocked until its
-	// time limit: TestJudgeOverHTTP). /bin/sh, in every image, opens it
-	// and becomes the program.
+func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration, output int) (_ Result, ownPeak bool, _ error) {
+	p, agent := l.box, l.agent
+	// The run's stdin is a file in the lane's data directory, which the
+	// agent opens for it.
 	if err := l.writeStdin(in.Input); err != nil {
 		return Result{}, false, err
 	}
-	ps := *l.process
-	ps.Args = append([]string{"/bin/sh", "-c", `exec "$0" "$@" <` + stdinPath}, append(runCommand(l.prog.lang), in.Args...)...)
-	ps.User = specs.User{UID: oci.SandboxUID, GID: oci.SandboxGID, AdditionalGids: []uint32{oci.SandboxGID}}
-	ps.Cwd = "/tmp"
-	ps.Terminal = false
-
 	overflow := make(chan struct{})
 	var once sync.Once
 	onExceed := func() { once.Do(func() { close(overflow) }) }
 	stdout, stderr := newCapWriter(output, onExceed), newCapWriter(output, onExceed)
+	defer agent.endRun()
 
 	l.runs++
-	execID := "run" + strconv.Itoa(l.runs)
-	proc, err := p.task.Exec(cctx, execID, &ps, cio.NewCreator(
-		cio.WithStreams(nil, stdout, stderr), cio.WithFIFODir(fifoDir(r.cfg))))
-	if err != nil {
-		return Result{}, false, unavailable(fmt.Errorf("create run process: %w", err))
-	}
-	deleted := false
-	defer func() {
-		if !deleted {
-			dctx, dcancel := r.cleanupContext()
-			_, _ = proc.Delete(dctx, client.WithProcessKill)
-			dcancel()
-		}
-	}()
-	// Wait before Start, on a context only teardown cancels (see prepare).
-	waitCtx, cancelWait := context.WithCancel(context.WithoutCancel(cctx))
-	defer cancelWait()
-	exitCh, err := proc.Wait(waitCtx)
-	if err != nil {
-		return Result{}, false, unavailable(fmt.Errorf("wait for run process: %w", err))
-	}
 	before := readCgroupStats(cgroupRoot, p.cgroup)
 	peak := startPeak(cgroupRoot, p.cgroup)
-	if err := proc.Start(cctx); err != nil {
+	fail := func(err error) (Result, bool, error) {
 		peak.read()
-		return Result{}, false, unavailable(fmt.Errorf("start run process: %w", err))
+		return Result{}, false, unavailable(err)
 	}
-	start := time.Now()
-	// A pidfd of the run's process, to tell a run that ended in time from
-	// one that did not when its exit is reported late (as run does).
-	pidfd := -1
-	if l.hostPids {
-		if fd, err := unix.PidfdOpen(int(proc.Pid()), 0); err == nil {
-			pidfd = fd
-			defer unix.Close(fd)
-		}
+	req := laneagent.Request{Args: append(runCommand(l.prog.lang), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
+	if err := agent.send(req, stdout, stderr, p.exitCh); err != nil {
+		return fail(err)
 	}
 
 	x := &execution{}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var status client.ExitStatus
-	exited, gone := false, false
+	var status laneagent.ExitStatus
+	exited, gone, timerFired := false, false, false
 	select {
-	case status = <-exitCh:
+	case status = <-agent.exit:
 		exited = true
 	case <-timer.C:
-		if pidfd >= 0 && pidfdExited(pidfd) {
-			status, exited = awaitLateExit(exitCh)
-		}
-		x.timedOut = !exited
+		timerFired = true
 	case <-overflow:
 	case <-ctx.Done():
 		gone = true
+	case <-agent.broken:
+		return fail(errors.New("lane agent: protocol error"))
+	case <-p.exitCh:
+		return fail(errors.New("lane agent exited during a run"))
 	}
 	// Every process of the run, the first one too when it still runs.
 	killErr := killCgroupExcept(cgroupRoot, p.cgroup, l.keep, 2*time.Second)
+	wait := time.NewTimer(cleanupTimeout)
+	defer wait.Stop()
 	if !exited {
 		select {
-		case status = <-exitCh:
-		case <-time.After(cleanupTimeout):
-			peak.read()
-			return Result{}, false, fmt.Errorf("run process did not exit %s after SIGKILL", cleanupTimeout)
+		case status = <-agent.exit:
+		case <-wait.C:
+			return fail(fmt.Errorf("run process did not exit %s after SIGKILL", cleanupTimeout))
+		case <-agent.broken:
+			return fail(errors.New("lane agent: protocol error"))
+		case <-p.exitCh:
+			return fail(errors.New("lane agent exited during a run"))
 		}
 	}
-	x.elapsed = runTime(start, status)
-	if err := status.Error(); err != nil {
-		peak.read()
-		return Result{}, false, unavailable(fmt.Errorf("run process %s: exit status: %w", execID, err))
+	// Output is complete once the agent saw every writer close it.
+	select {
+	case <-agent.done:
+	case <-wait.C:
+		return fail(fmt.Errorf("run's output still open %s after its processes were killed", cleanupTimeout))
+	case <-agent.broken:
+		return fail(errors.New("lane agent: protocol error"))
+	case <-p.exitCh:
+		return fail(errors.New("lane agent exited during a run"))
 	}
 	if killErr != nil {
 		peak.read()
@@ -385,25 +360,19 @@ func (l *lane) execRun(ctx context.Context, in BatchRun, timeout time.Duration, 
 	}
 	x.stats = diffStats(before, readCgroupStats(cgroupRoot, p.cgroup))
 	x.stats.MemoryPeakBytes = peak.read()
-	// Output is complete once the copy drained: every writer is dead.
-	if pio := proc.IO(); pio != nil {
-		pio.Wait()
-	}
-	dctx, dcancel := r.cleanupContext()
-	_, derr := proc.Delete(dctx)
-	dcancel()
-	if derr != nil && !errdefs.IsNotFound(derr) {
-		return Result{}, false, unavailable(fmt.Errorf("delete run process: %w", derr))
-	}
-	deleted = true
 	if gone {
 		return Result{}, false, context.Cause(ctx)
 	}
-	x.setExit(status.ExitCode())
+	// A run the timer caught, unless it had ended on its own in time and
+	// its exit was on its way.
+	killed := status.Status.Signaled() && status.Status.Signal() == syscall.SIGKILL
+	x.timedOut = timerFired && (killed || status.Elapsed > timeout)
+	x.elapsed = status.Elapsed
+	x.setExit(status.Code())
 	x.stdout, x.stdoutTruncated = stdout.Result()
 	x.stderr, x.stderrTruncated = stderr.Result()
 	res := x.result()
-	res.ID = p.id + "/" + execID
+	res.ID = p.id + "/run" + strconv.Itoa(l.runs)
 	return res, peak.own(), nil
 }
 
@@ -429,6 +398,11 @@ func (l *lane) scrub() error {
 	}
 	if err := removeSysVIPC(l.root); err != nil {
 		return fmt.Errorf("remove IPC objects: %w", err)
+	}
+	// What the agent's next child would inherit, which the run could have
+	// changed from outside (it runs as the same user).
+	if state, err := agentState(l.root); err != nil || state != l.state {
+		return fmt.Errorf("lane agent's state changed during a run: %v", err)
 	}
 	return nil
 }

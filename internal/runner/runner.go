@@ -51,6 +51,7 @@ type Runner struct {
 	roots   map[string]*sharedRoot // by language name; none for a language whose sandboxes get views of their own
 	hosts   *shimHosts             // nil when every sandbox starts a shim of its own
 	version string                 // containerd's version
+	agent   string                 // the lane agent's copy in the state directory; "" when lanes run without one
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -77,6 +78,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		return nil, fmt.Errorf("containerd is not answering at %s (start it, or point the service at the right socket): %w", cfg.Socket, err)
 	}
 	r.version = v.Version
+	if cfg.LaneAgent != "" {
+		if r.agent, err = installAgent(cfg.StateDir, cfg.LaneAgent); err != nil {
+			c.Close()
+			return nil, err
+		}
+	} else {
+		log.Warn("no lane agent (codeexec-lane): each judged test gets a sandbox of its own, which costs several times more")
+	}
 	// The languages whose image is missing are not served (an operator
 	// may build only some images: scripts/images.sh --languages); none at
 	// all is an error.

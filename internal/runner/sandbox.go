@@ -37,8 +37,11 @@ type sandboxSpec struct {
 	// the runtime probe) instead of joining a shim host's.
 	noShimHost bool
 	nullIO     bool // the process's stdio is /dev/null: no FIFOs (an idle anchor that is never run)
-	limits     oci.Limits
-	timeout    time.Duration
+	// stdout, when set, gets the process's stdout uncapped (a lane agent's
+	// frames) instead of the sandbox's capped output.
+	stdout  io.Writer
+	limits  oci.Limits
+	timeout time.Duration
 }
 
 // execution is what one sandboxed process did.
@@ -217,8 +220,12 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.stdinR, p.stdinW = io.Pipe()
 	p.td.add(func() error { p.stdinR.CloseWithError(errSandboxGone); return nil })
 
+	var stdout io.Writer = p.stdout
+	if sp.stdout != nil {
+		stdout = sp.stdout
+	}
 	ioCreator := cio.NewCreator(
-		cio.WithStreams(p.stdinR, p.stdout, p.stderr),
+		cio.WithStreams(p.stdinR, stdout, p.stderr),
 		cio.WithFIFODir(fifoDir(r.cfg)),
 	)
 	if sp.nullIO {

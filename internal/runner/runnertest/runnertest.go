@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -40,6 +41,7 @@ func Config(tb testing.TB) runner.Config {
 		cfg.OCIRuntime = rt
 	}
 	cfg.StateDir = tb.TempDir()
+	cfg.LaneAgent = agenttest.Path(tb)
 	return cfg
 }
 

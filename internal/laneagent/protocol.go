@@ -1,0 +1,149 @@
+// Package laneagent is the service's side of the lane agent's protocol.
+// The lane agent (sandbox/lane/lane.c, built as codeexec-lane) is the init
+// of a judge lane's sandbox: it runs as the sandbox's PID 1, as the
+// sandbox user, and starts each test the service asks for as a fresh child
+// process, instead of the service starting it through containerd, the shim
+// and the OCI runtime (task.Exec) at about 25 ms of machine CPU per test
+// (docs/judge.md).
+//
+// Both directions carry frames: a kind byte, a 4-byte big-endian length
+// and the payload. The service sends Request frames to the agent's stdin,
+// one at a time; the agent answers on its stdout:
+//
+//	Ready    once, when the agent is ready for requests
+//	Started  the test's process runs
+//	Failed   the test's process could not be started: payload is why
+//	Stdout   a chunk of the test's stdout
+//	Stderr   a chunk of the test's stderr
+//	Exit     the test's first process ended: 8 bytes of wall time in
+//	         nanoseconds (from fork to reap), 4 bytes of wait status
+//	Done     the test's stdout and stderr are closed: every writer is gone
+//
+// Every request's answer ends with Failed, or with Started, Exit and Done.
+// Only then does the agent read the next request.
+package laneagent
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Frame kinds.
+const (
+	RequestFrame byte = 'Q'
+	Ready        byte = 'R'
+	Started      byte = 'S'
+	Failed       byte = 'F'
+	Stdout       byte = 'O'
+	Stderr       byte = 'E'
+	Exit         byte = 'X'
+	Done         byte = 'D'
+)
+
+// headerLen is a frame's kind byte and length.
+const headerLen = 5
+
+// maxFrame bounds a frame's payload, both ways (lane.c's MAX_REQUEST); the
+// agent sends output in chunks of 32 KiB.
+const maxFrame = 1 << 20
+
+// Request asks the agent to start one test.
+type Request struct {
+	Args  []string // the command line; Args[0] is looked up in PATH
+	Stdin string   // the file the test reads as its stdin
+	Dir   string   // its working directory
+}
+
+// Frame encodes r as the agent reads it: a Request frame whose payload is
+// Dir, Stdin and each of Args, each ended by a NUL byte.
+func (r Request) Frame() ([]byte, error) {
+	if len(r.Args) == 0 {
+		return nil, fmt.Errorf("a request needs a command")
+	}
+	var p []byte
+	for _, f := range append([]string{r.Dir, r.Stdin}, r.Args...) {
+		if strings.IndexByte(f, 0) >= 0 {
+			return nil, fmt.Errorf("a request's strings cannot hold NUL bytes")
+		}
+		p = append(append(p, f...), 0)
+	}
+	if len(p) > maxFrame {
+		return nil, fmt.Errorf("request of %d bytes, over %d", len(p), maxFrame)
+	}
+	return appendFrame(nil, RequestFrame, p), nil
+}
+
+// ExitStatus is what an Exit frame says.
+type ExitStatus struct {
+	Elapsed time.Duration      // from the fork to the reap, by the agent's clock
+	Status  syscall.WaitStatus // as wait4 gave it
+}
+
+// Code is the status as containerd reports a task's: the exit code, or
+// 128 plus the signal that killed the process.
+func (e ExitStatus) Code() uint32 {
+	if e.Status.Signaled() {
+		return 128 + uint32(e.Status.Signal())
+	}
+	return uint32(e.Status.ExitStatus())
+}
+
+func appendFrame(b []byte, kind byte, payload []byte) []byte {
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	return append(b, payload...)
+}
+
+func exitPayload(e ExitStatus) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(e.Elapsed))
+	return binary.BigEndian.AppendUint32(b, uint32(e.Status))
+}
+
+// ParseExit reads an Exit frame's payload.
+func ParseExit(p []byte) (ExitStatus, error) {
+	if len(p) != 12 {
+		return ExitStatus{}, fmt.Errorf("exit frame of %d bytes", len(p))
+	}
+	return ExitStatus{
+		Elapsed: time.Duration(binary.BigEndian.Uint64(p)),
+		Status:  syscall.WaitStatus(binary.BigEndian.Uint32(p[8:])),
+	}, nil
+}
+
+// Decoder turns the agent's stdout back into frames: it is the io.Writer
+// the service gives the agent's stdout, and calls Frame for each complete
+// frame, in order, from the goroutine that writes to it. A payload is
+// valid only during the call.
+type Decoder struct {
+	Frame func(kind byte, payload []byte)
+	buf   []byte
+	err   error
+}
+
+// Write parses what it is given. After a malformed frame it fails every
+// later write.
+func (d *Decoder) Write(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	d.buf = append(d.buf, p...)
+	for len(d.buf) >= headerLen {
+		n := binary.BigEndian.Uint32(d.buf[1:headerLen])
+		if n > maxFrame {
+			d.err = fmt.Errorf("lane agent frame of %d bytes", n)
+			return 0, d.err
+		}
+		if len(d.buf) < headerLen+int(n) {
+			break
+		}
+		d.Frame(d.buf[0], d.buf[headerLen:headerLen+int(n)])
+		d.buf = d.buf[headerLen+int(n):]
+	}
+	if len(d.buf) == 0 {
+		d.buf = nil // let a large buffer go
+	}
+	return len(p), nil
+}

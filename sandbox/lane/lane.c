@@ -1,0 +1,352 @@
+/*
+ * codeexec-lane: the init of a judge lane's sandbox.
+ *
+ * It runs as PID 1 of the sandbox, as the sandbox user, and starts each test
+ * the service asks for as a fresh child process: the service then needs no
+ * task.Exec through containerd, the shim and the OCI runtime per test. The
+ * protocol is internal/laneagent's (protocol.go): requests arrive as frames
+ * on stdin, answers leave as frames on stdout. Each frame is a kind byte, a
+ * 4-byte big-endian length and the payload.
+ *
+ * It is C, not Go, for three reasons: it is one thread, so it holds exactly
+ * one slot of the sandbox's pids limit and never needs another (a Go
+ * program creates threads as it goes, and dies when a test has used up the
+ * pids limit); it adds about 100 KiB, not 2 MiB, to every test's memory
+ * figure; and every signal disposition is in its hands, so a test starts
+ * with the defaults.
+ *
+ * Built statically by `make build` (bin/codeexec-lane); the service copies
+ * it into each lane's data directory, read-only to the sandbox.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+enum {
+	READY = 'R', REQUEST = 'Q', STARTED = 'S', FAILED = 'F',
+	STDOUT = 'O', STDERR = 'E', EXIT = 'X', DONE = 'D',
+};
+
+#define MAX_REQUEST (1 << 20)
+#define CHUNK (32 << 10)
+
+static char buf[CHUNK];
+
+static void die(const char *what) {
+	fprintf(stderr, "codeexec-lane: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void write_all(int fd, const void *p, size_t n) {
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("write to the service"); /* the service is gone */
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static void put32(unsigned char *b, uint32_t v) {
+	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
+}
+
+static void send_frame(int kind, const void *payload, uint32_t n) {
+	unsigned char h[5];
+	h[0] = (unsigned char)kind;
+	put32(h + 1, n);
+	write_all(1, h, sizeof h);
+	if (n > 0)
+		write_all(1, payload, n);
+}
+
+static void send_failed(const char *what, int err) {
+	char msg[512];
+	int n = snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+	send_frame(FAILED, msg, (uint32_t)n);
+}
+
+/* read_full reads exactly n bytes; 0 at a clean end of input before any. */
+static int read_full(int fd, void *p, size_t n) {
+	char *c = p;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, c + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("read a request");
+		if (r == 0) {
+			if (got == 0)
+				return 0;
+			errno = EPROTO;
+			die("read a request");
+		}
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static int64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The current test. */
+static pid_t child;
+static int64_t started_at;
+
+/* reap waits for every child that has ended, the current test's first
+ * process and every orphan alike (as PID 1, the agent is the parent of every
+ * process whose parent died). It returns 1 when the test's first process
+ * was among them, with its status in *status. */
+static int reap(int *status, int64_t *elapsed) {
+	int found = 0;
+	for (;;) {
+		int ws;
+		pid_t pid = waitpid(-1, &ws, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return found;
+		if (child > 0 && pid == child) {
+			*status = ws;
+			*elapsed = now_ns() - started_at;
+			child = 0;
+			found = 1;
+		}
+	}
+}
+
+static sigset_t chld;
+
+/* default_signals gives every signal its default action and unblocks it, in
+ * a child before it execs the test. exec resets caught signals by itself,
+ * but not ignored ones, and the agent may have inherited those (libc's
+ * sigaction refuses its reserved real-time signals, so the raw system call
+ * sets them). */
+static void default_signals(void) {
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} dfl = {SIG_DFL, 0, NULL, 0};
+	for (int s = 1; s <= 64; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* start forks and execs the test. In the child, before the exec: a session
+ * of its own, the default signal mask, its stdio and working directory. An
+ * exec that fails says why through a close-on-exec pipe. */
+static int start(char *dir, char *stdin_path, char **argv, int out[2], int err[2]) {
+	int in = open(stdin_path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		send_failed("open stdin", errno);
+		return -1;
+	}
+	int report[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
+		die("pipe");
+	started_at = now_ns();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(in); close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+		close(report[0]); close(report[1]);
+		send_failed("fork", e);
+		return -1;
+	}
+	if (pid == 0) {
+		default_signals();
+		setsid();
+		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0 || chdir(dir) < 0) {
+			int e = errno;
+			write(report[1], &e, sizeof e);
+			_exit(127);
+		}
+		execvp(argv[0], argv);
+		int e = errno;
+		write(report[1], &e, sizeof e);
+		_exit(127);
+	}
+	child = pid;
+	close(in);
+	close(out[1]);
+	close(err[1]);
+	close(report[1]);
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(report[0], &e, sizeof e);
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		child = 0;
+		close(out[0]);
+		close(err[0]);
+		char what[300];
+		snprintf(what, sizeof what, "start %s", argv[0]);
+		send_failed(what, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* run starts one test and relays its output and exit: Exit when its first
+ * process ends, Done when every writer of its stdout and stderr is gone (the
+ * service kills what the test left running once it has the exit). */
+static void run(char *payload, uint32_t n) {
+	char *fields[4096];
+	int nf = 0;
+	for (uint32_t i = 0; i < n && nf < 4095;) {
+		fields[nf++] = payload + i;
+		char *end = memchr(payload + i, 0, n - i);
+		if (end == NULL) {
+			send_frame(FAILED, "bad request", 11);
+			return;
+		}
+		i = (uint32_t)(end - payload) + 1;
+	}
+	if (nf < 3) {
+		send_frame(FAILED, "bad request", 11);
+		return;
+	}
+	fields[nf] = NULL;
+	int out[2], err[2];
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		die("signalfd");
+	if (start(fields[0], fields[1], fields + 2, out, err) < 0) {
+		close(sfd);
+		return;
+	}
+	send_frame(STARTED, NULL, 0);
+	struct pollfd p[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+	int exited = 0;
+	for (;;) {
+		if (!exited) {
+			int status;
+			int64_t elapsed;
+			if (reap(&status, &elapsed)) {
+				unsigned char x[12];
+				put32(x, (uint32_t)((uint64_t)elapsed >> 32));
+				put32(x + 4, (uint32_t)elapsed);
+				put32(x + 8, (uint32_t)status);
+				send_frame(EXIT, x, sizeof x);
+				exited = 1;
+			}
+		}
+		if (exited && p[0].fd < 0 && p[1].fd < 0)
+			break;
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			ssize_t r = read(p[i].fd, buf, sizeof buf);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				continue;
+			}
+			send_frame(i == 0 ? STDOUT : STDERR, buf, (uint32_t)r);
+		}
+		if (p[2].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
+		}
+	}
+	close(sfd);
+	send_frame(DONE, NULL, 0);
+}
+
+static void noop(int sig) { (void)sig; }
+
+int main(void) {
+	/* Not dumpable: no test (the same user) can trace the agent, read or
+	 * write its memory, or reach its files through /proc/1, which then
+	 * belong to root; so none can reach the service's end of its stdio. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("prctl PR_SET_DUMPABLE");
+	/* Every signal a test can send is caught and dropped: as PID 1 of its
+	 * PID namespace the agent gets none from inside that has no handler
+	 * (SIGKILL and SIGSTOP included). A handler, unlike SIG_IGN, is reset
+	 * by exec: tests start with every signal's default. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = noop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD)
+			sigaction(s, &sa, NULL); /* fails only for signals libc reserves */
+	/* Ends of children arrive through a signalfd. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
+		die("sigprocmask");
+	/* Nothing the agent inherited, beyond its stdio, reaches a test. */
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		die("list open files");
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d))
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	closedir(d);
+
+	send_frame(READY, NULL, 0);
+	static char request[MAX_REQUEST];
+	for (;;) {
+		unsigned char h[5];
+		if (!read_full(0, h, sizeof h))
+			return 0; /* the service closed stdin: the lane is being removed */
+		uint32_t n = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+		if (n > MAX_REQUEST) {
+			errno = EMSGSIZE;
+			die("read a request");
+		}
+		read_full(0, request, n);
+		/* Orphans the service killed after the last test are reaped now:
+		 * a zombie holds a slot of the pids limit. */
+		int status;
+		int64_t elapsed;
+		reap(&status, &elapsed);
+		if (h[0] != REQUEST)
+			send_frame(FAILED, "bad request", 11);
+		else
+			run(request, n);
+	}
+}
