@@ -334,25 +334,14 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 	wait := time.NewTimer(cleanupTimeout)
 	defer wait.Stop()
 	if !exited {
-		select {
-		case status = <-agent.exit:
-		case <-wait.C:
-			return fail(fmt.Errorf("run process did not exit %s after SIGKILL", cleanupTimeout))
-		case <-agent.broken:
-			return fail(errors.New("lane agent: protocol error"))
-		case <-p.exitCh:
-			return fail(errors.New("lane agent exited during a run"))
+		var err error
+		if status, err = awaitAgent(agent.exit, agent, p, wait.C, "run process did not exit after SIGKILL"); err != nil {
+			return fail(err)
 		}
 	}
 	// Output is complete once the agent saw every writer close it.
-	select {
-	case <-agent.done:
-	case <-wait.C:
-		return fail(fmt.Errorf("run's output still open %s after its processes were killed", cleanupTimeout))
-	case <-agent.broken:
-		return fail(errors.New("lane agent: protocol error"))
-	case <-p.exitCh:
-		return fail(errors.New("lane agent exited during a run"))
+	if _, err := awaitAgent(agent.done, agent, p, wait.C, "run's output still open after its processes were killed"); err != nil {
+		return fail(err)
 	}
 	if killErr != nil {
 		peak.read()
@@ -374,6 +363,22 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 	res := x.result()
 	res.ID = p.id + "/run" + strconv.Itoa(l.runs)
 	return res, peak.own(), nil
+}
+
+// awaitAgent waits, at most until deadline, for what the lane's agent
+// sends on c, as long as the agent lives and keeps to its protocol.
+func awaitAgent[T any](c <-chan T, agent *agentConn, p *prepared, deadline <-chan time.Time, late string) (T, error) {
+	var zero T
+	select {
+	case v := <-c:
+		return v, nil
+	case <-deadline:
+		return zero, fmt.Errorf("%s in %s", late, cleanupTimeout)
+	case <-agent.broken:
+		return zero, errors.New("lane agent: protocol error")
+	case <-p.exitCh:
+		return zero, errors.New("lane agent exited during a run")
+	}
 }
 
 // scrub removes what a run that execRun finished without error left in
