@@ -203,15 +203,17 @@ func TestAgentReportsExitBeforeOutputEnds(t *testing.T) {
 	// A background process keeps stdout open after the first one exits:
 	// the exit comes first (the service then kills the rest), the output
 	// ends when the last writer is gone.
-	res := a.run("", "sh", "-c", `(sleep 0.5; echo late) & echo now`)
+	res := a.run("", "sh", "-c", `(sleep 2; echo late) & echo now`)
 	if res.stdout != "now\nlate\n" || res.exit.Code() != 0 {
 		t.Fatalf("got %+v", res)
 	}
-	if res.exit.Elapsed > 400*time.Millisecond {
+	// The exit came without waiting for the background process: well
+	// before its 2 s, on however busy a machine.
+	if res.exit.Elapsed >= 2*time.Second {
 		t.Errorf("exit took %s: it waited for the background process", res.exit.Elapsed)
 	}
-	if res.exitBeforeDone < 100*time.Millisecond {
-		t.Errorf("Done %s after Exit: it did not wait for the background writer", res.exitBeforeDone)
+	if res.exitBeforeDone <= 0 {
+		t.Errorf("Done %s after Exit", res.exitBeforeDone)
 	}
 }
 
@@ -225,10 +227,19 @@ func TestAgentSurvivesItsTests(t *testing.T) {
 	}
 	// Orphans are reaped: no zombie is left once they exit.
 	a.run("", "sh", "-c", `for i in 1 2 3 4 5; do sleep 0.05 & done; exit 0`)
-	time.Sleep(300 * time.Millisecond)
-	res = a.run("", "sh", "-c", `grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l`)
-	if strings.TrimSpace(res.stdout) != "0" {
-		t.Errorf("zombies left: %q", res.stdout)
+	// Once the orphans have exited (they sleep 50 ms), none is a zombie.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res = a.run("", "sh", "-c", `ps=$(grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l); sleepers=$(grep -l '^Name:.*sleep' /proc/[0-9]*/status | xargs -r grep -L '^State:.*Z' | wc -l); echo $sleepers $ps`)
+		f := strings.Fields(res.stdout)
+		if len(f) == 2 && f[0] == "0" {
+			if f[1] != "0" {
+				t.Errorf("zombies left: %s", f[1])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphans still run after 10 s: %q", res.stdout)
+		}
 	}
 	if res := a.run("", "echo", "alive"); res.stdout != "alive\n" {
 		t.Errorf("after the signals: %+v", res)
