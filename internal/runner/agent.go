@@ -29,16 +29,38 @@ var agentPath = oci.DataMountPoint + "/" + agentFile
 // every lane's data directory gets a hard link to it (the state directory
 // is a path containerd sees, in a pod too). It returns the copy's path.
 func installAgent(stateDir, src string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
+	dst := filepath.Join(stateDir, "codeexec-lane")
+	if err := copyExecutable(src, dst); err != nil {
 		return "", fmt.Errorf("lane agent: %w", err)
 	}
+	return dst, nil
+}
+
+// linkAgent puts the agent into a lane's data directory: a hard link, or
+// a copy where the data directory is on another file system.
+func linkAgent(agent, dataDir string) error {
+	dst := filepath.Join(dataDir, agentFile)
+	if err := os.Link(agent, dst); err == nil {
+		return nil
+	}
+	if err := copyExecutable(agent, dst); err != nil {
+		return fmt.Errorf("link lane agent: %w", err)
+	}
+	return nil
+}
+
+// copyExecutable copies src to dst, mode 0755 whatever the umask, through
+// a temporary file renamed into place.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
 	defer in.Close()
-	dst := filepath.Join(stateDir, "codeexec-lane")
 	tmp := dst + ".new"
 	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
 	if err != nil {
-		return "", fmt.Errorf("lane agent: %w", err)
+		return err
 	}
 	_, err = io.Copy(out, in)
 	err = errors.Join(err, out.Chmod(0o755), out.Close())
@@ -47,28 +69,8 @@ func installAgent(stateDir, src string) (string, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("lane agent: %w", err)
 	}
-	return dst, nil
-}
-
-// linkAgent puts the agent into a lane's data directory.
-func linkAgent(agent, dataDir string) error {
-	dst := filepath.Join(dataDir, agentFile)
-	if err := os.Link(agent, dst); err == nil {
-		return nil
-	}
-	b, err := os.ReadFile(agent)
-	if err == nil {
-		err = os.WriteFile(dst, b, 0o755)
-	}
-	if err == nil {
-		err = os.Chmod(dst, 0o755)
-	}
-	if err != nil {
-		return fmt.Errorf("link lane agent: %w", err)
-	}
-	return nil
+	return err
 }
 
 // agentConn is the service's end of a lane agent's protocol: requests to
@@ -89,9 +91,11 @@ type agentConn struct {
 	stdout, stderr io.Writer // the current test's
 }
 
-func newAgentConn(stdin io.Writer) *agentConn {
+// newAgentConn returns a connection whose stdin is set once the agent's
+// sandbox exists.
+func newAgentConn() *agentConn {
 	c := &agentConn{
-		stdin: stdin, ready: make(chan struct{}), started: make(chan string, 1),
+		ready: make(chan struct{}), started: make(chan string, 1),
 		exit: make(chan laneagent.ExitStatus, 1), done: make(chan struct{}, 1), broken: make(chan struct{}),
 	}
 	c.dec.Frame = c.frame

@@ -147,7 +147,7 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		if err := b.prepareRow(ctx, row); err != nil {
 			return nil, nil, r.noteDown(err)
 		}
-		// The first anchor tells whether runs can be started into it.
+		// The first lane tells whether runs can be started in its sandbox.
 		if n == 0 && !fresh && !row[0].hostPids {
 			r.log.Warn("batch runs get a fresh sandbox each: the service does not see the host's process IDs")
 			fresh = true
@@ -192,7 +192,7 @@ type batchProgram struct {
 
 func (b *batch) Lanes() int { return len(b.lanes) }
 
-// prepareRow creates the anchors of one lane, one per program, at once.
+// prepareRow starts the sandboxes of one lane, one per program, at once.
 func (b *batch) prepareRow(ctx context.Context, row []*lane) error {
 	errs := make([]error, len(row))
 	var wg sync.WaitGroup
@@ -203,7 +203,7 @@ func (b *batch) prepareRow(ctx context.Context, row []*lane) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.prepareAnchor(ctx)
+			errs[i] = l.startAgent(ctx)
 		}()
 	}
 	wg.Wait()

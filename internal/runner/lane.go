@@ -16,14 +16,6 @@ import (
 	"github.com/codeexec/codeexec/internal/oci"
 )
 
-// anchorArgs is the idle init of a shim host's sandbox: tini as PID 1,
-// and its child sleeps until the host is removed. Every sandbox image has
-// both (tini is the runtimes' own init).
-var anchorArgs = []string{"/usr/bin/tini", "--", "/bin/sleep", "infinity"}
-
-// anchorPids are the idle anchor's processes, counted by the pids limit.
-const anchorPids = 2
-
 // agentPids is the lane agent, one thread, counted by the pids limit
 // besides the run's own processes.
 const agentPids = 1
@@ -38,7 +30,7 @@ type lane struct {
 	r     *Runner
 	prog  *batchProgram
 	n     int
-	fresh bool // each run gets a fresh sandbox instead of a process in the anchor's
+	fresh bool // each run gets a fresh sandbox instead of a process the lane's agent starts
 
 	mu       sync.Mutex
 	runs     int
@@ -87,9 +79,9 @@ func (l *lane) limits() oci.Limits {
 	return lim
 }
 
-// prepareAnchor creates and starts the lane's sandbox, whose init is the
+// startAgent creates and starts the lane's sandbox, whose init is the
 // lane agent, running as the sandbox user like the runs it starts.
-func (l *lane) prepareAnchor(ctx context.Context) error {
+func (l *lane) startAgent(ctx context.Context) error {
 	if err := l.ensureDataDir(); err != nil {
 		return err
 	}
@@ -99,7 +91,7 @@ func (l *lane) prepareAnchor(ctx context.Context) error {
 	// tests' process starts and exits behind the other sandboxes that host
 	// serves (a pool filling up made a test's exit arrive after its time
 	// limit).
-	agent := newAgentConn(nil)
+	agent := newAgentConn()
 	p, err := l.r.prepare(ctx, sandboxSpec{
 		id: l.id(), job: l.prog.id, lang: l.prog.lang, args: []string{agentPath}, cwd: "/",
 		jobDir: l.prog.dir, dataDir: l.dataDir, prestart: true, stdout: agent,
@@ -133,7 +125,7 @@ func (l *lane) prepareAnchor(ctx context.Context) error {
 	return nil
 }
 
-// destroyBox removes the lane's anchored sandbox, if any.
+// destroyBox removes the lane's sandbox, if any.
 func (l *lane) destroyBox() {
 	if l.box != nil {
 		l.r.destroy(l.box)
@@ -228,7 +220,7 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 		return l.runFresh(ctx, in, timeout, output)
 	}
 	if l.box == nil {
-		if err := l.prepareAnchor(ctx); err != nil {
+		if err := l.startAgent(ctx); err != nil {
 			return Result{}, err
 		}
 	}
@@ -381,10 +373,10 @@ func awaitAgent[T any](c <-chan T, agent *agentConn, p *prepared, deadline <-cha
 	}
 }
 
-// scrub removes what a run that execRun finished without error left in
-// the anchor's sandbox: every file in the scratch directories and every
-// System V IPC object (execRun has already killed every process but the
-// anchor's, or it would have failed). It reaches the sandbox's files
+// scrub removes what a run that agentRun finished without error left in
+// the lane's sandbox: every file in the scratch directories and every
+// System V IPC object (agentRun has already killed every process but the
+// agent, or it would have failed). It reaches the sandbox's files
 // through its init's root, /proc/PID/root: no process of a run is alive to
 // race it, and os.RemoveAll does not follow symbolic links.
 func (l *lane) scrub() error {

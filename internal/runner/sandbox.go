@@ -31,7 +31,7 @@ type sandboxSpec struct {
 	jobDir   string
 	writable bool   // mount the job directory read-write
 	prestart bool   // start the process at once (it waits on a FIFO)
-	anchor   bool   // the process is the idle init of a batch lane (oci.Params.Anchor)
+	anchor   bool   // the process is the idle init of a shim host (oci.Params.Anchor)
 	dataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
 	// noShimHost starts a shim of the sandbox's own (a shim host's anchor,
 	// the runtime probe) instead of joining a shim host's.

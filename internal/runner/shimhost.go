@@ -20,6 +20,14 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// anchorArgs is the idle init of a shim host's sandbox: tini as PID 1,
+// and its child sleeps until the host is removed. Every sandbox image has
+// both (tini is the runtimes' own init).
+var anchorArgs = []string{"/usr/bin/tini", "--", "/bin/sleep", "infinity"}
+
+// anchorPids are the idle anchor's processes, counted by the pids limit.
+const anchorPids = 2
+
 // A shim host is a long-lived sandbox whose containerd shim also serves
 // the sandboxes that join it, so that a sandbox does not start a shim of
 // its own and tear it down again (on containerd 2.x that is three execs of

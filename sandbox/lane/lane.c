@@ -137,6 +137,7 @@ static int reap(int *status, int64_t *elapsed) {
 }
 
 static sigset_t chld;
+static int sfd; /* a signalfd of SIGCHLD, which stays blocked */
 
 /* default_signals gives every signal its default action and unblocks it, in
  * a child before it execs the test. exec resets caught signals by itself,
@@ -238,13 +239,8 @@ static void run(char *payload, uint32_t n) {
 	}
 	fields[nf] = NULL;
 	int out[2], err[2];
-	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
-		die("signalfd");
-	if (start(fields[0], fields[1], fields + 2, out, err) < 0) {
-		close(sfd);
+	if (start(fields[0], fields[1], fields + 2, out, err) < 0)
 		return;
-	}
 	send_frame(STARTED, NULL, 0);
 	struct pollfd p[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 	int exited = 0;
@@ -287,7 +283,6 @@ static void run(char *payload, uint32_t n) {
 				;
 		}
 	}
-	close(sfd);
 	send_frame(DONE, NULL, 0);
 }
 
@@ -316,6 +311,9 @@ int main(void) {
 	sigaddset(&chld, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
 		die("sigprocmask");
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		die("signalfd");
 	/* Nothing the agent inherited, beyond its stdio, reaches a test. */
 	DIR *d = opendir("/proc/self/fd");
 	if (d == NULL)
