@@ -145,24 +145,3 @@ ensure_crun() {
 		fi
 	done
 }
-
-# ensure_pid_max: give the kernel the PID space systemd gives it on 64-bit
-# hosts (kernel.pid_max 4194304; the kernel's own default is 32768). A shim
-# that serves many sandboxes (shim hosts) matches the exits it reaps to
-# processes by PID, and, as containerd's shim says of itself, cannot tell a
-# recycled PID from the one it replaced. With 32768 PIDs and fork bombs in
-# the tests, a fresh sandbox's start failed once with "cannot start a
-# stopped process", which is what that mix-up looks like. A larger PID
-# space puts a PID's reuse much further away. Nothing changes where it is
-# larger already.
-ensure_pid_max() {
-	local want=4194304 have
-	have=$(cat /proc/sys/kernel/pid_max 2>/dev/null) || return 0
-	((have >= want)) && return 0
-	if echo "${want}" >/proc/sys/kernel/pid_max 2>/dev/null; then
-		log "host change: kernel.pid_max ${have} -> ${want} (systemd's value on 64-bit hosts), so PIDs are not recycled within moments"
-	else
-		log "warning: could not raise kernel.pid_max from ${have}; a shared shim may now and then take a new sandbox for an exited one"
-	fi
-}
-

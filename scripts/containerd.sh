@@ -225,7 +225,6 @@ containerd_ensure() {
 	ensure_base_packages
 	ensure_pinned_containerd
 	ensure_crun
-	ensure_pid_max
 	# A private containerd of another version (an older checkout's 1.6) is
 	# replaced by the pinned one.
 	local running
