@@ -25,8 +25,15 @@ import (
 // both (tini is the runtimes' own init).
 var anchorArgs = []string{"/usr/bin/tini", "--", "/bin/sleep", "infinity"}
 
-// anchorPids are the idle anchor's processes, counted by the pids limit.
-const anchorPids = 2
+// anchorPids bounds the tasks of an anchor's cgroup. Idle, the anchor
+// runs two processes (tini and sleep), but before they exist the
+// runtime's own init runs there: runc's is a Go program whose threads
+// count against the limit too. With a limit of 2, runc's init now and then
+// failed to start a thread ("failed to create new OS thread", exit 2)
+// before the anchor was started, and the sandbox joining the new host
+// failed with "cannot start a stopped process". The anchor runs no
+// untrusted code, so the limit only bounds a fault; 32 leaves room.
+const anchorPids = 32
 
 // A shim host is a long-lived sandbox whose containerd shim also serves
 // the sandboxes that join it, so that a sandbox does not start a shim of
