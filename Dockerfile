@@ -27,6 +27,8 @@ RUN CGO_ENABLED=0 go build -mod=vendor -trimpath \
         -ldflags "-s -w -X main.version=${VERSION}" \
         -o /out/codeexec ./cmd/codeexec \
     && /out/codeexec version \
+    && CGO_ENABLED=0 go build -mod=vendor -trimpath -ldflags "-s -w" \
+        -o /out/codeexec-shim ./cmd/codeexec-shim \
     && cc -O2 -static -Wall -Wextra -o /out/codeexec-lane sandbox/lane/lane.c
 
 # --- ctr, for importing the sandbox images --------------------------------------
@@ -51,6 +53,8 @@ COPY --from=build /out/codeexec /usr/local/bin/codeexec
 # The lane agent, next to the service, where it looks for it; the service
 # copies it into its state directory, which containerd sees.
 COPY --from=build /out/codeexec-lane /usr/local/bin/codeexec-lane
+# The shim wrapper, likewise: containerd runs the state directory's copy.
+COPY --from=build /out/codeexec-shim /usr/local/bin/codeexec-shim
 COPY src/deploy/import-images.sh /usr/local/bin/codeexec-import-images
 # One OCI archive per language; codeexec-import-images imports each as
 # localhost/codeexec/<lang>:latest into the service's containerd namespace.

@@ -23,6 +23,9 @@ BIN := bin/codeexec
 # The lane agent, the init of a judge lane's sandbox: C, static, next to the
 # service binary, where the service looks for it (--lane-agent).
 LANE := bin/codeexec-lane
+# The shim wrapper, named to containerd as the runtime (--shim-wrapper): Go,
+# static, next to the service binary.
+SHIM := bin/codeexec-shim
 ENV_FILE ?= /run/codeexec/env
 export CODEEXEC_ENV_FILE := $(ENV_FILE)
 TEST_NAMESPACE ?= codeexec-test
@@ -40,13 +43,19 @@ BENCH_FLAGS ?=
 # pinned containerd's commands first on PATH (the restart tests run it).
 load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAINERD_BIN:+$$CODEEXEC_CONTAINERD_BIN:}$$PATH"
 
-.PHONY: help build setup images run test test-stress test-cgroup2 bench clean stop-containerd
+.PHONY: help build $(SHIM) setup images run test test-stress test-cgroup2 bench clean stop-containerd
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-build: $(LANE) ## Build bin/codeexec and bin/codeexec-lane
+build: $(LANE) $(SHIM) ## Build bin/codeexec, bin/codeexec-lane and bin/codeexec-shim
 	$(GO) build -o $(BIN) ./cmd/codeexec
+
+# Static (no cgo): containerd runs it, in whatever root it runs in. The
+# flags match internal/shimwrap/shimwraptest's, which builds it for tests
+# run without make.
+$(SHIM):
+	CGO_ENABLED=0 $(GO) build -o $@ ./cmd/codeexec-shim
 
 # The flags match internal/laneagent/agenttest's, which builds it for tests
 # run without make.
@@ -63,9 +72,9 @@ images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for so
 run: setup build ## Set up, build, then serve on :3000
 	$(load_env) && exec ./$(BIN) serve
 
-test: setup $(LANE) ## Set up, then go vet and go test (integration tests required)
+test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration tests required)
 	$(load_env) && \
-	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) && \
+	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) CODEEXEC_SHIM_WRAPPER=$(CURDIR)/$(SHIM) && \
 	$(GO) vet ./... && \
 	$(GO) test $(GO_TEST_FLAGS) ./... && \
 	echo "make test: the attack suite again with runc (the first pass used the runtime the service chose)" >&2 && \

@@ -78,7 +78,8 @@ cp "${CODEEXEC_CACHE_DIR}/images/python.tar" "${CODEEXEC_CACHE_DIR}/images/cpp.t
 log "building the test binaries"
 (cd "${REPO_DIR}" && go test -c -o "${work}/bin/runner.test" ./internal/runner &&
 	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec &&
-	make --no-print-directory bin/codeexec-lane >/dev/null && cp bin/codeexec-lane "${work}/bin/")
+	make --no-print-directory bin/codeexec-lane bin/codeexec-shim >/dev/null &&
+	cp bin/codeexec-lane bin/codeexec-shim "${work}/bin/")
 
 containerd_config /var/lib/codeexec/containerd /run/codeexec/containerd/state \
 	/run/codeexec/containerd/containerd.sock >"${work}/containerd.toml"
@@ -121,7 +122,7 @@ for lang in python cpp; do
 done
 
 export CODEEXEC_CONTAINERD_SOCKET="${sock}" CODEEXEC_TEST_NAMESPACE=codeexec-test CODEEXEC_REQUIRE_INTEGRATION=1 \
-	CODEEXEC_LANE_AGENT=/work/bin/codeexec-lane
+	CODEEXEC_LANE_AGENT=/work/bin/codeexec-lane CODEEXEC_SHIM_WRAPPER=/work/bin/codeexec-shim
 failed=0
 run() { # NAME COMMAND...: run a test binary, its output to /work/results/NAME.log
 	local name=$1 start=${SECONDS}

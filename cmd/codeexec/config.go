@@ -38,18 +38,23 @@ func NewConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		LogFormat:       "text",
 		LogLevel:        "info",
-		Runner:          withLaneAgent(runner.DefaultConfig()),
+		Runner:          withHelpers(runner.DefaultConfig()),
 		API:             api.DefaultConfig(),
 	}
 }
 
-// withLaneAgent sets cfg's lane agent to codeexec-lane next to this
-// binary, where `make build` and the service image put it, if it is there.
-func withLaneAgent(cfg runner.Config) runner.Config {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "codeexec-lane")
+// withHelpers sets cfg's lane agent and shim wrapper to codeexec-lane and
+// codeexec-shim next to this binary, where `make build` and the service
+// image put them, if they are there.
+func withHelpers(cfg runner.Config) runner.Config {
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg
+	}
+	for name, dst := range map[string]*string{"codeexec-lane": &cfg.LaneAgent, "codeexec-shim": &cfg.ShimWrapper} {
+		p := filepath.Join(filepath.Dir(exe), name)
 		if _, err := os.Stat(p); err == nil {
-			cfg.LaneAgent = p
+			*dst = p
 		}
 	}
 	return cfg
@@ -57,6 +62,9 @@ func withLaneAgent(cfg runner.Config) runner.Config {
 
 // laneAgentHelp is the --lane-agent flag's text.
 const laneAgentHelp = "the lane agent (codeexec-lane, built from sandbox/lane/lane.c), which starts each judged test as a fresh process in its lane's sandbox; default: codeexec-lane next to this binary. Without one, each judged test gets a container of its own"
+
+// shimWrapperHelp is the --shim-wrapper flag's text.
+const shimWrapperHelp = "codeexec-shim, named to containerd 2.x as the runtime in place of containerd-shim-runc-v2, whose binary it runs for everything but the removal of a task the shared shim already removed; default: codeexec-shim next to this binary. Without it, containerd runs the shim binary and the OCI runtime once more for every sandbox it removes"
 
 // mib is a flag.Value for a byte count given in MiB.
 type mib struct{ p *int64 }
@@ -123,6 +131,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&a.JudgeLanes, "judge-lanes", a.JudgeLanes, "tests of one POST /judge request run at once, at most")
 	fs.DurationVar(&a.CheckerTimeout, "checker-timeout", a.CheckerTimeout, "wall-clock limit of each checker run")
 	fs.StringVar(&r.LaneAgent, "lane-agent", r.LaneAgent, laneAgentHelp)
+	fs.StringVar(&r.ShimWrapper, "shim-wrapper", r.ShimWrapper, shimWrapperHelp)
 	fs.BoolVar(&r.BatchFreshSandboxes, "judge-fresh-sandboxes", r.BatchFreshSandboxes, "give every judged test a fresh container instead of a fresh process in its lane's scrubbed container (slower)")
 	fs.IntVar(&a.MaxCodeBytes, "max-code-bytes", a.MaxCodeBytes, "largest code field in bytes")
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")

@@ -85,10 +85,13 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // language, containerd, the state directory and the wall-clock limit, set
 // in the cold-path runner configuration it returns.
 func cliFlags(command string, stderr io.Writer, getenv func(string) string) (_ *flag.FlagSet, _ *runner.Config, lang, stateRoot *string) {
-	cfg := withLaneAgent(runner.DefaultConfig())
+	cfg := withHelpers(runner.DefaultConfig())
 	cfg.PoolSize = 0
 	if v := getenv("CODEEXEC_LANE_AGENT"); v != "" {
 		cfg.LaneAgent = v
+	}
+	if v := getenv("CODEEXEC_SHIM_WRAPPER"); v != "" {
+		cfg.ShimWrapper = v
 	}
 	fs := flag.NewFlagSet("codeexec "+command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -97,6 +100,7 @@ func cliFlags(command string, stderr io.Writer, getenv func(string) string) (_ *
 	stateRoot = fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of a run")
 	fs.StringVar(&cfg.LaneAgent, "lane-agent", cfg.LaneAgent, laneAgentHelp+" (env CODEEXEC_LANE_AGENT)")
+	fs.StringVar(&cfg.ShimWrapper, "shim-wrapper", cfg.ShimWrapper, shimWrapperHelp+" (env CODEEXEC_SHIM_WRAPPER)")
 	return fs, &cfg, lang, stateRoot
 }
 

@@ -72,8 +72,9 @@ func BenchmarkRun(b *testing.B) {
 // created, started, run, then deleted with its container; Run and then
 // Wait), with each per-run lever added in turn: the OCI runtime, a root
 // shared by all sandboxes of the image instead of a snapshot view per
-// sandbox (Config.SharedRootfs), and shims shared through shim hosts
-// (Config.ShimHosts). machine-cpu-ms/op is the whole machine's busy CPU per
+// sandbox (Config.SharedRootfs), shims shared through shim hosts
+// (Config.ShimHosts), and the shim wrapper (Config.ShimWrapper), which
+// spares each removal a run of the shim binary. machine-cpu-ms/op is the whole machine's busy CPU per
 // sandbox (containerd, shims, runtime, program, the test), so it is only
 // meaningful on an otherwise idle machine; compare the rows of one run
 // (benchstat over -count runs):
@@ -86,18 +87,26 @@ func BenchmarkSandboxCost(b *testing.B) {
 		oci        string
 		sharedRoot bool
 		shimHosts  int
+		wrapper    bool
 	}{
-		{"runc/view/own-shim", OCIRuntimeRunc, false, 0},
-		{"crun/view/own-shim", OCIRuntimeCrun, false, 0},
-		{"crun/shared-root/own-shim", OCIRuntimeCrun, true, 0},
-		{"crun/shared-root/shim-hosts", OCIRuntimeCrun, true, DefaultShimHosts},
-		{"runc/shared-root/shim-hosts", OCIRuntimeRunc, true, DefaultShimHosts},
+		{"runc/view/own-shim", OCIRuntimeRunc, false, 0, false},
+		{"crun/view/own-shim", OCIRuntimeCrun, false, 0, false},
+		{"crun/shared-root/own-shim", OCIRuntimeCrun, true, 0, false},
+		{"crun/shared-root/shim-hosts", OCIRuntimeCrun, true, DefaultShimHosts, false},
+		{"crun/shared-root/shim-hosts/shim-wrapper", OCIRuntimeCrun, true, DefaultShimHosts, true},
+		{"runc/shared-root/shim-hosts/shim-wrapper", OCIRuntimeRunc, true, DefaultShimHosts, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := MustOpenRunner(b, func(c *Config) {
 				c.Languages = map[string]Language{"python": c.Languages["python"]}
 				c.OCIRuntime, c.SharedRootfs, c.ShimHosts = tc.oci, tc.sharedRoot, tc.shimHosts
+				if !tc.wrapper {
+					c.ShimWrapper = ""
+				}
 			})
+			if got := r.Stack().ShimWrapper; got != tc.wrapper {
+				b.Fatalf("shim wrapper in use: %v, want %v", got, tc.wrapper)
+			}
 			if tc.sharedRoot && r.roots["python"] == nil {
 				b.Fatal("the python image's root is not shared: is it one layer? (scripts/images.sh)")
 			}

@@ -71,6 +71,12 @@ type Config struct {
 	// init of a batch lane's sandbox that starts each run as a fresh
 	// process. Without one, every run of a batch gets a sandbox of its own.
 	LaneAgent string
+
+	// ShimWrapper is the path of codeexec-shim (cmd/codeexec-shim), named
+	// to containerd 2.x as the runtime in place of the runc shim's binary:
+	// it spares each sandbox a pointless run of the shim binary and the OCI
+	// runtime at its removal (internal/shimwrap). "" uses Runtime as it is.
+	ShimWrapper string
 }
 
 // DefaultConfig returns the configuration of the original design.

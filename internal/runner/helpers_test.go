@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
+	"github.com/codeexec/codeexec/internal/shimwrap/shimwraptest"
 	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
@@ -39,6 +40,7 @@ func testConfig(tb testing.TB) Config {
 	}
 	cfg.StateDir = tb.TempDir()
 	cfg.LaneAgent = agenttest.Path(tb)
+	cfg.ShimWrapper = shimwraptest.Path(tb)
 	cfg.PoolSize = 0 // the cold path; pool tests turn it on
 	// The compile time limit is a wait for every test but the compile
 	// attacks, which set it back: a far slower machine (testtiming.Scale)

@@ -52,6 +52,7 @@ type Runner struct {
 	hosts   *shimHosts             // nil when every sandbox starts a shim of its own
 	version string                 // containerd's version
 	agent   string                 // the lane agent's copy in the state directory; "" when lanes run without one
+	runtime string                 // the runtime name sandboxes are created with (shimRuntime)
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -78,6 +79,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		return nil, fmt.Errorf("containerd is not answering at %s (start it, or point the service at the right socket): %w", cfg.Socket, err)
 	}
 	r.version = v.Version
+	if r.runtime, err = shimRuntime(cfg, r.version); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if cfg.LaneAgent != "" {
 		if r.agent, err = installAgent(cfg.StateDir, cfg.LaneAgent); err != nil {
 			c.Close()
@@ -151,7 +156,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		r.Close()
 		return nil, fmt.Errorf("start shim hosts: %w", err)
 	}
-	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "oci_runtime", r.oci.name,
+	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "shim_wrapper", r.runtime != cfg.Runtime, "oci_runtime", r.oci.name,
 		"shim_hosts", r.hosts.size(), "shared_roots", len(r.roots))
 	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil

@@ -36,14 +36,17 @@ type Runtime struct {
 // Stack is the containerd stack the runner's sandboxes run on, as GET
 // /runtimes shows it.
 type Stack struct {
-	Containerd string `json:"containerd"`  // the daemon's version
-	Shim       string `json:"shim"`        // containerd's runtime name
-	OCIRuntime string `json:"oci_runtime"` // crun or runc
+	Containerd string `json:"containerd"` // the daemon's version
+	Shim       string `json:"shim"`       // containerd's runtime name
+	// ShimWrapper says that codeexec-shim stands in for the shim binary
+	// (Config.ShimWrapper).
+	ShimWrapper bool   `json:"shim_wrapper"`
+	OCIRuntime  string `json:"oci_runtime"` // crun or runc
 }
 
 // Stack returns the containerd stack the runner's sandboxes run on.
 func (r *Runner) Stack() Stack {
-	return Stack{Containerd: r.version, Shim: r.cfg.Runtime, OCIRuntime: r.oci.name}
+	return Stack{Containerd: r.version, Shim: r.cfg.Runtime, ShimWrapper: r.runtime != r.cfg.Runtime, OCIRuntime: r.oci.name}
 }
 
 // CheckLimits reports whether a request's limits are within the maxima,

@@ -193,7 +193,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	}
 	container, err := r.client.NewContainer(ctx, sp.id, append(append(hostOpts, rootOpts...),
 		client.WithContainerLabels(labels),
-		client.WithRuntime(r.cfg.Runtime, r.oci.shimOptions()),
+		client.WithRuntime(r.runtime, r.oci.shimOptions()),
 		client.WithNewSpec(oci.Sandbox(oci.Params{
 			Limits:      sp.limits,
 			Args:        sp.args,

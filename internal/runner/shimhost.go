@@ -183,7 +183,7 @@ func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
 	_, err = r.client.SandboxStore().Create(r.nsContext(ctx), sandbox.Sandbox{
 		ID:        h.id,
 		Labels:    map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir, LabelJob: h.id},
-		Runtime:   sandbox.RuntimeOpts{Name: r.cfg.Runtime},
+		Runtime:   sandbox.RuntimeOpts{Name: r.runtime},
 		CreatedAt: now, UpdatedAt: now,
 	})
 	if isUnimplemented(err) {

@@ -3,12 +3,16 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/codeexec/codeexec/internal/testtiming"
+	"golang.org/x/sys/unix"
 )
 
 // TestShimHosts checks that sandboxes share the shims of the shim hosts,
@@ -103,4 +107,81 @@ func TestShimHosts(t *testing.T) {
 			}
 		}
 	})
+	t.Run("with the shim wrapper, removing a sandbox runs the shim binary no more", func(t *testing.T) {
+		// Each exec of the real shim binary opens it, which inotify
+		// reports. Without the wrapper containerd 2.x runs "<shim> delete"
+		// for every sandbox it removes; with it, none of those runs: the
+		// shim hosts' own shim was started before the count begins.
+		const runs = 4
+		for _, wrapped := range []bool{false, true} {
+			r := MustOpenRunner(t, func(c *Config) {
+				c.ShimHosts = 1
+				if !wrapped {
+					c.ShimWrapper = ""
+				}
+			})
+			if got := r.Stack().ShimWrapper; got != wrapped {
+				t.Fatalf("Stack().ShimWrapper = %v, want %v", got, wrapped)
+			}
+			var shims []shim
+			for _, s := range shimProcesses(r.cfg) {
+				if strings.HasSuffix(s.id, "-"+ownerTag(r.cfg)+"-shim") {
+					shims = append(shims, s)
+				}
+			}
+			if len(shims) != 1 {
+				t.Fatalf("shims %+v, want the host's", shims)
+			}
+			execs := watchOpens(t, fmt.Sprintf("/proc/%d/exe", shims[0].pid))
+			for range runs {
+				res, err := r.Run(context.Background(), Request{Language: "python", Code: `print("hello world")`})
+				if err != nil || res.Status != StatusSuccess || res.Stdout != "hello world\n" {
+					t.Fatalf("got %+v, %v", res, err)
+				}
+			}
+			r.Wait() // every run's teardown is done
+			n := execs()
+			switch {
+			case wrapped && n != 0:
+				t.Errorf("with the wrapper the shim binary was opened %d times for %d runs, want 0", n, runs)
+			case !wrapped && n < runs:
+				t.Errorf("without the wrapper the shim binary was opened %d times for %d runs, want one per run at least: the count does not see the execs", n, runs)
+			}
+		}
+	})
+}
+
+// watchOpens starts counting the opens of the file that path resolves to;
+// the function it returns reports the count so far.
+func watchOpens(t *testing.T, path string) func() int {
+	t.Helper()
+	target, err := os.Readlink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if _, err := unix.InotifyAddWatch(fd, target, unix.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	return func() int {
+		buf := make([]byte, 64<<10)
+		for {
+			k, err := unix.Read(fd, buf)
+			if err != nil || k <= 0 {
+				return n
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= k; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				if ev.Mask&unix.IN_OPEN != 0 {
+					n++
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/shimwrap/shimwraptest"
 )
 
 // Config returns a runner configuration for the containerd named by
@@ -42,6 +43,7 @@ func Config(tb testing.TB) runner.Config {
 	}
 	cfg.StateDir = tb.TempDir()
 	cfg.LaneAgent = agenttest.Path(tb)
+	cfg.ShimWrapper = shimwraptest.Path(tb)
 	return cfg
 }
 
