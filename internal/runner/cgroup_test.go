@@ -189,3 +189,56 @@ func TestPeakMeterOwn(t *testing.T) {
 	}
 	m.read()
 }
+
+// TestRemoveCgroup checks, on directory trees shaped like the two cgroup
+// layouts, that the sandbox's directory goes from every hierarchy and
+// nothing else does.
+func TestRemoveCgroup(t *testing.T) {
+	t.Run("v1: the directory of every hierarchy, not its neighbours", func(t *testing.T) {
+		root := t.TempDir()
+		for _, d := range []string{"memory/ns/a-run", "memory/ns/b-run", "pids/ns/a-run", "cpu,cpuacct/ns/a-run", "freezer/ns"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("cpu,cpuacct", filepath.Join(root, "cpu")); err != nil {
+			t.Fatal(err)
+		}
+		if err := removeCgroup(root, "/ns/a-run"); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"memory/ns/a-run", "pids/ns/a-run", "cpu,cpuacct/ns/a-run"} {
+			if _, err := os.Stat(filepath.Join(root, d)); !os.IsNotExist(err) {
+				t.Errorf("%s: %v, want it removed", d, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(root, "memory/ns/b-run")); err != nil {
+			t.Errorf("another sandbox's cgroup: %v", err)
+		}
+	})
+	t.Run("v2: the one directory", func(t *testing.T) {
+		root := t.TempDir()
+		writeFiles(t, root, map[string]string{"cgroup.controllers": "cpu memory pids\n"})
+		for _, d := range []string{"ns/a-run", "ns/b-run"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := removeCgroup(root, "/ns/a-run"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "ns/a-run")); !os.IsNotExist(err) {
+			t.Errorf("a-run: %v, want it removed", err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "ns/b-run")); err != nil {
+			t.Errorf("b-run: %v", err)
+		}
+	})
+	t.Run("a directory that cannot be removed is an error", func(t *testing.T) {
+		root := t.TempDir()
+		writeFiles(t, root, map[string]string{"memory/ns/a-run/cgroup.procs": "1\n"})
+		if err := removeCgroup(root, "/ns/a-run"); err == nil {
+			t.Error("no error for a cgroup that is still there")
+		}
+	})
+}
