@@ -44,6 +44,9 @@ PRIVATE_CONFIG="${PRIVATE_DIR}/config.toml"
 PRIVATE_PIDFILE="${PRIVATE_DIR}/containerd.pid"
 PRIVATE_LOG="${PRIVATE_STATE}/containerd.log"
 PRIVATE_START_TIMEOUT="${CODEEXEC_CONTAINERD_START_TIMEOUT:-20}"
+# Read-only bind mounts of the OCI runtimes, first on the private
+# containerd's PATH (ensure_readonly_runtimes).
+RUNTIME_BIN="${CODEEXEC_RUN_DIR}/runtime-bin"
 CODEEXEC_REPO_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 CONTAINERD_MODULE=github.com/containerd/containerd/v2
 # Build tags of containerd's own release builds that drop the snapshotters
@@ -177,6 +180,31 @@ wait_private() {
 	die "private containerd did not answer on ${PRIVATE_SOCKET} within ${PRIVATE_START_TIMEOUT}s"
 }
 
+# ensure_readonly_runtimes: give crun a binary it cannot write to. crun,
+# like runc, defends against CVE-2019-5736 (a container overwriting the
+# runtime's binary through /proc/<pid>/exe) by copying its own binary into
+# a sealed memfd and executing that copy, on every call, unless the binary
+# it runs from already cannot be written: a sealed memfd, or a file on a
+# read-only mount (crun's cloned_binary.c, from runc's). The copy costs a
+# second exec, with the dynamic loader's work for ten shared libraries, on
+# each of the three or four calls per sandbox. A read-only bind mount of
+# the same file keeps the defence (the mount refuses writes: EROFS) and
+# drops the copy. The mount is renewed when the package replaces the file.
+ensure_readonly_runtimes() {
+	local src dst="${RUNTIME_BIN}/crun"
+	src="$(command -v crun 2>/dev/null)" || return 0
+	if mountpoint -q "${dst}" 2>/dev/null; then
+		[[ $(stat -Lc %d:%i "${src}") == "$(stat -c %d:%i "${dst}")" ]] && return 0
+		umount "${dst}" || return 0
+	fi
+	if mkdir -p "${RUNTIME_BIN}" && touch "${dst}" &&
+		mount --bind "${src}" "${dst}" && mount -o remount,bind,ro "${dst}"; then
+		log "host change for crun: a read-only bind mount of ${src} at ${dst}, first on the private containerd's PATH, so that crun does not copy its binary into memory on every call"
+	else
+		log "warning: no read-only bind mount of ${src} at ${dst}; crun copies its binary on every call"
+	fi
+}
+
 start_private() {
 	local pid
 	pid="$(private_pid)"
@@ -196,7 +224,7 @@ start_private() {
 	# its hang-ups. The inner shell records its own pid, then becomes
 	# containerd (exec keeps the pid).
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	nohup env PATH="${PRIVATE_PATH:-${PATH}}" setsid bash -c 'echo "$$" >"$1" && exec "$3" --config "$2"' \
+	nohup env PATH="${PRIVATE_PATH:-${RUNTIME_BIN}:${PATH}}" setsid bash -c 'echo "$$" >"$1" && exec "$3" --config "$2"' \
 		codeexec-containerd "${PRIVATE_PIDFILE}" "${PRIVATE_CONFIG}" "${PRIVATE_BIN:-${PINNED_BIN}/containerd}" \
 		</dev/null >>"${PRIVATE_LOG}" 2>&1 &
 	# Wait (briefly) for the pid file, then for the socket.
@@ -215,6 +243,10 @@ write_env_file() {
 	mkdir -p "$(dirname -- "${CODEEXEC_ENV_FILE}")"
 	tmp="$(mktemp "${CODEEXEC_ENV_FILE}.XXXXXX")"
 	printf 'CODEEXEC_CONTAINERD_SOCKET=%q\nCODEEXEC_CONTAINERD_BIN=%q\n' "$1" "${PINNED_BIN}" >"${tmp}"
+	# The tests check that crun runs from there (TestOCIRuntimeRunsTheSandboxes).
+	if [[ $1 == "${PRIVATE_SOCKET}" ]] && mountpoint -q "${RUNTIME_BIN}/crun" 2>/dev/null; then
+		printf 'CODEEXEC_RUNTIME_BIN=%q\n' "${RUNTIME_BIN}" >>"${tmp}"
+	fi
 	chmod 0644 "${tmp}"
 	mv -f "${tmp}" "${CODEEXEC_ENV_FILE}"
 }
@@ -225,12 +257,22 @@ containerd_ensure() {
 	ensure_base_packages
 	ensure_pinned_containerd
 	ensure_crun
+	ensure_readonly_runtimes
 	# A private containerd of another version (an older checkout's 1.6) is
 	# replaced by the pinned one.
 	local running
 	if [[ -n $(private_pid) ]] && containerd_answers "${PRIVATE_SOCKET}" &&
 		running="$(server_version "${PRIVATE_SOCKET}")" && [[ ${running#v} != "${PINNED_VERSION#v}"* ]]; then
 		log "the private containerd is $(server_version "${PRIVATE_SOCKET}"), not the pinned ${PINNED_VERSION}: replacing it"
+		containerd_stop_private
+	fi
+	# One started before the read-only runtimes existed (an older
+	# checkout's) runs crun from PATH as it was: restart it with them.
+	local pid
+	pid="$(private_pid)"
+	if [[ -n ${pid} ]] && mountpoint -q "${RUNTIME_BIN}/crun" 2>/dev/null &&
+		! tr '\0' '\n' <"/proc/${pid}/environ" | grep -q "^PATH=${RUNTIME_BIN}:"; then
+		log "the private containerd runs without ${RUNTIME_BIN} first on its PATH: restarting it"
 		containerd_stop_private
 	fi
 	if [[ -n ${want} ]]; then

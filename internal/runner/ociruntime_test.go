@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,4 +72,25 @@ func TestOCIRuntimeRunsTheSandboxes(t *testing.T) {
 			}
 		})
 	}
+	// The set-up gives the private containerd a read-only bind mount of
+	// crun first on its PATH (scripts/containerd.sh, and it says where in
+	// the environment file); crun then runs that file itself, instead of
+	// a copy of it in a memfd.
+	t.Run("crun runs from its read-only binary, not from a copy", func(t *testing.T) {
+		dir := os.Getenv("CODEEXEC_RUNTIME_BIN")
+		if dir == "" {
+			t.Skip("CODEEXEC_RUNTIME_BIN is not set: containerd is not the set-up's private one")
+		}
+		r := MustOpenRunner(t, func(c *Config) { c.OCIRuntime = OCIRuntimeCrun })
+		// Created, not started: the sandbox's init is still crun's child.
+		j, err := r.newJob(context.Background(), r.cfg.Languages["python"], false, r.defaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.destroy(r)
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", j.run.task.Pid()))
+		if want := filepath.Join(dir, "crun"); err != nil || exe != want {
+			t.Fatalf("the created sandbox's init runs %q (%v), want %s", exe, err, want)
+		}
+	})
 }
