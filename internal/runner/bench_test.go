@@ -74,9 +74,10 @@ func BenchmarkRun(b *testing.B) {
 // shared by all sandboxes of the image instead of a snapshot view per
 // sandbox (Config.SharedRootfs), shims shared through shim hosts
 // (Config.ShimHosts), and the shim wrapper (Config.ShimWrapper), which
-// spares each removal a run of the shim binary. machine-cpu-ms/op is the whole machine's busy CPU per
-// sandbox (containerd, shims, runtime, program, the test), so it is only
-// meaningful on an otherwise idle machine; compare the rows of one run
+// spares each removal a run of the shim binary. machine-cpu-ms/op is the
+// whole machine's busy CPU per sandbox (containerd, shims, runtime,
+// program, the test), so it is only meaningful on an otherwise idle
+// machine; compare the rows of one run
 // (benchstat over -count runs):
 //
 //	CODEEXEC_CONTAINERD_SOCKET=/run/codeexec/containerd/containerd.sock \

@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 		r.Close()
 		return nil, fmt.Errorf("start shim hosts: %w", err)
 	}
-	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "shim_wrapper", r.runtime != cfg.Runtime, "oci_runtime", r.oci.name,
+	log.Info("sandbox runtime", "containerd", r.version, "shim", cfg.Runtime, "shim_wrapper", r.Stack().ShimWrapper, "oci_runtime", r.oci.name,
 		"shim_hosts", r.hosts.size(), "shared_roots", len(r.roots))
 	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil

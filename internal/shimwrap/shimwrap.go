@@ -76,7 +76,7 @@ func Parse(args []string) Invocation {
 			dst = &inv.Bundle
 		case "publish-binary":
 			dst = &inv.PublishBinary
-		case "address", "socket":
+		case "address":
 			dst = new(string)
 		default:
 			// Boolean flags (-debug, -v, -info) take no value.
