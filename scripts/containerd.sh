@@ -216,17 +216,21 @@ start_private() {
 	fi
 	require_root
 	[[ -n ${PRIVATE_BIN:-} ]] || ensure_pinned_containerd
+	# The pinned daemon's crun, not the baseline's runc (PRIVATE_PATH).
+	[[ -n ${PRIVATE_PATH:-} ]] || ensure_readonly_runtimes
 	write_private_config
 	# Nothing of ours serves the socket: a leftover file would block listen().
 	rm -f "${PRIVATE_SOCKET}" "${PRIVATE_SOCKET}.ttrpc"
 	log "starting private containerd on ${PRIVATE_SOCKET} (log: ${PRIVATE_LOG})"
 	# setsid: own session, so it survives the caller (make, a CI step) and
 	# its hang-ups. The inner shell records its own pid, then becomes
-	# containerd (exec keeps the pid).
+	# containerd (exec keeps the pid). It keeps none of the caller's other
+	# descriptors: setup.sh's saved stdout (3) would hold the caller's pipe
+	# open for the daemon's life, and a reader of it would never see EOF.
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	nohup env PATH="${PRIVATE_PATH:-${RUNTIME_BIN}:${PATH}}" setsid bash -c 'echo "$$" >"$1" && exec "$3" --config "$2"' \
 		codeexec-containerd "${PRIVATE_PIDFILE}" "${PRIVATE_CONFIG}" "${PRIVATE_BIN:-${PINNED_BIN}/containerd}" \
-		</dev/null >>"${PRIVATE_LOG}" 2>&1 &
+		</dev/null >>"${PRIVATE_LOG}" 2>&1 3>&- 9>&- &
 	# Wait (briefly) for the pid file, then for the socket.
 	local i
 	for ((i = 0; i < 50; i++)); do
@@ -257,7 +261,6 @@ containerd_ensure() {
 	ensure_base_packages
 	ensure_pinned_containerd
 	ensure_crun
-	ensure_readonly_runtimes
 	# A private containerd of another version (an older checkout's 1.6) is
 	# replaced by the pinned one.
 	local running
@@ -266,14 +269,19 @@ containerd_ensure() {
 		log "the private containerd is $(server_version "${PRIVATE_SOCKET}"), not the pinned ${PINNED_VERSION}: replacing it"
 		containerd_stop_private
 	fi
-	# One started before the read-only runtimes existed (an older
-	# checkout's) runs crun from PATH as it was: restart it with them.
+	# A running private containerd keeps its read-only crun current (a
+	# package upgrade replaces the file); one started before the read-only
+	# runtimes existed (an older checkout's) runs crun from PATH as it was:
+	# restart it with them.
 	local pid
 	pid="$(private_pid)"
-	if [[ -n ${pid} ]] && mountpoint -q "${RUNTIME_BIN}/crun" 2>/dev/null &&
-		! tr '\0' '\n' <"/proc/${pid}/environ" | grep -q "^PATH=${RUNTIME_BIN}:"; then
-		log "the private containerd runs without ${RUNTIME_BIN} first on its PATH: restarting it"
-		containerd_stop_private
+	if [[ -n ${pid} ]] && command -v crun >/dev/null; then
+		ensure_readonly_runtimes
+		if mountpoint -q "${RUNTIME_BIN}/crun" 2>/dev/null &&
+			! tr '\0' '\n' <"/proc/${pid}/environ" | grep -q "^PATH=${RUNTIME_BIN}:"; then
+			log "the private containerd runs without ${RUNTIME_BIN} first on its PATH: restarting it"
+			containerd_stop_private
+		fi
 	fi
 	if [[ -n ${want} ]]; then
 		if containerd_answers "${want}"; then
