@@ -16,12 +16,14 @@ type pools struct {
 	ready   map[string]chan *job
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	cores   int           // refills wait while this many slots or more are taken (waitQuiet)
+	cores   int           // refills wait while this many slots or more are taken, or a program runs (waitQuiet)
 	filling chan struct{} // held by the one refill preparing a job
 	maxIdle time.Duration
 	size    int
 	mu      sync.Mutex
 	warmed  map[string]bool // the language's pool has been full at least once
+
+	delayMax time.Duration // when set, replaces refillDelayMax (tests)
 }
 
 // startPools starts one refiller per language, each keeping size jobs ready.
@@ -88,20 +90,28 @@ func (p *pools) refill(ctx context.Context, lang Language, ch chan *job) {
 const refillDelayMax = time.Second
 
 // waitQuiet waits, at most refillDelayMax, until fewer sandbox slots are
-// taken than the machine has cores. Preparing a sandbox costs more CPU
-// than a short program (containerd, the runtime), and a refill that
-// competes with the runs in flight for the cores slows them down: the
-// request that just took a pooled sandbox would pay for its replacement.
-// With a core to spare (one client sending requests one after the other,
-// on two cores) the refill runs beside the run, so the next request finds
-// a prepared sandbox. Under steady load the wait runs out and the refill
-// goes ahead anyway. It sleeps until a slot is released, not polling.
+// taken than the machine has cores and no program is running. Preparing a
+// sandbox costs more CPU than a short program (containerd, the runtime),
+// and a refill that competes with the runs in flight for the cores slows
+// them down: the request that just took a pooled sandbox would pay for its
+// replacement, and its program's wall time would include the service's
+// own work. Even with a core to spare, the refill's processes (containerd,
+// the shim, the runtime) land on the program's core as often as not, so the
+// refill starts once the program has exited, while the result goes back;
+// with one client sending requests one after the other the next request
+// still finds a prepared sandbox. Under steady load the wait runs out and
+// the refill goes ahead anyway. It sleeps until a slot is released or a
+// program ends, not polling.
 func (p *pools) waitQuiet(ctx context.Context) {
-	deadline := time.NewTimer(refillDelayMax)
+	delayMax := refillDelayMax
+	if p.delayMax > 0 {
+		delayMax = p.delayMax
+	}
+	deadline := time.NewTimer(delayMax)
 	defer deadline.Stop()
 	for {
 		freed := p.r.freed.wait()
-		if p.r.Running() < p.cores {
+		if p.r.Running() < p.cores && p.r.running.Load() == 0 {
 			return
 		}
 		select {

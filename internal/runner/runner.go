@@ -39,7 +39,8 @@ type Runner struct {
 	log    *slog.Logger
 
 	slots   chan struct{}          // one token per running sandbox
-	freed   broadcast              // signalled whenever a slot is released
+	freed   broadcast              // signalled whenever a slot is released or a program ends
+	running atomic.Int64           // programs between their start and their exit (run)
 	multi   sync.Mutex             // held by whoever acquires several slots at once
 	waiting atomic.Int64           // requests queued for a slot
 	pending sync.WaitGroup         // teardowns still running
@@ -345,6 +346,14 @@ func (r *Runner) acquireN(ctx context.Context, n int) (release func(), err error
 // be freed (pools.waitQuiet).
 func (r *Runner) releaseSlot() {
 	<-r.slots
+	r.freed.signal()
+}
+
+// programEnded uncounts a program counted in running when run began, once
+// its process has exited and its output is in, and tells the pool's
+// refills (pools.waitQuiet).
+func (r *Runner) programEnded() {
+	r.running.Add(-1)
 	r.freed.signal()
 }
 

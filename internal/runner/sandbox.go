@@ -373,6 +373,8 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		cpuBefore = readCgroupStats(cgroupRoot, p.cgroup).CPUTimeNanos
 	}
 	start := time.Now()
+	r.running.Add(1)
+	defer r.programEnded()
 	if p.feed != nil {
 		go func() {
 			if err := p.feed(); err != nil {
