@@ -295,6 +295,8 @@ func TestServeMetricsCountRealRuns(t *testing.T) {
 		`codeexec_queue_depth 0`,
 		`codeexec_errors_total{reason="containerd_unavailable"} 0`,
 		`codeexec_rate_limited_total 0`,
+		`codeexec_exit_source_total{source="kernel"}`,
+		`codeexec_exit_source_total{source="containerd"}`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -20,6 +20,12 @@ type Gauges interface {
 	PoolLevels() map[string]int // prepared jobs waiting, per language
 }
 
+// ExitSourcer is implemented by a Runner that can say where the exits of
+// its programs were learnt from first, by source.
+type ExitSourcer interface {
+	ExitSources() map[string]int64
+}
+
 // metrics are the service's Prometheus metrics, on a registry of their own
 // (no package globals), served at GET /metrics.
 type metrics struct {
@@ -73,6 +79,14 @@ func newMetrics(r Runner, languages []string) *metrics {
 				Name: "codeexec_pool_ready", Help: "Prepared sandboxes waiting in the warm pool.",
 				ConstLabels: prometheus.Labels{"language": lang},
 			}, func() float64 { return float64(g.PoolLevels()[lang]) }))
+		}
+	}
+	if e, ok := r.(ExitSourcer); ok {
+		for source := range e.ExitSources() {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "codeexec_exit_source_total", Help: "Programs whose exit the service learnt first from the kernel (a pidfd) or from containerd's event.",
+				ConstLabels: prometheus.Labels{"source": source},
+			}, func() float64 { return float64(e.ExitSources()[source]) }))
 		}
 	}
 	return m

@@ -54,6 +54,9 @@ type Runner struct {
 	version string                 // containerd's version
 	agent   string                 // the lane agent's copy in the state directory; "" when lanes run without one
 	runtime string                 // the runtime name sandboxes are created with (shimRuntime)
+	// exitsFrom counts the programs whose exit run learnt from the kernel
+	// (watchExit) and from containerd.
+	exitsFrom [2]atomic.Int64
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -235,6 +238,21 @@ func (r *Runner) QueueDepth() int { return int(r.waiting.Load()) }
 
 // Running returns how many sandbox slots are taken (running or tearing down).
 func (r *Runner) Running() int { return len(r.slots) }
+
+// Exit sources, the indexes of Runner.exitsFrom.
+const (
+	exitFromKernel = iota
+	exitFromContainerd
+)
+
+// ExitSources returns how many programs' exits run learnt first from the
+// kernel (a pidfd, Linux 6.15 and later) and from containerd's event.
+func (r *Runner) ExitSources() map[string]int64 {
+	return map[string]int64{
+		"kernel":     r.exitsFrom[exitFromKernel].Load(),
+		"containerd": r.exitsFrom[exitFromContainerd].Load(),
+	}
+}
 
 // PoolLevels returns how many prepared jobs wait, per language.
 func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }

@@ -316,3 +316,61 @@ func TestSandboxInitHasAPidfd(t *testing.T) {
 		}
 	}
 }
+
+// TestExitFromTheKernel: on Linux 6.15 and later the service learns a
+// program's exit from its pidfd, usually before containerd's event, with
+// the same status; the task is still removed cleanly (teardown waits for
+// containerd's event before deleting it). On older kernels every exit
+// comes from containerd.
+func TestExitFromTheKernel(t *testing.T) {
+	r := MustOpenRunner(t, nil)
+	before := r.ExitSources()
+	runs := 0
+	check := func(name, lang, code string, status Status, exit int, signal string) {
+		t.Helper()
+		res := run(t, r, lang, code, "")
+		runs++
+		wantStatus(t, res, status)
+		if signal != "" {
+			if res.Signal != signal || res.ExitCode != nil {
+				t.Fatalf("%s: exit code %v, signal %q; want signal %s", name, res.ExitCode, res.Signal, signal)
+			}
+			return
+		}
+		wantExit(t, res, exit)
+	}
+	for i := range 3 {
+		check("success", "python", fmt.Sprintf("print(%d)", i), StatusSuccess, 0, "")
+		check("exit code", "python", "import sys; sys.exit(3)", StatusRuntimeError, 3, "")
+		check("signal", "python", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", StatusRuntimeError, 0, "SIGSEGV")
+		check("compiled", "c", "int main(void){ return 5; }", StatusRuntimeError, 5, "")
+	}
+	// Each removal succeeded the first time: none was left to the janitor
+	// (a task deleted before containerd saw its exit would have been).
+	r.Wait()
+	if n := r.janitor.pending(); n > 0 {
+		t.Fatalf("%d sandboxes whose removal failed", n)
+	}
+	AssertNoLeftovers(t, r)
+
+	after := r.ExitSources()
+	kernel := after["kernel"] - before["kernel"]
+	containerd := after["containerd"] - before["containerd"]
+	// A compiled run's compile sandbox exits too.
+	if kernel+containerd < int64(runs) {
+		t.Fatalf("%d exits counted (%d from the kernel, %d from containerd) for %d runs", kernel+containerd, kernel, containerd, runs)
+	}
+	t.Logf("exits first learnt from the kernel: %d, from containerd: %d", kernel, containerd)
+	if !kernelHasPidfdExit(t) {
+		if kernel != 0 {
+			t.Fatalf("%d exits from the kernel before Linux 6.15", kernel)
+		}
+		return
+	}
+	// Both arrive; the kernel's comes at the reap, containerd's after the
+	// shim's work and two hops. It may lose a race now and then on a
+	// loaded machine, not every time.
+	if kernel == 0 {
+		t.Fatal("no exit came from the kernel on a kernel that reports exits through pidfds")
+	}
+}

@@ -126,8 +126,11 @@ type prepared struct {
 	cgroup   string
 	pidfd    int         // of the task's init, or -1
 	exited   atomic.Bool // run saw the task's exit status
-	mu       sync.Mutex  // held by destroy
-	td       teardown
+	// exitUnseen: run took the exit status from the kernel (watchExit)
+	// before containerd reported it.
+	exitUnseen atomic.Bool
+	mu         sync.Mutex // held by destroy
+	td         teardown
 }
 
 // prepare creates the container and task of sp, wires its IO to the
@@ -290,6 +293,16 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("wait for task: %w", err))
 	}
+	p.td.add(func() error {
+		// containerd deletes only a task it knows has stopped: when run
+		// took the exit from the kernel, wait for containerd's (the Wait
+		// channel closes after its one status; Delete copes if it never
+		// comes, a dead shim, say).
+		if p.exitUnseen.Load() {
+			awaitLateExit(p.exitCh)
+		}
+		return nil
+	})
 	if sp.prestart {
 		if err := p.start(ctx); err != nil {
 			return nil, err
@@ -390,11 +403,22 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 
 	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
+	kernelExit, stopWatch := watchExit(p.pidfd)
+	defer stopWatch()
 	var status client.ExitStatus
 	var gone, exited bool
 	select {
 	case status = <-p.exitCh:
 		exited = status.Error() == nil
+		if exited {
+			r.exitsFrom[exitFromContainerd].Add(1)
+		}
+	case status = <-kernelExit:
+		// containerd's word of it is still on its way: teardown waits
+		// for it before deleting the task.
+		exited = true
+		p.exitUnseen.Store(true)
+		r.exitsFrom[exitFromKernel].Add(1)
 	case <-timer.C:
 		// The limit is the kernel's word, not the event's: a program that
 		// ended in time, whose exit a busy shim has not reported yet, did
@@ -445,14 +469,6 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 // lateExit bounds the wait for the exit status of a process the kernel
 // says has exited.
 const lateExit = 5 * time.Second
-
-// pidfdExited reports, without blocking, whether the process of pidfd has
-// exited.
-func pidfdExited(pidfd int) bool {
-	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0
-}
 
 // awaitLateExit waits, at most lateExit, for the exit status of a process
 // that has exited.
