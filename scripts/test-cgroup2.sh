@@ -22,7 +22,8 @@
 # (CODEEXEC_OCI_RUNTIME): the runner's sandbox lifecycle with its leak
 # checks, resource figures (CPU time, memory peak, OOM, pids), the kill of a
 # cgroup (cgroup.kill), the cgroup attack classes (fork bombs, memory bombs,
-# tmpfs memory, CPU), and the judge's lanes with their per-test figures;
+# tmpfs memory, CPU), the judge's lanes with their per-test figures, and
+# the exit statuses on a kernel older than 6.15 (containerd's, no pidfd's);
 # and once, the service's recovery when containerd stops mid-run (its runs
 # killed through their cgroups). The test binaries are built here with
 # `go test -c`. The host changes nothing but its own cache and RESULTS_DIR;
@@ -42,6 +43,7 @@ RUNNER_TESTS=(
 	TestReadCgroupStats TestKillCgroup
 	TestAttackForkBomb TestAttackConcurrentForkBombs TestAttackMemoryBomb TestAttackTmpfsMemory TestAttackCPU
 	TestBatch TestBatchRunsSeeNothingOfEarlierRuns TestOCIRuntimeRunsTheSandboxes
+	TestWatchExit TestExitFromTheKernel
 )
 # The service's: containerd stopped under running requests.
 CMD_TESTS=(TestContainerdRestartServiceRecovers)

@@ -343,7 +343,7 @@ func TestExitFromTheKernel(t *testing.T) {
 		check("success", "python", fmt.Sprintf("print(%d)", i), StatusSuccess, 0, "")
 		check("exit code", "python", "import sys; sys.exit(3)", StatusRuntimeError, 3, "")
 		check("signal", "python", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", StatusRuntimeError, 0, "SIGSEGV")
-		check("compiled", "c", "int main(void){ return 5; }", StatusRuntimeError, 5, "")
+		check("compiled", "cpp", "int main(){ return 5; }", StatusRuntimeError, 5, "")
 	}
 	// Each removal succeeded the first time: none was left to the janitor
 	// (a task deleted before containerd saw its exit would have been).
