@@ -111,7 +111,7 @@ func (p *pools) waitQuiet(ctx context.Context) {
 	defer deadline.Stop()
 	for {
 		freed := p.r.freed.wait()
-		if p.r.Running() < p.cores && p.r.running.Load() == 0 {
+		if p.r.Running() < p.cores && p.r.programs.Load() == 0 {
 			return
 		}
 		select {

@@ -14,7 +14,7 @@ func TestRefillWaitsForTheProgram(t *testing.T) {
 	p := &pools{r: r, cores: 2, delayMax: time.Hour}
 
 	r.slots <- struct{}{} // one slot taken: a core to spare
-	r.running.Add(1)      // and its program runs
+	r.programs.Add(1)     // and its program runs
 	done := make(chan struct{})
 	go func() {
 		p.waitQuiet(context.Background())

@@ -38,22 +38,22 @@ type Runner struct {
 	images map[string]client.Image // by language name
 	log    *slog.Logger
 
-	slots   chan struct{}          // one token per running sandbox
-	freed   broadcast              // signalled whenever a slot is released or a program ends
-	running atomic.Int64           // programs between their start and their exit (run)
-	multi   sync.Mutex             // held by whoever acquires several slots at once
-	waiting atomic.Int64           // requests queued for a slot
-	pending sync.WaitGroup         // teardowns still running
-	pools   *pools                 // nil on the cold path
-	janitor *janitor               // retries failed removals
-	down    atomic.Bool            // containerd stopped answering; see probe
-	lease   string                 // the lease every containerd call of the runner runs under
-	oci     ociRuntime             // chosen at start-up (chooseOCIRuntime)
-	roots   map[string]*sharedRoot // by language name; none for a language whose sandboxes get views of their own
-	hosts   *shimHosts             // nil when every sandbox starts a shim of its own
-	version string                 // containerd's version
-	agent   string                 // the lane agent's copy in the state directory; "" when lanes run without one
-	runtime string                 // the runtime name sandboxes are created with (shimRuntime)
+	slots    chan struct{}          // one token per running sandbox
+	freed    broadcast              // signalled whenever a slot is released or a program ends
+	programs atomic.Int64           // programs between their start and their exit (run)
+	multi    sync.Mutex             // held by whoever acquires several slots at once
+	waiting  atomic.Int64           // requests queued for a slot
+	pending  sync.WaitGroup         // teardowns still running
+	pools    *pools                 // nil on the cold path
+	janitor  *janitor               // retries failed removals
+	down     atomic.Bool            // containerd stopped answering; see probe
+	lease    string                 // the lease every containerd call of the runner runs under
+	oci      ociRuntime             // chosen at start-up (chooseOCIRuntime)
+	roots    map[string]*sharedRoot // by language name; none for a language whose sandboxes get views of their own
+	hosts    *shimHosts             // nil when every sandbox starts a shim of its own
+	version  string                 // containerd's version
+	agent    string                 // the lane agent's copy in the state directory; "" when lanes run without one
+	runtime  string                 // the runtime name sandboxes are created with (shimRuntime)
 	// exitsFrom counts the programs whose exit run learnt from the kernel
 	// (watchExit) and from containerd.
 	exitsFrom [2]atomic.Int64
@@ -367,11 +367,11 @@ func (r *Runner) releaseSlot() {
 	r.freed.signal()
 }
 
-// programEnded uncounts a program counted in running when run began, once
+// programEnded uncounts a program counted in programs when run began, once
 // its process has exited and its output is in, and tells the pool's
 // refills (pools.waitQuiet).
 func (r *Runner) programEnded() {
-	r.running.Add(-1)
+	r.programs.Add(-1)
 	r.freed.signal()
 }
 

@@ -126,11 +126,8 @@ type prepared struct {
 	cgroup   string
 	pidfd    int         // of the task's init, or -1
 	exited   atomic.Bool // run saw the task's exit status
-	// exitUnseen: run took the exit status from the kernel (watchExit)
-	// before containerd reported it.
-	exitUnseen atomic.Bool
-	mu         sync.Mutex // held by destroy
-	td         teardown
+	mu       sync.Mutex  // held by destroy
+	td       teardown
 }
 
 // prepare creates the container and task of sp, wires its IO to the
@@ -295,10 +292,11 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	}
 	p.td.add(func() error {
 		// containerd deletes only a task it knows has stopped: when run
-		// took the exit from the kernel, wait for containerd's (the Wait
-		// channel closes after its one status; Delete copes if it never
-		// comes, a dead shim, say).
-		if p.exitUnseen.Load() {
+		// took the exit from the kernel, wait for containerd's. The Wait
+		// channel closes after its one status, so this returns at once
+		// when run already had containerd's; Delete copes if it never
+		// comes (a dead shim, say). It runs before cancelWait.
+		if p.exited.Load() {
 			awaitLateExit(p.exitCh)
 		}
 		return nil
@@ -386,7 +384,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		cpuBefore = readCgroupStats(cgroupRoot, p.cgroup).CPUTimeNanos
 	}
 	start := time.Now()
-	r.running.Add(1)
+	r.programs.Add(1)
 	defer r.programEnded()
 	if p.feed != nil {
 		go func() {
@@ -417,7 +415,6 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		// containerd's word of it is still on its way: teardown waits
 		// for it before deleting the task.
 		exited = true
-		p.exitUnseen.Store(true)
 		r.exitsFrom[exitFromKernel].Add(1)
 	case <-timer.C:
 		// The limit is the kernel's word, not the event's: a program that
