@@ -268,7 +268,10 @@ func TestRunRealContestPrograms(t *testing.T) {
 		}
 	})
 	t.Run("a program that fills its memory and stalls is memory_limit_exceeded", func(t *testing.T) {
-		code, got := post(t, s.url, `{"language":"python","code":"import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n        b = bytearray(7 << 20)\n        for i in range(0, len(b), 4096): b[i] = 1\n        time.sleep(60)\ntime.sleep(60)"}`)
+		// Its verdict must come from the memory limit, not the clock: three
+		// times the default time limit leaves a slow machine room to fork 40
+		// times.
+		code, got := post(t, s.url, `{"language":"python","code":"import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n        b = bytearray(7 << 20)\n        for i in range(0, len(b), 4096): b[i] = 1\n        time.sleep(60)\ntime.sleep(60)","limits":{"timeout_ms":6000}}`)
 		if code != 200 || got.Status != "memory_limit_exceeded" {
 			t.Fatalf("%d %+v", code, got)
 		}

@@ -36,10 +36,10 @@ type attack struct {
 	code  string
 	input string
 	// untimed marks an attack that must end by a limit other than the
-	// wall-clock one (memory, a full tmpfs): it gets the default time
-	// limit scaled by testtiming.Scale (the same 2 s on a machine of the
-	// project's own), so that on a far slower machine the time limit is not
-	// what stops it. Attacks that assert the time limit keep it as it is.
+	// wall-clock one (memory, a full tmpfs): it gets testtiming.LimitWait
+	// as its time limit, so that on a far slower machine the time limit is
+	// not what stops it. Attacks that assert the time limit keep it as it
+	// is.
 	untimed bool
 	check   func(t *testing.T, res Result)
 }

@@ -253,9 +253,10 @@ func TestBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.Close()
-		// It must end by the memory limit: the time limit, scaled for a
-		// far slower machine (testtiming.Scale), must not come first.
-		res, err := b.Run(context.Background(), 0, 0, BatchRun{Timeout: testtiming.Scaled(DefaultRunTimeout)})
+		// It must end by the memory limit: the time limit, long enough
+		// for a far slower machine (testtiming.LimitWait), must not come
+		// first.
+		res, err := b.Run(context.Background(), 0, 0, BatchRun{Timeout: testtiming.LimitWait})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func testConfig(tb testing.TB) Config {
 	cfg.CompileTimeout = testtiming.Scaled(DefaultCompileTimeout)
 	cfg.MaxLimits.CompileTimeout = max(cfg.MaxLimits.CompileTimeout, cfg.CompileTimeout)
 	// Room for untimed runs (runUntimed).
-	cfg.MaxLimits.Timeout = max(cfg.MaxLimits.Timeout, testtiming.Scaled(DefaultRunTimeout))
+	cfg.MaxLimits.Timeout = max(cfg.MaxLimits.Timeout, testtiming.LimitWait)
 	return cfg
 }
 
@@ -106,14 +106,14 @@ func eventualLeftovers(list func() []string) []string {
 	}
 }
 
-// runUntimed runs a program that must end by a limit other than the
-// wall-clock one (memory, pids, output): its time limit is the default
-// scaled by testtiming.Scale, the same 2 s on a machine of the project's
-// own, so that on a far slower machine time is not what stops it.
+// runUntimed runs a program that must end by itself or by a limit other
+// than the wall-clock one (memory, pids, output): its time limit is
+// testtiming.LimitWait, so that on a far slower machine time is not what
+// stops it.
 func runUntimed(t *testing.T, r *Runner, lang, code, input string) Result {
 	t.Helper()
 	res, err := r.Run(context.Background(), Request{Language: lang, Code: code, Input: input,
-		Limits: Limits{Timeout: testtiming.Scaled(DefaultRunTimeout)}})
+		Limits: Limits{Timeout: testtiming.LimitWait}})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -251,7 +251,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 			go func() {
 				defer close(done)
 				r.Run(ctx, Request{Language: "python", Code: "import time\ntime.sleep(float(input()))",
-					Input: fmt.Sprintf("%.3f\n", sleep.Seconds()), Limits: Limits{Timeout: testtiming.Scaled(DefaultRunTimeout)}})
+					Input: fmt.Sprintf("%.3f\n", sleep.Seconds()), Limits: Limits{Timeout: testtiming.LimitWait}})
 			}()
 			var got string
 			for deadline := time.Now().Add(sleep); ; time.Sleep(10 * time.Millisecond) {

@@ -49,6 +49,14 @@ var (
 	// exiting. A loaded machine makes them slower, not wrong, so the bound
 	// is generous and never asserted as a duration.
 	Settle = Scaled(30 * time.Second)
+
+	// LimitWait is the time limit of a run whose verdict must come from
+	// something else: the program ends by itself, or by its memory, pids
+	// or output limit. The slowest such program of the suite (bash's
+	// memory bomb, 3.0-3.3 s on the project's slower 2-core machines)
+	// would need about 10 s on a machine three times slower; 30 s leaves
+	// room beyond that, and costs nothing when the run ends as it should.
+	LimitWait = Scaled(30 * time.Second)
 )
 
 // OneCoreSlack is how much a run's CPU time may exceed its wall time on
