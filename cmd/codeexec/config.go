@@ -130,6 +130,8 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	fs.IntVar(&a.MaxTestDataBytes, "max-test-data-bytes", a.MaxTestDataBytes, "largest total of the inputs and expected outputs of one POST /judge request, in bytes")
 	fs.IntVar(&a.JudgeLanes, "judge-lanes", a.JudgeLanes, "tests of one POST /judge request run at once, at most")
 	fs.DurationVar(&a.CheckerTimeout, "checker-timeout", a.CheckerTimeout, "wall-clock limit of each checker run")
+	fs.DurationVar(&a.MaxJudgeDuration, "max-judge-duration", a.MaxJudgeDuration, "longest worst case a POST /judge request may have (its tests ÷ lanes × their limits, checkers, the build and the queue); a longer one is refused with 400")
+	fs.DurationVar(&a.AnswerMargin, "answer-margin", a.AnswerMargin, "time an answer may take beyond its request's worst case, and the write deadline of routes that run nothing")
 	fs.StringVar(&r.LaneAgent, "lane-agent", r.LaneAgent, laneAgentHelp)
 	fs.StringVar(&r.ShimWrapper, "shim-wrapper", r.ShimWrapper, shimWrapperHelp)
 	fs.BoolVar(&r.BatchFreshSandboxes, "judge-fresh-sandboxes", r.BatchFreshSandboxes, "give every judged test a fresh container instead of a fresh process in its lane's scrubbed container (slower)")
@@ -192,6 +194,9 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 		}
 	}
 	c.API.OutputBytes = c.Runner.OutputBytes
+	// The runner's timeouts give each request's worst case, and so the
+	// deadline of its answer (api.Config).
+	c.API.QueueTimeout, c.API.CompileTimeout, c.API.RunTimeout = c.Runner.QueueTimeout, c.Runner.CompileTimeout, c.Runner.RunTimeout
 	c.API.Languages = c.API.Languages[:0]
 	for name := range c.Runner.Languages {
 		c.API.Languages = append(c.API.Languages, name)

@@ -321,3 +321,60 @@ func TestJudgeClientGoneStopsEveryTest(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestJudgeLongerThanTheServersWriteTimeout is issue 22: the server's own
+// write timeout (--answer-margin, 1 s here) is a bound for routes that run
+// nothing; a judgement follows its own worst case, and one whose worst
+// case passes --max-judge-duration is refused before anything runs.
+func TestJudgeLongerThanTheServersWriteTimeout(t *testing.T) {
+	const margin = time.Second
+	s := startService(t, "--rate-limit", "0", "--answer-margin", margin.String(), "--max-judge-duration", "2m", "--judge-lanes", "2")
+	t.Run("a judgement that outlasts the write timeout is answered with every test", func(t *testing.T) {
+		// Four tests of a 1 s sleep on two lanes: at least 2 s, twice the
+		// server's write timeout, however fast the machine.
+		var tests []test
+		for range 4 {
+			tests = append(tests, test{Input: "", ExpectedOutput: "ok\n"})
+		}
+		start := time.Now()
+		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": "import time\ntime.sleep(1)\nprint('ok')\n", "tests": tests})
+		took := time.Since(start)
+		if code != 200 || got.Verdict != "accepted" || got.Passed != 4 || len(got.Tests) != 4 {
+			t.Fatalf("after %s: %d %+v", took, code, got)
+		}
+		if took < 2*margin {
+			t.Errorf("answered in %s, which does not prove a judgement longer than the %s write timeout is answered", took, margin)
+		}
+	})
+	t.Run("a worst case past max_judge_duration is a 400 before anything runs", func(t *testing.T) {
+		// 50 tests of 10 s on two lanes: 25 rounds of 11 s, past 2 min.
+		var tests []map[string]any
+		for range 50 {
+			tests = append(tests, map[string]any{"input": "", "expected_output": "", "limits": map[string]int{"timeout_ms": 10000}})
+		}
+		start := time.Now()
+		code, got := postJudge(t, s.url, map[string]any{"language": "cpp", "code": "int main(){}", "tests": tests})
+		if code != 400 || !strings.Contains(got.Error, "max_judge_duration 2m0s") {
+			t.Fatalf("%d %+v", code, got)
+		}
+		// Refused before anything runs: no C++ build (about a second).
+		if took := time.Since(start); took > testtiming.EarlyStop {
+			t.Errorf("refused after %s, want it before anything ran", took)
+		}
+	})
+	t.Run("GET /runtimes shows the ceiling", func(t *testing.T) {
+		resp, err := http.Get(s.url + "/runtimes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Judge struct {
+				MaxJudgeDurationMS int64 `json:"max_judge_duration_ms"`
+			} `json:"judge"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Judge.MaxJudgeDurationMS != 120000 {
+			t.Errorf("judge.max_judge_duration_ms %d (%v), want 120000", body.Judge.MaxJudgeDurationMS, err)
+		}
+	})
+}

@@ -42,8 +42,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		Handler:           api.NewHandler(r, apiConfigFor(cfg.API, r.Languages()), log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		// A response may wait for the queue, a compile and a run.
-		WriteTimeout: cfg.Runner.QueueTimeout + cfg.Runner.CompileTimeout + cfg.Runner.RunTimeout + 30*time.Second,
+		// The bound of a route that runs nothing: POST /run and /judge
+		// move their own deadlines to their worst case (internal/api/deadline.go).
+		WriteTimeout: cfg.API.AnswerMargin,
 		IdleTimeout:  2 * time.Minute,
 	}
 	errc := make(chan error, 1)

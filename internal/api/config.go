@@ -28,6 +28,12 @@ const (
 	DefaultMaxTestDataBytes        = 16 << 20 // inputs plus expected outputs
 	DefaultJudgeLanes              = 3        // tests of one request at once (docs/judge.md: 3 beat 2 on 2 cores)
 	DefaultCheckerTimeout          = 5 * time.Second
+	// The most a POST /judge may last in the worst case its request
+	// allows (docs/judge.md, "How long a judgement may take").
+	DefaultMaxJudgeDuration = 10 * time.Minute
+	// What an answer may take beyond the request's own worst case:
+	// preparing its sandboxes and writing the body.
+	DefaultAnswerMargin = 30 * time.Second
 )
 
 // Config sets the limits of the HTTP API.
@@ -77,6 +83,19 @@ type Config struct {
 	// OutputBytes is the output cap of a run (runner.Config.OutputBytes):
 	// what a judged test's returned stdout and stderr are cut to.
 	OutputBytes int
+	// MaxJudgeDuration caps the worst case of a POST /judge: a request
+	// whose tests, limits and lanes allow a longer judgement is refused
+	// with 400 before anything runs.
+	MaxJudgeDuration time.Duration
+
+	// The runner's timeouts (runner.Config's QueueTimeout, CompileTimeout
+	// and RunTimeout): with the request's own limits they give its worst
+	// case, and so the deadline of its answer.
+	QueueTimeout, CompileTimeout, RunTimeout time.Duration
+	// AnswerMargin is what an answer may take beyond the request's worst
+	// case (its sandboxes' preparation, writing the body), and the write
+	// deadline of every route that runs nothing.
+	AnswerMargin time.Duration
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -97,6 +116,12 @@ func DefaultConfig() Config {
 		JudgeLanes:        DefaultJudgeLanes,
 		CheckerTimeout:    DefaultCheckerTimeout,
 		OutputBytes:       runner.DefaultOutputBytes,
+		MaxJudgeDuration:  DefaultMaxJudgeDuration,
+
+		QueueTimeout:   runner.DefaultQueueTimeout,
+		CompileTimeout: runner.DefaultCompileTimeout,
+		RunTimeout:     runner.DefaultRunTimeout,
+		AnswerMargin:   DefaultAnswerMargin,
 	}
 }
 
@@ -162,6 +187,13 @@ func (c Config) Validate() error {
 	}
 	if c.JudgeLanes < 1 {
 		bad("JudgeLanes must be at least 1, got %d", c.JudgeLanes)
+	}
+	if c.MaxJudgeDuration <= 0 {
+		bad("MaxJudgeDuration must be positive, got %s", c.MaxJudgeDuration)
+	}
+	if c.QueueTimeout < 0 || c.CompileTimeout <= 0 || c.RunTimeout <= 0 || c.AnswerMargin <= 0 {
+		bad("QueueTimeout must not be negative, and CompileTimeout, RunTimeout and AnswerMargin must be positive, got %s, %s, %s and %s",
+			c.QueueTimeout, c.CompileTimeout, c.RunTimeout, c.AnswerMargin)
 	}
 	if c.CheckerTimeout <= 0 {
 		bad("CheckerTimeout must be positive, got %s", c.CheckerTimeout)

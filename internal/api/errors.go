@@ -97,6 +97,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusMethodNotAllowed, "method not allowed"
 	case errors.Is(err, runner.ErrBusy):
 		return http.StatusServiceUnavailable, "all sandboxes are busy; retry later"
+	case errors.Is(err, errOverran):
+		return http.StatusServiceUnavailable, "the judgement did not end within the worst case its limits allow: the service is overloaded; retry later"
 	case errors.Is(err, runner.ErrUnavailable):
 		return http.StatusServiceUnavailable, "the container runtime is unavailable; try again later"
 	default:
@@ -113,8 +115,8 @@ type errorBody struct {
 // writes the status and message statusOf chose.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
-	// Both 503s are passing states: say when to come back.
-	if errors.Is(err, runner.ErrBusy) || errors.Is(err, runner.ErrUnavailable) {
+	// The 503s are passing states: say when to come back.
+	if errors.Is(err, runner.ErrBusy) || errors.Is(err, runner.ErrUnavailable) || errors.Is(err, errOverran) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(h.cfg.BusyRetryAfter)))
 	}
 

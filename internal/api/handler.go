@@ -152,7 +152,7 @@ func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
 	if _, ok := h.runner.(judge.Sandboxes); ok {
 		body["judge"] = judgeInfo{CompareModes: judge.Modes, CheckerLanguages: h.languages,
 			MaxTests: h.cfg.MaxTests, MaxTestDataBytes: h.cfg.MaxTestDataBytes, Lanes: h.cfg.JudgeLanes,
-			CheckerTimeoutMS: h.cfg.CheckerTimeout.Milliseconds()}
+			CheckerTimeoutMS: h.cfg.CheckerTimeout.Milliseconds(), MaxJudgeDurationMS: h.cfg.MaxJudgeDuration.Milliseconds()}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -166,6 +166,8 @@ type judgeInfo struct {
 	MaxTestDataBytes int          `json:"max_test_data_bytes"`
 	Lanes            int          `json:"lanes"`
 	CheckerTimeoutMS int64        `json:"checker_timeout_ms"`
+	// MaxJudgeDurationMS caps a request's worst case (docs/judge.md).
+	MaxJudgeDurationMS int64 `json:"max_judge_duration_ms"`
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,11 +100,36 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	// The worst case with the lanes asked for must be within the ceiling;
+	// once the batch is open, the deadlines follow the lanes it got.
+	lanes := max(min(h.cfg.JudgeLanes, len(req.Tests)), 1)
+	if bound := h.judgeBound(req, lanes); bound > h.cfg.MaxJudgeDuration {
+		h.writeError(w, r, invalidError(fmt.Sprintf(
+			"the judgement may take up to %s (%d tests on %d lanes at up to %s each, with the queue and the build), past max_judge_duration %s: send fewer tests or lower time limits",
+			bound.Round(time.Second), len(req.Tests), lanes, judge.TestsBound(req, h.judgeOptions(), 1)/time.Duration(len(req.Tests)),
+			h.cfg.MaxJudgeDuration)))
+		return
+	}
+	h.extendWrite(w, r, h.judgeBound(req, lanes))
 	start := time.Now()
-	res, err := judge.Judge(r.Context(), sb, req, judge.Options{
-		Lanes: h.cfg.JudgeLanes, OutputBytes: h.cfg.OutputBytes, CheckerTimeout: h.cfg.CheckerTimeout})
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var overran atomic.Bool
+	cut := time.AfterFunc(h.judgeBound(req, lanes), func() { overran.Store(true); cancel() })
+	defer cut.Stop()
+	opt := h.judgeOptions()
+	opt.Opened = func(got int) {
+		rest := judge.TestsBound(req, opt, got)
+		cut.Reset(rest)
+		h.extendWrite(w, r, rest)
+	}
+	res, err := judge.Judge(ctx, sb, req, opt)
 	if err != nil {
-		err = h.runError(r.Context(), runner.Request{Language: req.Language}, judgeInvalid(err))
+		if overran.Load() && r.Context().Err() == nil {
+			err = fmt.Errorf("%w: %w", errOverran, err)
+		} else {
+			err = h.runError(r.Context(), runner.Request{Language: req.Language}, judgeInvalid(err))
+		}
 		h.metrics.observeError(err)
 		h.writeError(w, r, err)
 		return

@@ -17,6 +17,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	h.extendWrite(w, r, h.runBound(req))
 
 	// r.Context() ends when the client disconnects, so the runner can stop
 	// the sandbox instead of running a program nobody will read.

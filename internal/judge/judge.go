@@ -74,6 +74,12 @@ type Options struct {
 	Lanes          int           // tests of one request run at once, at most
 	OutputBytes    int           // the /run output cap: what a test's returned stdout and stderr are cut to
 	CheckerTimeout time.Duration // each checker run's wall-clock limit
+	DefaultTimeout time.Duration // a test's time limit when neither it nor the request sets one (the runner's)
+	// Opened, when set, is called once the programs are built and the
+	// batch is open, before the first test, with the number of lanes the
+	// batch got (the runner may give fewer than Lanes when its sandbox
+	// slots are taken).
+	Opened func(lanes int)
 }
 
 // Result is the judgement of a submission.
@@ -135,6 +141,9 @@ func Judge(ctx context.Context, s Sandboxes, req Request, opt Options) (Result, 
 		}
 	}
 	defer batch.Close()
+	if opt.Opened != nil {
+		opt.Opened(batch.Lanes())
+	}
 
 	// Each lane takes the next test in index order until none is left or,
 	// with StopOnFailure, a test before it failed.
