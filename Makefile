@@ -72,13 +72,17 @@ images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for so
 run: setup build ## Set up, build, then serve on :3000
 	$(load_env) && exec ./$(BIN) serve
 
-test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration tests required)
+test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration tests required), then check that nothing is left behind
 	$(load_env) && \
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) CODEEXEC_SHIM_WRAPPER=$(CURDIR)/$(SHIM) && \
 	$(GO) vet ./... && \
-	$(GO) test $(GO_TEST_FLAGS) ./... && \
-	echo "make test: the attack suite again with runc (the first pass used the runtime the service chose)" >&2 && \
-	CODEEXEC_OCI_RUNTIME=runc $(GO) test $(GO_TEST_FLAGS) -run 'TestAttack|TestBatch|TestOCIRuntime' ./internal/runner
+	status=0 && \
+	{ $(GO) test $(GO_TEST_FLAGS) ./... && \
+	  echo "make test: the attack suite again with runc (the first pass used the runtime the service chose)" >&2 && \
+	  CODEEXEC_OCI_RUNTIME=runc $(GO) test $(GO_TEST_FLAGS) -run 'TestAttack|TestBatch|TestOCIRuntime' ./internal/runner; } || status=$$? && \
+	echo "make test: nothing may be left in namespace $(TEST_NAMESPACE), passing or failing (codeexec leftovers)" >&2 && \
+	{ $(GO) run ./cmd/codeexec leftovers --namespace $(TEST_NAMESPACE) || status=1; } && \
+	exit $$status
 
 test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
 	scripts/test-stress.sh $(STRESS_RUNS)

@@ -6,7 +6,8 @@
 #   RUNS   how many `make test` runs in a row under the load (default 1)
 #
 # The load is stress-ng (installed from Debian when missing) with one CPU
-# worker per core at normal priority, for as long as the runs last; it is
+# worker per core at normal priority, for as long as the runs last (at most
+# STRESS_TIMEOUT seconds, default an hour a run); it is
 # stopped on exit, also on failure or interrupt. Each run's result and
 # duration is printed as it ends; the script fails if any run failed.
 # Extra make arguments come from STRESS_MAKE_FLAGS.
@@ -25,7 +26,9 @@ ensure_commands stress-ng:stress-ng nproc:coreutils
 
 cores="$(nproc)"
 log "load: stress-ng --cpu ${cores} (one busy worker per core, normal priority)"
-stress-ng --cpu "${cores}" --timeout 0 --quiet &
+# Its own time limit (an hour a run by default), so that it ends even if
+# this script is killed before its trap runs.
+stress-ng --cpu "${cores}" --timeout "${STRESS_TIMEOUT:-$((runs * 3600))}s" --quiet &
 load_pid=$!
 stop_load() {
 	kill -TERM "${load_pid}" 2>/dev/null || true

@@ -38,6 +38,8 @@ Usage:
                            judge a program against a folder of tests, as POST /judge
   codeexec images list|check|build
                            the sandbox images of the configured languages
+  codeexec leftovers [--namespace NS]
+                           list what runners left in a namespace; exit 1 if anything
   codeexec bench [flags]   measure start-up latency side by side (see codeexec bench --help)
   codeexec version         print the version
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return judgeCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "images":
 		return imagesCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "leftovers":
+		return leftoversCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/runner/runnertest"
 )
 
@@ -33,6 +34,7 @@ func TestRunCommand(t *testing.T) {
 		{"a runtime error exits 10", "python", "fail.py", "raise SystemExit(3)", "", 10, "", "runtime_error (exit code 3"},
 		{"a compile error exits 11 and shows the diagnostics", "cpp", "bad.cpp", "int main( {", "", 11, "", "error:"},
 		{"a timeout exits 12", "python", "loop.py", "while True: pass", "", 12, "", "timeout (signal SIGKILL"},
+		{"a memory bomb exits 13", "python", "bomb.py", "b = []\nwhile True: b.append(bytearray(16 << 20))", "", 13, "", "memory_limit_exceeded"},
 		{"a cpp program compiles and runs", "cpp", "ok.cpp", "#include <cstdio>\nint main(){ std::puts(\"hi\"); }", "", 0, "hi\n", "success"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +50,18 @@ func TestRunCommand(t *testing.T) {
 			}
 			if code != tc.exit || stdout.String() != tc.stdout || !strings.Contains(stderr.String(), tc.stderrHas) {
 				t.Fatalf("exit %d stdout %q stderr %q; want %d %q %q", code, stdout.String(), stderr.String(), tc.exit, tc.stdout, tc.stderrHas)
+			}
+			// Each invocation has a state directory of its own, which the
+			// check of a runner's own configuration would not see: nothing
+			// of any runner may be left in the namespace.
+			for _, problem := range runnertest.EventualLeftovers(func() []string {
+				left, err := runner.NamespaceLeftovers(cfg)
+				if err != nil {
+					return []string{"cannot list: " + err.Error()}
+				}
+				return left
+			}) {
+				t.Error("leftover after codeexec run: " + problem)
 			}
 		})
 	}

@@ -39,6 +39,42 @@ func Leftovers(cfg Config) ([]string, error) {
 	return leftovers(c, cfg, nil), nil
 }
 
+// NamespaceLeftovers lists everything of any codeexec runner in cfg's
+// namespace (cfg.StateDir is ignored): containers, tasks, snapshots,
+// leases and sandbox records labelled by any runner, the namespace's
+// sandbox cgroups, processes, shims and mounts. With no service running in
+// the namespace it must be empty: `make test` runs it (`codeexec
+// leftovers`) after the suite, passing or failing, so that a test whose
+// teardown leaks fails the run even when its own check could not see it.
+func NamespaceLeftovers(cfg Config) ([]string, error) {
+	c, err := dial(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q", LabelOwner))
+	out = append(out, hostLeftovers(cfg)...)
+	return append(out, namespaceMounts(cfg.Namespace)...), nil
+}
+
+// namespaceMounts lists the host's mounts in a task bundle of namespace
+// ns (<containerd state>/io.containerd.runtime.v2.task/<ns>/<id>/rootfs):
+// a task's root file system, left mounted by a task never deleted.
+func namespaceMounts(ns string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return []string{"cannot list mounts: " + err.Error()}
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.Contains(f[4], "/io.containerd.runtime.v2.task/"+ns+"/") {
+			out = append(out, "mount "+f[4])
+		}
+	}
+	return out
+}
+
 // leftovers lists what Leftovers does; own names what a runner still open
 // keeps for its whole life (its lease, root views and shim hosts, with their
 // tasks, processes, cgroups, directories and shims): a line naming one of
@@ -59,10 +95,23 @@ func leftovers(c *client.Client, cfg Config, own []string) []string {
 
 // allLeftovers lists everything of cfg's in containerd and on the host.
 func allLeftovers(c *client.Client, cfg Config) []string {
+	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q==%q", LabelOwner, cfg.StateDir))
+	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			out = append(out, "file "+filepath.Join(dir, e.Name()))
+		}
+	}
+	return append(out, hostLeftovers(cfg)...)
+}
+
+// labelledLeftovers lists the containers, tasks, snapshots, leases and
+// sandbox records of cfg's namespace that match the containerd filter
+// owned.
+func labelledLeftovers(c *client.Client, cfg Config, owned string) []string {
 	var out []string
 	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 10*time.Second)
 	defer cancel()
-	owned := fmt.Sprintf("labels.%q==%q", LabelOwner, cfg.StateDir)
 	cs, err := c.Containers(ctx, owned)
 	if err != nil {
 		out = append(out, "cannot list containers: "+err.Error())
@@ -94,12 +143,13 @@ func allLeftovers(c *client.Client, cfg Config) []string {
 	for _, sb := range sbs {
 		out = append(out, "sandbox record "+sb.ID)
 	}
-	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			out = append(out, "file "+filepath.Join(dir, e.Name()))
-		}
-	}
+	return out
+}
+
+// hostLeftovers lists the sandbox cgroups, processes and shims of cfg's
+// namespace.
+func hostLeftovers(cfg Config) []string {
+	var out []string
 	for _, ctrl := range []string{"memory", "pids", "cpu", ""} {
 		entries, _ := os.ReadDir(filepath.Join(cgroupRoot, ctrl, cfg.Namespace))
 		for _, e := range entries {
