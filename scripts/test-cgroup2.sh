@@ -40,11 +40,12 @@ REPO_DIR="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
 # internal/runner.
 RUNNER_TESTS=(
 	TestRunPrograms TestLimits TestRunErrors TestLeakDetectorSeesALiveSandbox
-	TestReadCgroupStats TestKillCgroup
 	TestAttackForkBomb TestAttackConcurrentForkBombs TestAttackMemoryBomb TestAttackTmpfsMemory TestAttackCPU
 	TestBatch TestBatchRunsSeeNothingOfEarlierRuns TestOCIRuntimeRunsTheSandboxes
 	TestWatchExit TestExitFromTheKernel
 )
+# Package cgroups' own, on the guest's real hierarchy.
+CGROUPS_TESTS=(TestReadCgroupStats TestKillCgroup TestPeakMeterOwn)
 # The service's: containerd stopped under running requests.
 CMD_TESTS=(TestContainerdRestartServiceRecovers)
 
@@ -58,6 +59,10 @@ runner_tests=${CODEEXEC_CGROUP2_TESTS:-^($(
 cmd_tests="^($(
 	IFS='|'
 	echo "${CMD_TESTS[*]}"
+))\$"
+cgroups_tests="^($(
+	IFS='|'
+	echo "${CGROUPS_TESTS[*]}"
 ))\$"
 
 require_root
@@ -79,6 +84,7 @@ cp "${bin}/containerd" "${bin}/containerd-shim-runc-v2" "${bin}/ctr" "${work}/bi
 cp "${CODEEXEC_CACHE_DIR}/images/python.tar" "${CODEEXEC_CACHE_DIR}/images/cpp.tar" "${work}/images/"
 log "building the test binaries"
 (cd "${REPO_DIR}" && go test -c -o "${work}/bin/runner.test" ./internal/runner &&
+	go test -c -o "${work}/bin/cgroups.test" ./internal/runner/cgroups &&
 	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec &&
 	make --no-print-directory bin/codeexec-lane bin/codeexec-shim >/dev/null &&
 	cp bin/codeexec-lane bin/codeexec-shim "${work}/bin/")
@@ -94,6 +100,7 @@ export PATH=/work/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 export CODEEXEC_TEST_TIME_SCALE=${scale}
 runner_tests='${runner_tests}'
 cmd_tests='${cmd_tests}'
+cgroups_tests='${cgroups_tests}'
 EOF
 cat >>"${work}/guest.sh" <<'EOF'
 say() { printf 'guest: %s\n' "$*"; }
@@ -138,6 +145,7 @@ run() { # NAME COMMAND...: run a test binary, its output to /work/results/NAME.l
 	fi
 	grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|ok|FAIL|PASS)' "/work/results/${name}.log" | grep -v '=== RUN' | sed 's/^/  /'
 }
+run cgroups cgroups.test -test.v -test.count=1 -test.timeout=10m -test.run "${cgroups_tests}"
 run runner-crun env CODEEXEC_OCI_RUNTIME=crun runner.test -test.v -test.count=1 -test.timeout=50m -test.run "${runner_tests}"
 run runner-runc env CODEEXEC_OCI_RUNTIME=runc runner.test -test.v -test.count=1 -test.timeout=50m -test.run "${runner_tests}"
 run service codeexec.test -test.v -test.count=1 -test.timeout=30m -test.run "${cmd_tests}"

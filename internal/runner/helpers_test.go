@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/codeexec/codeexec/internal/shimwrap/shimwraptest"
 	"github.com/codeexec/codeexec/internal/testtiming"
 )
@@ -119,3 +120,9 @@ func runUntimed(t *testing.T, r *Runner, lang, code, input string) Result {
 	}
 	return res
 }
+
+// cgroupRoot and intFile are the names the attack suite reads cgroup files
+// by, from before the cgroup code moved to package cgroups.
+const cgroupRoot = cgroups.Root
+
+func intFile(name string) int64 { return cgroups.IntFile(name) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/laneagent"
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 )
 
 // agentPids is the lane agent, one thread, counted by the pids limit
@@ -292,10 +293,10 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 	defer agent.endRun()
 
 	l.runs++
-	before := readCgroupStats(cgroupRoot, p.cgroup)
-	peak := startPeak(cgroupRoot, p.cgroup)
+	before := cgroups.ReadStats(cgroups.Root, p.cgroup)
+	peak := cgroups.StartPeak(cgroups.Root, p.cgroup)
 	fail := func(err error) (Result, bool, error) {
-		peak.read()
+		peak.Read()
 		return Result{}, false, unavailable(err)
 	}
 	req := laneagent.Request{Args: append(runCommand(l.prog.lang), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
@@ -322,7 +323,7 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 		return fail(errors.New("lane agent exited during a run"))
 	}
 	// Every process of the run, the first one too when it still runs.
-	killErr := killCgroupExcept(cgroupRoot, p.cgroup, l.keep, 2*time.Second)
+	killErr := cgroups.KillExcept(cgroups.Root, p.cgroup, l.keep, 2*time.Second)
 	wait := time.NewTimer(cleanupTimeout)
 	defer wait.Stop()
 	if !exited {
@@ -336,11 +337,11 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 		return fail(err)
 	}
 	if killErr != nil {
-		peak.read()
+		peak.Read()
 		return Result{}, false, killErr
 	}
-	x.stats = diffStats(before, readCgroupStats(cgroupRoot, p.cgroup))
-	x.stats.MemoryPeakBytes = peak.read()
+	x.stats = cgroups.Diff(before, cgroups.ReadStats(cgroups.Root, p.cgroup))
+	x.stats.MemoryPeakBytes = peak.Read()
 	if gone {
 		return Result{}, false, context.Cause(ctx)
 	}
@@ -354,7 +355,7 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 	x.stderr, x.stderrTruncated = stderr.Result()
 	res := x.result()
 	res.ID = p.id + "/run" + strconv.Itoa(l.runs)
-	return res, peak.own(), nil
+	return res, peak.Own(), nil
 }
 
 // awaitAgent waits, at most until deadline, for what the lane's agent

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -151,7 +152,7 @@ func labelledLeftovers(c *client.Client, cfg Config, owned string) []string {
 func hostLeftovers(cfg Config) []string {
 	var out []string
 	for _, ctrl := range []string{"memory", "pids", "cpu", ""} {
-		entries, _ := os.ReadDir(filepath.Join(cgroupRoot, ctrl, cfg.Namespace))
+		entries, _ := os.ReadDir(filepath.Join(cgroups.Root, ctrl, cfg.Namespace))
 		for _, e := range entries {
 			if e.IsDir() && isSandboxCgroup(e.Name()) {
 				out = append(out, "cgroup "+filepath.Join(ctrl, cfg.Namespace, e.Name()))

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
 )
@@ -118,14 +119,14 @@ func (r *Runner) removeOrphanShims(ctx context.Context) error {
 			continue
 		}
 		cg := "/" + r.cfg.Namespace + "/" + s.id
-		if err := killCgroup(cgroupRoot, cg, 2*time.Second); err != nil {
+		if err := cgroups.Kill(cgroups.Root, cg, 2*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill orphaned shim %d: %w", s.pid, err))
 		}
 		// What remains is reported by Leftovers.
-		_ = removeCgroup(cgroupRoot, cg)
+		_ = cgroups.Remove(cgroups.Root, cg)
 		r.log.Info("killed orphaned shim", "pid", s.pid, "id", s.id)
 	}
 	return errors.Join(errs...)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -433,4 +434,11 @@ func unavailable(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// NamespaceCPUTime is the CPU time charged to the cgroup of containerd
+// namespace ns, where every sandbox's cgroup lives, removed ones included
+// (a parent cgroup keeps what its removed children used).
+func NamespaceCPUTime(ns string) time.Duration {
+	return time.Duration(cgroups.ReadStats(cgroups.Root, "/"+ns).CPUTimeNanos)
 }

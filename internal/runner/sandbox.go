@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
@@ -52,7 +53,7 @@ type execution struct {
 	signal                           string
 	timedOut                         bool
 	elapsed                          time.Duration
-	stats                            cgroupStats
+	stats                            cgroups.Stats
 	prepared                         time.Duration // container and task creation
 }
 
@@ -170,7 +171,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	})
 	// The last step of the teardown (the first added): any cgroup directory
 	// the runtime left behind.
-	p.td.add(func() error { return removeCgroup(cgroupRoot, p.cgroup) })
+	p.td.add(func() error { return cgroups.Remove(cgroups.Root, p.cgroup) })
 	var hostOpts []client.NewContainerOpts
 	if r.hosts != nil && !sp.noShimHost {
 		hostID, leave, err := r.hosts.join(ctx)
@@ -265,7 +266,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		if err != nil && !errdefs.IsNotFound(err) {
 			// Whatever containerd's state, the sandbox's processes must
 			// not outlive its removal.
-			if kerr := killCgroup(cgroupRoot, p.cgroup, time.Second); kerr != nil {
+			if kerr := cgroups.Kill(cgroups.Root, p.cgroup, time.Second); kerr != nil {
 				r.log.Warn("kill sandbox through its cgroup", "id", sp.id, "err", kerr)
 			}
 			return fmt.Errorf("delete task: %w", err)
@@ -381,7 +382,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		}
 	} else {
 		// The interpreter's own start-up is not the program's CPU time.
-		cpuBefore = readCgroupStats(cgroupRoot, p.cgroup).CPUTimeNanos
+		cpuBefore = cgroups.ReadStats(cgroups.Root, p.cgroup).CPUTimeNanos
 	}
 	start := time.Now()
 	r.programs.Add(1)
@@ -438,7 +439,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		// containerd can neither report nor enforce the exit: kill the
 		// sandbox through its cgroup, so no process of it outlives its
 		// limit, whatever containerd does.
-		if kerr := killCgroup(cgroupRoot, p.cgroup, 2*time.Second); kerr != nil {
+		if kerr := cgroups.Kill(cgroups.Root, p.cgroup, 2*time.Second); kerr != nil {
 			r.log.Error("kill sandbox through its cgroup", "id", p.id, "err", kerr)
 		}
 		// Unavailable whatever the cause (containerd, or the shim alone,
@@ -446,7 +447,7 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		return nil, fmt.Errorf("%w: task %s: exit status: %w", ErrUnavailable, p.id, err)
 	}
 	// Read the cgroup before task.Delete removes it.
-	e.stats = readCgroupStats(cgroupRoot, p.cgroup)
+	e.stats = cgroups.ReadStats(cgroups.Root, p.cgroup)
 	e.stats.CPUTimeNanos = max(e.stats.CPUTimeNanos-cpuBefore, 0)
 	if gone {
 		return nil, context.Cause(ctx)
@@ -560,7 +561,7 @@ func (r *Runner) removeContainer(ctx context.Context, id string) error {
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container: %w", err)
 	}
-	return removeSandboxCgroup(cgroupRoot, "/"+r.cfg.Namespace+"/"+id)
+	return removeSandboxCgroup(cgroups.Root, "/"+r.cfg.Namespace+"/"+id)
 }
 
 // removeSandboxCgroup removes the cgroup of a sandbox whose container is
@@ -572,15 +573,15 @@ func (r *Runner) removeContainer(ctx context.Context, id string) error {
 // killed.
 func removeSandboxCgroup(root, path string) error {
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err := removeCgroup(root, path)
+		err := cgroups.Remove(root, path)
 		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			if kerr := killCgroup(root, path, 2*time.Second); kerr != nil {
+			if kerr := cgroups.Kill(root, path, 2*time.Second); kerr != nil {
 				return errors.Join(err, kerr)
 			}
-			return removeCgroup(root, path)
+			return cgroups.Remove(root, path)
 		}
 	}
 }

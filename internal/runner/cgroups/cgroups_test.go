@@ -1,11 +1,10 @@
-package runner
+package cgroups
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,8 +35,8 @@ func TestReadCgroupStats(t *testing.T) {
 			"memory/ns/c1/memory.failcnt":            "7\n",
 			"cpuacct/ns/c1/cpuacct.usage":            "1500000\n",
 		})
-		got := readCgroupStats(root, "/ns/c1")
-		want := cgroupStats{OOMKills: 2, MemoryPeakBytes: 256 << 20, CPUTimeNanos: 1_500_000, LimitHits: 7}
+		got := ReadStats(root, "/ns/c1")
+		want := Stats{OOMKills: 2, MemoryPeakBytes: 256 << 20, CPUTimeNanos: 1_500_000, LimitHits: 7}
 		if got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
@@ -50,14 +49,14 @@ func TestReadCgroupStats(t *testing.T) {
 			"ns/c1/memory.peak":   "1048576\n",
 			"ns/c1/cpu.stat":      "usage_usec 2000\nuser_usec 1500\nsystem_usec 500\n",
 		})
-		got := readCgroupStats(root, "/ns/c1")
-		want := cgroupStats{OOMKills: 1, MemoryPeakBytes: 1 << 20, CPUTimeNanos: 2_000_000, LimitHits: 5}
+		got := ReadStats(root, "/ns/c1")
+		want := Stats{OOMKills: 1, MemoryPeakBytes: 1 << 20, CPUTimeNanos: 2_000_000, LimitHits: 5}
 		if got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
 	})
 	t.Run("missing files read as zero", func(t *testing.T) {
-		if got := readCgroupStats(t.TempDir(), "/ns/none"); got != (cgroupStats{}) {
+		if got := ReadStats(t.TempDir(), "/ns/none"); got != (Stats{}) {
 			t.Fatalf("got %+v, want zeros", got)
 		}
 	})
@@ -72,17 +71,17 @@ func TestKillCgroup(t *testing.T) {
 	}
 	path := fmt.Sprintf("/codeexec-killtest-%d", os.Getpid())
 	var dirs []string // where the cgroup must be created, and the first takes the process
-	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
-		dirs = []string{filepath.Join(cgroupRoot, path)}
+	if _, err := os.Stat(filepath.Join(Root, "cgroup.controllers")); err == nil {
+		dirs = []string{filepath.Join(Root, path)}
 	} else {
-		dirs = []string{filepath.Join(cgroupRoot, "freezer", path), filepath.Join(cgroupRoot, "pids", path)}
+		dirs = []string{filepath.Join(Root, "freezer", path), filepath.Join(Root, "pids", path)}
 	}
 	for _, d := range dirs {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatalf("create cgroup: %v", err)
 		}
 	}
-	t.Cleanup(func() { _ = removeCgroup(cgroupRoot, path) })
+	t.Cleanup(func() { _ = Remove(Root, path) })
 
 	// The shell blocks reading a line from a pipe until it is in the
 	// cgroup, so its children are certainly born there: a shell started
@@ -121,8 +120,8 @@ func TestKillCgroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	if err := killCgroup(cgroupRoot, path, 2*time.Second); err != nil {
-		t.Fatalf("killCgroup: %v", err)
+	if err := Kill(Root, path, 2*time.Second); err != nil {
+		t.Fatalf("Kill: %v", err)
 	}
 	if b, _ := os.ReadFile(procs); len(strings.Fields(string(b))) != 0 {
 		t.Errorf("processes left in the cgroup: %s", b)
@@ -130,19 +129,7 @@ func TestKillCgroup(t *testing.T) {
 	select {
 	case <-exited:
 	case <-time.After(testtiming.Scaled(2 * time.Second)):
-		t.Error("the shell is still alive after killCgroup")
-	}
-}
-
-func TestSysvipcIDs(t *testing.T) {
-	shm := []byte("       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n" +
-		"         0          3   600                  4096    12    12      0 10001 10001 10001 10001          0          0 1700000000                     0                     0\n" +
-		"  12345678         17   644                 65536    40    40      0 10001 10001 10001 10001          0          0 1700000000                     0                     0\n")
-	if got, want := sysvipcIDs(shm), []int{3, 17}; !slices.Equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	if got := sysvipcIDs([]byte("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n")); len(got) != 0 {
-		t.Fatalf("header only: got %v", got)
+		t.Error("the shell is still alive after Kill")
 	}
 }
 
@@ -154,7 +141,7 @@ func TestPeakMeterOwn(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(v1, "memory", "sb"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if m := startPeak(v1, "sb"); !m.own() {
+	if m := StartPeak(v1, "sb"); !m.Own() {
 		t.Error("v1 meter: not its own peak")
 	}
 	v2 := t.TempDir()
@@ -174,7 +161,7 @@ func TestPeakMeterOwn(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(v2, "sb/memory.peak"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if m := startPeak(v2, "sb"); m.own() {
+	if m := StartPeak(v2, "sb"); m.Own() {
 		t.Error("v2 meter whose reset failed: claims its own peak")
 	}
 	if err := os.Remove(filepath.Join(v2, "sb/memory.peak")); err != nil {
@@ -183,11 +170,11 @@ func TestPeakMeterOwn(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(v2, "sb/memory.peak"), []byte("4096\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := startPeak(v2, "sb")
-	if !m.own() {
+	m := StartPeak(v2, "sb")
+	if !m.Own() {
 		t.Error("v2 meter that took a reset: not its own peak")
 	}
-	m.read()
+	m.Read()
 }
 
 // TestRemoveCgroup checks, on directory trees shaped like the two cgroup
@@ -204,7 +191,7 @@ func TestRemoveCgroup(t *testing.T) {
 		if err := os.Symlink("cpu,cpuacct", filepath.Join(root, "cpu")); err != nil {
 			t.Fatal(err)
 		}
-		if err := removeCgroup(root, "/ns/a-run"); err != nil {
+		if err := Remove(root, "/ns/a-run"); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range []string{"memory/ns/a-run", "pids/ns/a-run", "cpu,cpuacct/ns/a-run"} {
@@ -224,7 +211,7 @@ func TestRemoveCgroup(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := removeCgroup(root, "/ns/a-run"); err != nil {
+		if err := Remove(root, "/ns/a-run"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(filepath.Join(root, "ns/a-run")); !os.IsNotExist(err) {
@@ -237,7 +224,7 @@ func TestRemoveCgroup(t *testing.T) {
 	t.Run("a directory that cannot be removed is an error", func(t *testing.T) {
 		root := t.TempDir()
 		writeFiles(t, root, map[string]string{"memory/ns/a-run/cgroup.procs": "1\n"})
-		if err := removeCgroup(root, "/ns/a-run"); err == nil {
+		if err := Remove(root, "/ns/a-run"); err == nil {
 			t.Error("no error for a cgroup that is still there")
 		}
 	})

@@ -1,4 +1,15 @@
-package runner
+// Package cgroups reads the figures of a sandbox's cgroup (CPU time, memory
+// peak, OOM kills, limit hits), kills what runs in it and removes it, on
+// cgroup v1 (and hybrid) hosts and on v2. It works on paths, as in an OCI
+// spec's cgroupsPath, under a root where the hierarchies are mounted (Root
+// on a host, a temporary directory in tests).
+//
+// It knows nothing of containerd, containers or judging: it must not name,
+// create or delete a container or task, and it holds no state but what a
+// caller keeps (a PeakMeter). Its callers decide when a cgroup's figures
+// are read (after the program's exit, before the task's deletion) and what
+// they mean.
+package cgroups
 
 import (
 	"bufio"
@@ -14,9 +25,9 @@ import (
 	"time"
 )
 
-// cgroupStats are the figures of one sandbox's cgroup, read after its
+// Stats are the figures of one sandbox's cgroup, read after its
 // process exited and before the task is deleted (deletion removes the cgroup).
-type cgroupStats struct {
+type Stats struct {
 	OOMKills        int64 // kills by the OOM killer inside this cgroup
 	MemoryPeakBytes int64 // 0 when the kernel does not report it
 	CPUTimeNanos    int64 // user+system
@@ -26,39 +37,34 @@ type cgroupStats struct {
 	LimitHits int64
 }
 
-// cgroupRoot is where the cgroup hierarchies are mounted.
-const cgroupRoot = "/sys/fs/cgroup"
+// Root is where the cgroup hierarchies are mounted.
+const Root = "/sys/fs/cgroup"
 
-// readCgroupStats reads the stats of the cgroup at path (as in the spec's
+// ReadStats reads the stats of the cgroup at path (as in the spec's
 // cgroupsPath). On a pure cgroup v2 host it reads the unified hierarchy; on
 // a v1 or hybrid host it reads the v1 memory and cpuacct controllers, where
 // the limits are enforced. Missing files leave their figure at zero.
-func readCgroupStats(root, path string) cgroupStats {
-	var s cgroupStats
+func ReadStats(root, path string) Stats {
+	var s Stats
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		dir := filepath.Join(root, path)
 		events := keyedValues(filepath.Join(dir, "memory.events"))
 		s.OOMKills, s.LimitHits = events["oom_kill"], events["max"]
-		s.MemoryPeakBytes = intFile(filepath.Join(dir, "memory.peak"))
+		s.MemoryPeakBytes = IntFile(filepath.Join(dir, "memory.peak"))
 		s.CPUTimeNanos = keyedValue(filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
 		return s
 	}
 	mem := filepath.Join(root, "memory", path)
 	s.OOMKills = keyedValue(filepath.Join(mem, "memory.oom_control"), "oom_kill")
-	s.MemoryPeakBytes = intFile(filepath.Join(mem, "memory.max_usage_in_bytes"))
-	s.CPUTimeNanos = intFile(filepath.Join(root, "cpuacct", path, "cpuacct.usage"))
-	s.LimitHits = intFile(filepath.Join(mem, "memory.failcnt"))
+	s.MemoryPeakBytes = IntFile(filepath.Join(mem, "memory.max_usage_in_bytes"))
+	s.CPUTimeNanos = IntFile(filepath.Join(root, "cpuacct", path, "cpuacct.usage"))
+	s.LimitHits = IntFile(filepath.Join(mem, "memory.failcnt"))
 	return s
 }
 
-// NamespaceCPUTime is the CPU time charged to the cgroup of containerd
-// namespace ns, where every sandbox's cgroup lives, removed ones included
-// (a parent cgroup keeps what its removed children used).
-func NamespaceCPUTime(ns string) time.Duration {
-	return time.Duration(readCgroupStats(cgroupRoot, "/"+ns).CPUTimeNanos)
-}
-
-func intFile(name string) int64 {
+// IntFile reads a file that holds one integer, such as memory.peak; a
+// file that cannot be read or parsed reads as 0.
+func IntFile(name string) int64 {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return 0
@@ -88,14 +94,14 @@ func keyedValues(name string) map[string]int64 {
 	return out
 }
 
-// killCgroup kills every process in the cgroup at path (as in the spec's
+// Kill kills every process in the cgroup at path (as in the spec's
 // cgroupsPath) and waits, at most wait, until none is left. It is the
 // fallback for when containerd cannot kill a task (containerd is down, or
 // the shim is gone): the wall-clock limit must hold regardless. On cgroup
 // v2 it writes cgroup.kill; on v1 it freezes the cgroup so nothing forks
 // between reading its processes and killing them, sends each SIGKILL, and
 // thaws it so they die.
-func killCgroup(root, path string, wait time.Duration) error {
+func Kill(root, path string, wait time.Duration) error {
 	var procs string
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 		dir := filepath.Join(root, path)
@@ -151,13 +157,13 @@ func signalAll(procs string, sig syscall.Signal) (int, error) {
 	return len(pids), nil
 }
 
-// removeCgroup removes the (empty) cgroup directories at path, in every
+// Remove removes the (empty) cgroup directories at path, in every
 // hierarchy that has one; one that is not there is no error. A sandbox's
 // teardown ends with it: normally the runtime has removed them all, but a
 // task deleted while containerd was restarting can leave empty directories
 // behind in some hierarchies. A directory that cannot be removed (a process
 // still in it) is an error, so the janitor tries again.
-func removeCgroup(root, path string) error {
+func Remove(root, path string) error {
 	dirs := []string{filepath.Join(root, path)}
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
 		// One directory per v1 hierarchy. Not filepath.Glob(root/*/path):
