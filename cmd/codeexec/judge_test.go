@@ -219,11 +219,15 @@ else:
 
 	t.Run("each test's limits and figures are its own", func(t *testing.T) {
 		prog := "import time\nn = int(input())\nb = bytearray(n << 20)\nif n == 0:\n    while True: pass\nprint(n)\n"
+		// The tests that must end by themselves or by the memory limit get
+		// the largest time limit: a slow machine must not turn them into
+		// timeouts (400 MiB took over 2 s three times slower).
+		roomy := map[string]int{"timeout_ms": 10000}
 		code, got := postJudge(t, s.url, map[string]any{"language": "python", "code": prog, "tests": []map[string]any{
-			{"input": "100\n", "expected_output": "100\n"},
-			{"input": "1\n", "expected_output": "1\n"},
+			{"input": "100\n", "expected_output": "100\n", "limits": roomy},
+			{"input": "1\n", "expected_output": "1\n", "limits": roomy},
 			{"input": "0\n", "expected_output": "", "limits": map[string]int{"timeout_ms": 500}},
-			{"input": "400\n", "expected_output": "400\n"},
+			{"input": "400\n", "expected_output": "400\n", "limits": roomy},
 		}})
 		if code != 200 || got.Verdict != "timeout" {
 			t.Fatalf("%d %+v", code, got)
@@ -256,13 +260,15 @@ func TestRunRealContestPrograms(t *testing.T) {
 		}
 	})
 	t.Run("c++ recursion a million deep", func(t *testing.T) {
-		code, got := post(t, s.url, `{"language":"cpp","code":"#include <cstdio>\nint f(int n){ volatile int pad[8]; pad[0]=n; return n == 0 ? 0 : 1 + f(n - 1) + pad[0]*0; }\nint main(){ std::printf(\"%d\\n\", f(1000000)); }"}`)
+		// This row and the next must end by themselves: the largest time
+		// limit, so that a slow machine cannot make them timeouts.
+		code, got := post(t, s.url, `{"language":"cpp","code":"#include <cstdio>\nint f(int n){ volatile int pad[8]; pad[0]=n; return n == 0 ? 0 : 1 + f(n - 1) + pad[0]*0; }\nint main(){ std::printf(\"%d\\n\", f(1000000)); }","limits":{"timeout_ms":10000}}`)
 		if code != 200 || got.Status != "success" || got.Stdout != "1000000\n" {
 			t.Fatalf("%d %+v", code, got)
 		}
 	})
 	t.Run("python recursion with setrecursionlimit", func(t *testing.T) {
-		code, got := post(t, s.url, `{"language":"python","code":"import sys\nsys.setrecursionlimit(10**6)\ndef f(n): return 0 if n == 0 else 1 + f(n - 1)\nprint(f(200000))"}`)
+		code, got := post(t, s.url, `{"language":"python","code":"import sys\nsys.setrecursionlimit(10**6)\ndef f(n): return 0 if n == 0 else 1 + f(n - 1)\nprint(f(200000))","limits":{"timeout_ms":10000}}`)
 		if code != 200 || got.Status != "success" || got.Stdout != "200000\n" {
 			t.Fatalf("%d %+v", code, got)
 		}

@@ -39,7 +39,14 @@ func TestRunCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := runCmd(context.Background(), []string{"--language", tc.lang, "--state-dir", filepath.Join(cfg.StateDir, "cli"), write(tc.file, tc.code)},
+			args := []string{"--language", tc.lang, "--state-dir", filepath.Join(cfg.StateDir, "cli")}
+			if tc.exit != statusExitCodes[runner.StatusTimeout] {
+				// Only the timeout row races the clock on purpose; the
+				// others get the largest limit, so that a slow machine
+				// cannot turn a memory bomb into a timeout.
+				args = append(args, "--run-timeout", "10s")
+			}
+			err := runCmd(context.Background(), append(args, write(tc.file, tc.code)),
 				strings.NewReader(tc.input), &stdout, &stderr, func(k string) string { return env[k] })
 			code := 0
 			var exit exitError

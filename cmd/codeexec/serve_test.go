@@ -363,11 +363,14 @@ func TestServePerRequestLimits(t *testing.T) {
 		}
 	})
 	t.Run("a lower memory limit is enforced", func(t *testing.T) {
-		code, got := post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')","limits":{"memory_mb":64}}`)
+		// Both runs must end by themselves or by the memory limit: the
+		// largest time limit keeps a slow machine from making either a
+		// timeout.
+		code, got := post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')","limits":{"memory_mb":64,"timeout_ms":10000}}`)
 		if code != 200 || got.Status != "memory_limit_exceeded" {
 			t.Fatalf("got %d %+v", code, got)
 		}
-		code, got = post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')"}`)
+		code, got = post(t, s.url, `{"language":"python","code":"x = bytearray(100 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('fit')","limits":{"timeout_ms":10000}}`)
 		if code != 200 || got.Status != "success" {
 			t.Fatalf("the same program under the default 256 MiB: %d %+v", code, got)
 		}
