@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,26 +10,34 @@ import (
 	"strings"
 
 	"github.com/codeexec/codeexec/internal/bench"
+	"github.com/spf13/cobra"
 )
 
 // DefaultBenchOut is where `codeexec bench` writes its results.
 const DefaultBenchOut = "bench-results"
 
-// benchCmd runs the start-up latency benchmark of package bench, writes
-// results.md, results.json and latency.png into --out, and prints the table.
+// benchCmd runs `codeexec bench args`.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := bench.DefaultConfig()
-	if s := os.Getenv("CODEEXEC_CONTAINERD_SOCKET"); s != "" {
-		c.Socket = s
+	return execute(ctx, append([]string{"bench"}, args...), os.Stdin, stdout, stderr, os.Getenv)
+}
+
+// newBenchCommand is `codeexec bench`: the start-up latency benchmark of
+// package bench; it writes results.md, results.json and latency.png into
+// --out, and prints the table.
+func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench [flags]",
+		Short: "Measure start-up latency side by side (docs/benchmark.md)",
+		Long: "Measures, side by side, bare runs on the host, this service's cold path and\nwarm pool over HTTP, ctr run and docker run (when an engine is reachable).\nSee docs/benchmark.md. " +
+			"The containerd sockets default to CODEEXEC_CONTAINERD_SOCKET and CODEEXEC_BASELINE_SOCKET.",
+		Args: noArgs,
 	}
-	c.BaselineSocket = os.Getenv("CODEEXEC_BASELINE_SOCKET")
+	c := bench.DefaultConfig()
 	if exe, err := os.Executable(); err == nil {
 		c.Binary = exe
 	}
 	out, logLevel := DefaultBenchOut, "info"
-
-	fs := flag.NewFlagSet("codeexec bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cmd.Flags()
 	fs.StringVar(&out, "out", out, "directory for results.md, results.json, latency.png and the instances' logs")
 	fs.IntVar(&c.Runs, "runs", c.Runs, "measured runs per program and method")
 	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warm-up runs per program and method, before the measured ones")
@@ -59,19 +66,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "limit of one run of any method")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long an instance may take to stop after SIGTERM")
 	fs.StringVar(&logLevel, "log-level", logLevel, "progress log level on stderr: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: codeexec bench [flags]\n\nMeasures, side by side, bare runs on the host, this service's cold path and\nwarm pool over HTTP, ctr run and docker run (when an engine is reachable).\nSee docs/benchmark.md.\n\n")
-		fs.PrintDefaults()
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runBench(cmd.Context(), c, out, logLevel, stdout, stderr)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
+	return cmd
+}
+
+// runBench runs the benchmark with c, as `codeexec bench` does.
+func runBench(ctx context.Context, c bench.Config, out, logLevel string, stdout, stderr io.Writer) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("log level %q: use debug, info, warn or error", logLevel)
@@ -99,6 +101,8 @@ func (w words) String() string {
 	}
 	return strings.Join(*w.p, " ")
 }
+
+func (words) Type() string { return "words" }
 
 func (w words) Set(s string) error {
 	*w.p = strings.Fields(s)

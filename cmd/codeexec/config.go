@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/spf13/cobra"
 )
 
 // Defaults of the server itself.
@@ -76,6 +78,8 @@ func (m mib) String() string {
 	return fmt.Sprint(*m.p >> 20)
 }
 
+func (mib) Type() string { return "MiB" }
+
 func (m mib) Set(s string) error {
 	var n int64
 	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
@@ -85,13 +89,19 @@ func (m mib) Set(s string) error {
 	return nil
 }
 
-// parseConfig fills a Config from defaults, then CODEEXEC_* environment
-// variables, then flags: each flag --some-name has the variable
-// CODEEXEC_SOME_NAME.
-func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
+// serveLong is the help of `codeexec serve`.
+const serveLong = `Starts the HTTP service.
+
+Settings come from defaults, then --config FILE (or CODEEXEC_CONFIG), then
+environment variables (--state-dir is CODEEXEC_STATE_DIR), then flags; each
+wins over the one before.`
+
+// newServeCommand is `codeexec serve`: it builds the Config from its
+// flags, the environment and the --config file, and hands it to do.
+func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Writer) error) *cobra.Command {
 	c := NewConfig()
-	fs := flag.NewFlagSet("codeexec serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := &cobra.Command{Use: "serve [flags]", Short: "Start the HTTP service", Long: serveLong, Args: noArgs}
+	fs := cmd.Flags()
 	r, a := &c.Runner, &c.API
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight runs")
@@ -144,48 +154,64 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	keysFile := fs.String("api-keys-file", "", "file with one API key per line (added to --api-keys)")
 	fs.BoolVar(&a.RateLimitByKey, "rate-limit-by-key", a.RateLimitByKey, "key the rate limiter by API key instead of client address")
 	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in python and cpp")
-	// --config is read before the other flags (see configFileArg); it is
-	// declared so that it parses and shows in --help.
-	fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: codeexec serve [flags]\n\nSettings come from defaults, then --config FILE, then environment variables\n(--state-dir is CODEEXEC_STATE_DIR), then flags; each wins over the one before.\n\n")
-		fs.PrintDefaults()
-	}
+	configFile := fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
 
-	var errs []error
-	if name := configFileArg(args, getenv("CODEEXEC_CONFIG")); name != "" {
-		if err := applyConfigFile(fs, name); err != nil {
-			return c, err
-		}
-	}
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "CODEEXEC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *configFile != "" {
+			file, err := readSettings(fs, *configFile)
+			if err != nil {
+				return err
+			}
+			if err := applySettings(fs, file); err != nil {
+				return err
 			}
 		}
+		if err := c.finish(*runtimes, *keysFile); err != nil {
+			return err
+		}
+		return do(cmd.Context(), c, stderr)
+	}
+	return cmd
+}
+
+// parseConfig returns the Config that `codeexec serve args` would serve with,
+// or flag.ErrHelp for --help.
+func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
+	var got Config
+	ran := false
+	cmd := newServeCommand(stderr, func(_ context.Context, c Config, _ io.Writer) error {
+		got, ran = c, true
+		return nil
 	})
-	if err := errors.Join(errs...); err != nil {
-		return c, err
+	cmd.PersistentPreRunE = envBinder(getenv)
+	cmd.SetArgs(args)
+	cmd.SetOut(stderr)
+	cmd.SetErr(stderr)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		return got, err
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	if !ran {
+		return got, flag.ErrHelp
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if *runtimes != "" {
-		langs, err := runner.LoadLanguages(*runtimes)
+	return got, nil
+}
+
+// finish reads the files the flags name (languages, API keys), fills in
+// what the API takes from the runner's settings, and validates the whole.
+func (c *Config) finish(runtimes, keysFile string) error {
+	a := &c.API
+	if runtimes != "" {
+		langs, err := runner.LoadLanguages(runtimes)
 		if err != nil {
-			return c, err
+			return err
 		}
 		c.Runner.Languages = langs
 	}
-	if *keysFile != "" {
-		b, err := os.ReadFile(*keysFile)
+	if keysFile != "" {
+		b, err := os.ReadFile(keysFile)
 		if err != nil {
-			return c, fmt.Errorf("api keys file: %w", err)
+			return fmt.Errorf("api keys file: %w", err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if k := strings.TrimSpace(line); k != "" && !strings.HasPrefix(k, "#") {
@@ -201,7 +227,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (C
 	for name := range c.Runner.Languages {
 		c.API.Languages = append(c.API.Languages, name)
 	}
-	return c, c.Validate()
+	return c.Validate()
 }
 
 // Validate checks every part of the configuration.
@@ -246,52 +272,13 @@ func (l listFlag) String() string {
 	return strings.Join(*l.p, ",")
 }
 
+func (listFlag) Type() string { return "list" }
+
 func (l listFlag) Set(s string) error {
 	*l.p = nil
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			*l.p = append(*l.p, v)
-		}
-	}
-	return nil
-}
-
-// configFileArg finds --config in args (before flags are parsed, since the
-// file's values must sit under the environment's and the flags'), or
-// returns the CODEEXEC_CONFIG value.
-func configFileArg(args []string, env string) string {
-	for i, a := range args {
-		for _, p := range []string{"--config", "-config"} {
-			if a == p && i+1 < len(args) {
-				return args[i+1]
-			}
-			if v, ok := strings.CutPrefix(a, p+"="); ok {
-				return v
-			}
-		}
-	}
-	return env
-}
-
-// applyConfigFile sets flags from a file of `name = value` lines; blank
-// lines and lines starting with # are skipped.
-func applyConfigFile(fs *flag.FlagSet, name string) error {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("config file: %w", err)
-	}
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || fs.Lookup(k) == nil || k == "config" {
-			return fmt.Errorf("config file %s line %d: want `name = value` with a setting of codeexec serve --help, got %q", name, i+1, line)
-		}
-		if err := fs.Set(k, v); err != nil {
-			return fmt.Errorf("config file %s line %d: %s: %w", name, i+1, k, err)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,34 +10,45 @@ import (
 	"sort"
 
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// imagesCmd lists, checks or builds the sandbox images of the configured
-// languages.
+// imagesCmd runs `codeexec images args`.
 func imagesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("codeexec images", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	return execute(ctx, append([]string{"images"}, args...), os.Stdin, stdout, stderr, getenv)
+}
+
+// newImagesCommand is `codeexec images`: it lists, checks or builds the
+// sandbox images of the configured languages.
+func newImagesCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:       "images [flags] list|check|build",
+		Short:     "The sandbox images of the configured languages",
+		Long:      "  list   each language's image, digest and whether it is unpacked\n  check  exit 1 unless every image is present and unpacked\n  build  build and import the images (runs scripts/images.sh of the repository in the current directory)",
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"list", "check", "build"},
+	}
+	fs := cmd.Flags()
 	cfg := runner.DefaultConfig()
-	containerdFlags(fs, &cfg, getenv)
+	containerdFlags(fs, &cfg)
 	runtimes := fs.String("runtimes", "", "runtimes file (default: the built-in languages)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: codeexec images [flags] list|check|build\n\n  list   each language's image, digest and whether it is unpacked\n  check  exit 1 unless every image is present and unpacked\n  build  build and import the images (runs scripts/images.sh of the repository in the current directory)\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *runtimes != "" {
+			langs, err := runner.LoadLanguages(*runtimes)
+			if err != nil {
+				return err
+			}
+			cfg.Languages = langs
 		}
-		return err
+		return images(cmd.Context(), cfg, args[0], stdout, stderr)
 	}
-	if *runtimes != "" {
-		langs, err := runner.LoadLanguages(*runtimes)
-		if err != nil {
-			return err
-		}
-		cfg.Languages = langs
-	}
-	switch fs.Arg(0) {
+	return cmd
+}
+
+// images runs the images command verb with cfg.
+func images(ctx context.Context, cfg runner.Config, verb string, stdout, stderr io.Writer) error {
+	switch verb {
 	case "list", "check":
 		states, err := runner.CheckImages(ctx, cfg)
 		if err != nil {
@@ -56,7 +66,7 @@ func imagesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			}
 			fmt.Fprintf(stdout, "%-8s %-36s %-20.20s %s\n", s.Language, s.Image, s.Digest, state)
 		}
-		if fs.Arg(0) == "check" && missing > 0 {
+		if verb == "check" && missing > 0 {
 			return exitError{1}
 		}
 		return nil
@@ -70,21 +80,14 @@ func imagesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		cmd.Env = append(os.Environ(), "CODEEXEC_CONTAINERD_SOCKET="+cfg.Socket)
 		return cmd.Run()
 	default:
-		fs.Usage()
 		return errors.New("give one of list, check, build")
 	}
 }
 
-// containerdFlags defines --containerd-socket and --namespace on fs for cfg,
-// with CODEEXEC_CONTAINERD_SOCKET and CODEEXEC_NAMESPACE as defaults that
-// the flags override.
-func containerdFlags(fs *flag.FlagSet, cfg *runner.Config, getenv func(string) string) {
-	if v := getenv("CODEEXEC_CONTAINERD_SOCKET"); v != "" {
-		cfg.Socket = v
-	}
-	if v := getenv("CODEEXEC_NAMESPACE"); v != "" {
-		cfg.Namespace = v
-	}
-	fs.StringVar(&cfg.Socket, "containerd-socket", cfg.Socket, "containerd's gRPC socket (env CODEEXEC_CONTAINERD_SOCKET)")
-	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace (env CODEEXEC_NAMESPACE)")
+// containerdFlags defines --containerd-socket and --namespace on fs for
+// cfg (their environment variables, as every flag's, are bound by the root
+// command: CODEEXEC_CONTAINERD_SOCKET, CODEEXEC_NAMESPACE).
+func containerdFlags(fs *pflag.FlagSet, cfg *runner.Config) {
+	fs.StringVar(&cfg.Socket, "containerd-socket", cfg.Socket, "containerd's gRPC socket")
+	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace")
 }

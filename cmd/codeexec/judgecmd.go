@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/judge"
+	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/spf13/cobra"
 )
 
 // Exit codes of `codeexec judge`: 0 only when every test is accepted.
@@ -19,57 +20,73 @@ const (
 	judgeExitCompileError = 11
 )
 
-// judgeCmd judges one program file against a folder of tests through the
-// same runner and judge as POST /judge, and prints a line per test and a
-// summary.
+// judgeCmd runs `codeexec judge args`.
 func judgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, cfg, lang, stateRoot := cliFlags("judge", stderr, getenv)
-	checkerFile := fs.String("checker", "", "a checker program (testlib's protocol: checker input output answer)")
-	checkerLang := fs.String("checker-language", "cpp", "language of the checker")
-	mode := fs.String("compare", string(judge.ModeLines), "comparison without a checker: exact, lines, tokens or float")
-	stop := fs.Bool("stop-on-failure", false, "skip the tests after the first that is not accepted")
+	return execute(ctx, append([]string{"judge"}, args...), os.Stdin, stdout, stderr, getenv)
+}
+
+// judgeOptions are the flags of codeexec judge beyond cliFlags.
+type judgeOptions struct {
+	checkerFile, checkerLang, mode string
+	stop                           bool
+}
+
+// newJudgeCommand is `codeexec judge`: one program file against a folder
+// of tests through the same runner and judge as POST /judge; it prints a
+// line per test and a summary.
+func newJudgeCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "judge --language LANG [--checker FILE] FILE TESTS",
+		Short: "Judge a program against a folder of tests, as POST /judge",
+		Long: fmt.Sprintf("Judges FILE against the tests in the folder TESTS (NAME.in with NAME.out or\nNAME.ans, or a Kattis data/sample and data/secret), as POST /judge would.\n"+
+			"Exits 0 when every test is accepted, %d when one is not, %d on a compile\nerror, 1 when the command itself failed.", judgeExitRejected, judgeExitCompileError),
+		Args: cobra.ExactArgs(2),
+	}
+	fs := cmd.Flags()
+	cfg, lang, stateRoot := cliFlags(fs)
+	var o judgeOptions
+	fs.StringVar(&o.checkerFile, "checker", "", "a checker program (testlib's protocol: checker input output answer)")
+	fs.StringVar(&o.checkerLang, "checker-language", "cpp", "language of the checker")
+	fs.StringVar(&o.mode, "compare", string(judge.ModeLines), "comparison without a checker: exact, lines, tokens or float")
+	fs.BoolVar(&o.stop, "stop-on-failure", false, "skip the tests after the first that is not accepted")
 	fs.BoolVar(&cfg.BatchFreshSandboxes, "fresh-sandboxes", false, "a fresh container for every test")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: codeexec judge --language LANG [--checker FILE] FILE TESTS\n\n"+
-			"Judges FILE against the tests in the folder TESTS (NAME.in with NAME.out or\nNAME.ans, or a Kattis data/sample and data/secret), as POST /judge would.\n"+
-			"Exits 0 when every test is accepted, %d when one is not, %d on a compile\nerror, 1 when the command itself failed.\n\n", judgeExitRejected, judgeExitCompileError)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *lang == "" {
+			return errors.New("give --language, a program file and a tests folder")
 		}
-		return err
+		return judgeFiles(cmd.Context(), *cfg, *lang, *stateRoot, o, args[0], args[1], stdout, stderr)
 	}
-	if fs.NArg() != 2 || *lang == "" {
-		fs.Usage()
-		return errors.New("give --language, a program file and a tests folder")
-	}
-	code, err := os.ReadFile(fs.Arg(0))
+	return cmd
+}
+
+// judgeFiles judges the program in file against the tests in dir, as
+// `codeexec judge` does.
+func judgeFiles(ctx context.Context, cfg runner.Config, lang, stateRoot string, o judgeOptions, file, dir string, stdout, stderr io.Writer) error {
+	code, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	tests, err := judge.LoadTests(fs.Arg(1))
+	tests, err := judge.LoadTests(dir)
 	if err != nil {
 		return err
 	}
-	req := judge.Request{Language: *lang, Code: string(code), Compare: judge.Compare{Mode: judge.Mode(*mode)}, StopOnFailure: *stop}
+	req := judge.Request{Language: lang, Code: string(code), Compare: judge.Compare{Mode: judge.Mode(o.mode)}, StopOnFailure: o.stop}
 	if err := req.Compare.Validate(); err != nil {
 		return err
 	}
 	for _, t := range tests {
 		req.Tests = append(req.Tests, t.Test)
 	}
-	if *checkerFile != "" {
-		b, err := os.ReadFile(*checkerFile)
+	if o.checkerFile != "" {
+		b, err := os.ReadFile(o.checkerFile)
 		if err != nil {
 			return err
 		}
-		req.Checker = &judge.Checker{Language: *checkerLang, Code: string(b)}
+		req.Checker = &judge.Checker{Language: o.checkerLang, Code: string(b)}
 		req.Compare = judge.Compare{}
 	}
 
-	r, closeRunner, err := openCLIRunner(ctx, *cfg, *stateRoot, stderr)
+	r, closeRunner, err := openCLIRunner(ctx, cfg, stateRoot, stderr)
 	if err != nil {
 		return err
 	}

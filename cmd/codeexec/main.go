@@ -28,48 +28,8 @@ func main() {
 	}
 }
 
-const usage = `codeexec runs untrusted code in containerd sandboxes.
-
-Usage:
-  codeexec serve [flags]   start the HTTP service (see codeexec serve --help)
-  codeexec run --language LANG FILE < input
-                           run one program in a sandbox, without the service
-  codeexec judge --language LANG [--checker FILE] FILE TESTS
-                           judge a program against a folder of tests, as POST /judge
-  codeexec images list|check|build
-                           the sandbox images of the configured languages
-  codeexec leftovers [--namespace NS]
-                           list what runners left in a namespace; exit 1 if anything
-  codeexec bench [flags]   measure start-up latency side by side (see codeexec bench --help)
-  codeexec version         print the version
-`
-
+// run runs the codeexec command line args (without the program name);
+// stdin is the process's.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("no command given")
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stderr, getenv)
-	case "run":
-		return runCmd(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
-	case "judge":
-		return judgeCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "images":
-		return imagesCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "leftovers":
-		return leftoversCmd(ctx, args[1:], stdout, stderr, getenv)
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "codeexec", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
+	return execute(ctx, args, os.Stdin, stdout, stderr, getenv)
 }

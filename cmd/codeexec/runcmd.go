@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes of `codeexec run`, one per status, so scripts can branch on
@@ -29,26 +30,35 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// runCmd runs one program file through the same runner as the service,
-// without HTTP: the program's stdout and stderr go to ours, stdin is ours,
-// and a status line goes to stderr.
+// runCmd runs `codeexec run args`, with stdin as the program's.
 func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs, cfg, lang, stateRoot := cliFlags("run", stderr, getenv)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: codeexec run --language LANG FILE < input\n\nRuns FILE once in a sandbox, as POST /run would, and exits with\n0 success, 10 runtime_error, 11 compile_error, 12 timeout,\n13 memory_limit_exceeded, 14 output_limit_exceeded (1: the command itself failed).\n\n")
-		fs.PrintDefaults()
+	return execute(ctx, append([]string{"run"}, args...), stdin, stdout, stderr, getenv)
+}
+
+// newRunCommand is `codeexec run`: one program file through the same runner
+// as the service, without HTTP: the program's stdout and stderr go to
+// ours, stdin is ours, and a status line goes to stderr.
+func newRunCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run --language LANG FILE < input",
+		Short: "Run one program in a sandbox, without the service",
+		Long: "Runs FILE once in a sandbox, as POST /run would, and exits with\n0 success, 10 runtime_error, 11 compile_error, 12 timeout,\n" +
+			"13 memory_limit_exceeded, 14 output_limit_exceeded (1: the command itself failed).",
+		Args: cobra.ExactArgs(1),
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	cfg, lang, stateRoot := cliFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *lang == "" {
+			return errors.New("give --language and exactly one file")
 		}
-		return err
+		return runFile(cmd.Context(), *cfg, *lang, *stateRoot, args[0], stdin, stdout, stderr)
 	}
-	if fs.NArg() != 1 || *lang == "" {
-		fs.Usage()
-		return errors.New("give --language and exactly one file")
-	}
-	code, err := os.ReadFile(fs.Arg(0))
+	return cmd
+}
+
+// runFile runs the program in file with cfg, as `codeexec run` does.
+func runFile(ctx context.Context, cfg runner.Config, lang, stateRoot, file string, stdin io.Reader, stdout, stderr io.Writer) error {
+	code, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
@@ -56,12 +66,12 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	r, closeRunner, err := openCLIRunner(ctx, *cfg, *stateRoot, stderr)
+	r, closeRunner, err := openCLIRunner(ctx, cfg, stateRoot, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeRunner()
-	res, err := r.Run(ctx, runner.Request{Language: *lang, Code: string(code), Input: string(input)})
+	res, err := r.Run(ctx, runner.Request{Language: lang, Code: string(code), Input: string(input)})
 	if err != nil {
 		return err
 	}
@@ -81,27 +91,19 @@ func runCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return nil
 }
 
-// cliFlags are the flags codeexec run and codeexec judge share: the
-// language, containerd, the state directory and the wall-clock limit, set
-// in the cold-path runner configuration it returns.
-func cliFlags(command string, stderr io.Writer, getenv func(string) string) (_ *flag.FlagSet, _ *runner.Config, lang, stateRoot *string) {
+// cliFlags defines on fs the flags codeexec run and codeexec judge share:
+// the language, containerd, the state directory and the wall-clock limit,
+// set in the cold-path runner configuration it returns.
+func cliFlags(fs *pflag.FlagSet) (_ *runner.Config, lang, stateRoot *string) {
 	cfg := withHelpers(runner.DefaultConfig())
 	cfg.PoolSize = 0
-	if v := getenv("CODEEXEC_LANE_AGENT"); v != "" {
-		cfg.LaneAgent = v
-	}
-	if v := getenv("CODEEXEC_SHIM_WRAPPER"); v != "" {
-		cfg.ShimWrapper = v
-	}
-	fs := flag.NewFlagSet("codeexec "+command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	lang = fs.String("language", "", "language of the program (a language of GET /runtimes)")
-	containerdFlags(fs, &cfg, getenv)
+	containerdFlags(fs, &cfg)
 	stateRoot = fs.String("state-dir", filepath.Join(runner.DefaultStateDir, "cli"), "parent of this invocation's own state directory")
 	fs.DurationVar(&cfg.RunTimeout, "run-timeout", cfg.RunTimeout, "wall-clock limit of a run")
-	fs.StringVar(&cfg.LaneAgent, "lane-agent", cfg.LaneAgent, laneAgentHelp+" (env CODEEXEC_LANE_AGENT)")
-	fs.StringVar(&cfg.ShimWrapper, "shim-wrapper", cfg.ShimWrapper, shimWrapperHelp+" (env CODEEXEC_SHIM_WRAPPER)")
-	return fs, &cfg, lang, stateRoot
+	fs.StringVar(&cfg.LaneAgent, "lane-agent", cfg.LaneAgent, laneAgentHelp)
+	fs.StringVar(&cfg.ShimWrapper, "shim-wrapper", cfg.ShimWrapper, shimWrapperHelp)
+	return &cfg, lang, stateRoot
 }
 
 // openCLIRunner opens a runner for one command-line invocation, with a

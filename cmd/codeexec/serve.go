@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -16,16 +15,14 @@ import (
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
-// serve starts the runner and the HTTP server, and on ctx's end stops
-// accepting requests and lets in-flight runs finish.
+// serve runs `codeexec serve args`.
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := parseConfig(args, stderr, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
+	return execute(ctx, append([]string{"serve"}, args...), os.Stdin, io.Discard, stderr, getenv)
+}
+
+// serveConfig starts the runner and the HTTP server with cfg, and on ctx's
+// end stops accepting requests and lets in-flight runs finish.
+func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := cfg.logger(stderr)
 
 	r, err := runner.New(ctx, cfg.Runner, log)
