@@ -1,6 +1,9 @@
 package judge
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // TestOverhead is what a test may cost beyond its time limit and its
 // checker's: starting its process in the lane, killing what is left of it,
@@ -34,13 +37,8 @@ func TestsBound(req Request, opt Options, lanes int) time.Duration {
 	return time.Duration(rounds) * per
 }
 
-// testTimeout is test t's time limit.
+// testTimeout is test t's time limit: its own, else the request's, else
+// the service's (validation keeps each positive or unset).
 func testTimeout(req Request, opt Options, t Test) time.Duration {
-	switch {
-	case t.Timeout > 0:
-		return t.Timeout
-	case req.Limits.Timeout > 0:
-		return req.Limits.Timeout
-	}
-	return opt.DefaultTimeout
+	return cmp.Or(t.Timeout, req.Limits.Timeout, opt.DefaultTimeout)
 }

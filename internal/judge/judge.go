@@ -7,6 +7,7 @@
 package judge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -262,15 +263,10 @@ func judgeTest(ctx context.Context, b runner.Batch, lane int, req Request, opt O
 }
 
 // outputCap is the test's output cap as the request sets it: the test's,
-// else the request's, else the service's.
+// else the request's, else the service's (validation keeps each positive
+// or unset).
 func outputCap(req Request, opt Options, t Test) int {
-	switch {
-	case t.OutputBytes > 0:
-		return t.OutputBytes
-	case req.Limits.OutputBytes > 0:
-		return req.Limits.OutputBytes
-	}
-	return opt.OutputBytes
+	return cmp.Or(t.OutputBytes, req.Limits.OutputBytes, opt.OutputBytes)
 }
 
 // keep returns at most n bytes of s (all of it when n is 0), and whether
