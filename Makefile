@@ -43,7 +43,7 @@ BENCH_FLAGS ?=
 # pinned containerd's commands first on PATH (the restart tests run it).
 load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAINERD_BIN:+$$CODEEXEC_CONTAINERD_BIN:}$$PATH"
 
-.PHONY: help build $(SHIM) setup images run test test-stress test-cgroup2 bench clean stop-containerd
+.PHONY: help build $(SHIM) setup images run test test-stress test-slow test-cgroup2 bench clean stop-containerd
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -86,6 +86,9 @@ test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration test
 
 test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
 	scripts/test-stress.sh $(STRESS_RUNS)
+
+test-slow: ## Run `make test` on a machine made about 3x slower: a normal-priority CPU hog in a cgroup of 4x weight, with its own timeout (docs/testing.md)
+	scripts/test-slow.sh
 
 test-cgroup2: setup ## Run the cgroup-dependent integration tests in a pure cgroup v2 guest under qemu (slow; results in cgroup2-results/)
 	$(load_env) && scripts/test-cgroup2.sh

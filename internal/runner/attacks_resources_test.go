@@ -98,10 +98,13 @@ func TestAttackForkBomb(t *testing.T) {
 func TestAttackConcurrentForkBombs(t *testing.T) {
 	// A longer wall-clock limit than the default 2 s, so that the normal run
 	// surely starts and forks while both bombs still hold their pids, even
-	// when creating its sandbox is slow on a loaded machine: 6 s, and on a
-	// far slower machine a second more per unit of testtiming.Scale (the
-	// bombs run it out: scaling all of it would make them wait minutes).
-	bombTimeout := 5*time.Second + testtiming.Scaled(time.Second)
+	// when creating its sandbox is slow on a loaded machine: 15 s, about ten
+	// times what the normal run needs on an idle machine, and three times
+	// the 4.7 s it needed under make test-slow with runc (where 6 s was
+	// not enough); on a far slower machine a second more per unit of
+	// testtiming.Scale (the bombs run it out: scaling all of it would make
+	// them wait minutes).
+	bombTimeout := 14*time.Second + testtiming.Scaled(time.Second)
 	r := MustOpenRunner(t, func(c *Config) {
 		c.QueueTimeout = 5 * time.Minute
 		c.RunTimeout = bombTimeout
