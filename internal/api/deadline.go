@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -36,22 +37,16 @@ func (h *handler) extendWrite(w http.ResponseWriter, r *http.Request, d time.Dur
 	}
 }
 
-// compileBound is the longest a build of a program with limits l may take.
+// compileBound is the longest a build of a program with limits l may take
+// (validation keeps each limit positive or unset).
 func (h *handler) compileBound(l runner.Limits) time.Duration {
-	if l.CompileTimeout > 0 {
-		return l.CompileTimeout
-	}
-	return h.cfg.CompileTimeout
+	return cmp.Or(l.CompileTimeout, h.cfg.CompileTimeout)
 }
 
 // runBound is the worst case of a POST /run: waiting for a slot, the
 // build, the run.
 func (h *handler) runBound(req runner.Request) time.Duration {
-	run := req.Limits.Timeout
-	if run <= 0 {
-		run = h.cfg.RunTimeout
-	}
-	return h.cfg.QueueTimeout + h.compileBound(req.Limits) + run
+	return h.cfg.QueueTimeout + h.compileBound(req.Limits) + cmp.Or(req.Limits.Timeout, h.cfg.RunTimeout)
 }
 
 // judgeOptions are the judge's options for the service's configuration.

@@ -103,19 +103,20 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 	// The worst case with the lanes asked for must be within the ceiling;
 	// once the batch is open, the deadlines follow the lanes it got.
 	lanes := max(min(h.cfg.JudgeLanes, len(req.Tests)), 1)
-	if bound := h.judgeBound(req, lanes); bound > h.cfg.MaxJudgeDuration {
+	bound := h.judgeBound(req, lanes)
+	if bound > h.cfg.MaxJudgeDuration {
 		h.writeError(w, r, invalidError(fmt.Sprintf(
 			"the judgement may take up to %s (%d tests on %d lanes at up to %s each, with the queue and the build), past max_judge_duration %s: send fewer tests or lower time limits",
 			bound.Round(time.Second), len(req.Tests), lanes, judge.TestsBound(req, h.judgeOptions(), 1)/time.Duration(len(req.Tests)),
 			h.cfg.MaxJudgeDuration)))
 		return
 	}
-	h.extendWrite(w, r, h.judgeBound(req, lanes))
+	h.extendWrite(w, r, bound)
 	start := time.Now()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	var overran atomic.Bool
-	cut := time.AfterFunc(h.judgeBound(req, lanes), func() { overran.Store(true); cancel() })
+	cut := time.AfterFunc(bound, func() { overran.Store(true); cancel() })
 	defer cut.Stop()
 	opt := h.judgeOptions()
 	opt.Opened = func(got int) {
