@@ -67,18 +67,28 @@ int main() {
 }
 `
 
+// forkBombTimeout is the time limit of TestAttackForkBomb's rows. They must
+// reach the pids limit and print before it: a Python loop forking 62
+// children needs well under a second on an idle machine of the project's
+// kind, and printed nothing within the default 2 s under make test-slow.
+// 10 s leaves five times the default; testtiming.Scale more on a machine
+// slower still.
+var forkBombTimeout = testtiming.Scaled(10 * time.Second)
+
 func TestAttackForkBomb(t *testing.T) {
 	r := openAttackRunner(t)
 	runAttacks(t, r, []attack{
 		{name: "a python fork loop stops at the pids limit and is killed at the timeout", lang: "python", code: pyForkBomb,
+			timeout: forkBombTimeout,
 			check: func(t *testing.T, res Result) {
-				wantTimeout(t, res)
+				wantTimeoutAt(t, res, forkBombTimeout)
 				wantMatch(t, "stdout", res.Stdout, fmt.Sprintf(`^forks %d EAGAIN at \d+\.\d+\n$`, pidsLeft()))
 				wantNoProcessOf(t, res.ID)
 			}},
 		{name: "a cpp thread-spawn loop stops at the pids limit and is killed at the timeout", lang: "cpp", code: cppThreadBomb,
+			timeout: forkBombTimeout,
 			check: func(t *testing.T, res Result) {
-				wantTimeout(t, res)
+				wantTimeoutAt(t, res, forkBombTimeout)
 				wantStdout(t, res, fmt.Sprintf("threads %d EAGAIN\n", pidsLeft()))
 				wantNoProcessOf(t, res.ID)
 			}},

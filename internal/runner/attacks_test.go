@@ -14,6 +14,7 @@ package runner
 // Class 18 (request-level abuse) belongs to the HTTP layer, internal/api.
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,14 +42,27 @@ type attack struct {
 	// not what stops it. Attacks that assert the time limit keep it as it
 	// is.
 	untimed bool
+	// timeout, when set, is the run's time limit in place of the
+	// default one: for an attack that asserts the time limit but must
+	// first reach another limit (a fork bomb its pids limit), with room
+	// for that on a far slower machine.
+	timeout time.Duration
 	check   func(t *testing.T, res Result)
 }
 
 // attackRun runs a as its subtest's program.
 func attackRun(t *testing.T, r *Runner, a attack) Result {
 	t.Helper()
-	if a.untimed {
+	switch {
+	case a.untimed:
 		return runUntimed(t, r, a.lang, a.code, a.input)
+	case a.timeout > 0:
+		res, err := r.Run(context.Background(), Request{Language: a.lang, Code: a.code, Input: a.input,
+			Limits: Limits{Timeout: a.timeout}})
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		return res
 	}
 	return run(t, r, a.lang, a.code, a.input)
 }
@@ -103,16 +117,23 @@ func wantStdout(t *testing.T, res Result, want string) {
 	}
 }
 
-// wantTimeout fails unless the run was killed by SIGKILL at the wall-clock
-// limit, within timeoutMargin.
+// wantTimeout fails unless the run was killed by SIGKILL at the default
+// wall-clock limit, within timeoutMargin.
 func wantTimeout(t *testing.T, res Result) {
+	t.Helper()
+	wantTimeoutAt(t, res, DefaultRunTimeout)
+}
+
+// wantTimeoutAt fails unless the run was killed by SIGKILL at the
+// wall-clock limit limit, within timeoutMargin.
+func wantTimeoutAt(t *testing.T, res Result, limit time.Duration) {
 	t.Helper()
 	wantStatus(t, res, StatusTimeout)
 	if res.ExitCode != nil || res.Signal != "SIGKILL" {
 		t.Errorf("exit %v signal %q, want no exit code and SIGKILL", res.ExitCode, res.Signal)
 	}
-	if res.Time < DefaultRunTimeout || res.Time > DefaultRunTimeout+timeoutMargin {
-		t.Errorf("the run lasted %s, want between %s and %s", res.Time, DefaultRunTimeout, DefaultRunTimeout+timeoutMargin)
+	if res.Time < limit || res.Time > limit+timeoutMargin {
+		t.Errorf("the run lasted %s, want between %s and %s", res.Time, limit, limit+timeoutMargin)
 	}
 }
 
