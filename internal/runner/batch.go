@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/lane"
+	"github.com/codeexec/codeexec/internal/runner/language"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/google/uuid"
 )
 
@@ -95,7 +97,7 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		}
 		b.progs = append(b.progs, &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code})
 	}
-	if r.down.Load() {
+	if r.sb.Down() {
 		return nil, nil, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
 	}
 	release, err := r.acquireN(ctx, len(progs))
@@ -130,7 +132,7 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		}
 	}
 
-	fresh := r.cfg.BatchFreshSandboxes || r.agent == ""
+	fresh := r.cfg.BatchFreshSandboxes || r.lanes.Agent == ""
 	for n := 0; n < lanes; n++ {
 		if n > 0 {
 			release, ok := r.tryAcquireN(len(progs))
@@ -139,44 +141,35 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 			}
 			b.releases = append(b.releases, release)
 		}
-		row := make([]*lane, len(b.progs))
+		row := make([]*lane.Lane, len(b.progs))
 		for i, p := range b.progs {
-			row[i] = &lane{r: r, prog: p, n: n, fresh: fresh}
+			row[i] = lane.New(r.lanes, p.lane(), n, fresh)
 		}
 		b.lanes = append(b.lanes, row)
 		if err := b.prepareRow(ctx, row); err != nil {
 			return nil, nil, r.noteDown(err)
 		}
 		// The first lane tells whether runs can be started in its sandbox.
-		if n == 0 && !fresh && !row[0].hostPids {
+		if n == 0 && !fresh && !row[0].HostPids() {
 			r.log.Warn("batch runs get a fresh sandbox each: the service does not see the host's process IDs")
 			fresh = true
 			for _, l := range row {
-				l.fresh = true
-				l.destroyBox()
+				l.MakeFresh()
 			}
 		}
 	}
 	return b, builds, nil
 }
 
-// noteDown has the runner's probe ask containerd whether it is down when
-// err says the runtime was unavailable, and returns err.
-func (r *Runner) noteDown(err error) error {
-	if errors.Is(err, ErrUnavailable) {
-		// A shim that died fails its runs the same way while containerd
-		// answers: ask containerd itself (at once, in the background)
-		// before refusing every request.
-		go r.probe()
-	}
-	return err
-}
+// noteDown has the sandbox manager ask containerd whether it is down
+// when err says the runtime was unavailable, and returns err.
+func (r *Runner) noteDown(err error) error { return r.sb.NoteDown(err) }
 
 // batch implements Batch.
 type batch struct {
 	r         *Runner
 	progs     []*batchProgram
-	lanes     [][]*lane // [lane][program]
+	lanes     [][]*lane.Lane // [lane][program]
 	releases  []func()
 	closeOnce sync.Once
 }
@@ -190,20 +183,26 @@ type batchProgram struct {
 	dir  string // job directory: the source and what the compiler made
 }
 
+// lane is the program as its lanes run it.
+func (p *batchProgram) lane() *lane.Program {
+	return &lane.Program{ID: p.id, Image: p.lang.Name, Run: p.lang.Run, Dir: p.dir,
+		Limits: p.lim.run, Timeout: p.lim.runTimeout, Output: p.lim.output}
+}
+
 func (b *batch) Lanes() int { return len(b.lanes) }
 
 // prepareRow starts the sandboxes of one lane, one per program, at once.
-func (b *batch) prepareRow(ctx context.Context, row []*lane) error {
+func (b *batch) prepareRow(ctx context.Context, row []*lane.Lane) error {
 	errs := make([]error, len(row))
 	var wg sync.WaitGroup
 	for i, l := range row {
-		if l.fresh {
+		if l.Fresh() {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.startAgent(ctx)
+			errs[i] = l.Start(ctx)
 		}()
 	}
 	wg.Wait()
@@ -215,12 +214,18 @@ func (b *batch) Run(ctx context.Context, n, prog int, in BatchRun) (Result, erro
 		return Result{}, fmt.Errorf("%w: no lane %d, program %d", ErrInvalidBatch, n, prog)
 	}
 	for name := range in.Files {
-		if !sourceFileName.MatchString(name) || strings.Contains(name, "..") {
+		if !language.PlainName(name) {
 			return Result{}, fmt.Errorf("%w: file name %q must be a plain file name", ErrInvalidBatch, name)
 		}
 	}
-	res, err := b.lanes[n][prog].run(ctx, in)
-	return res, b.r.noteDown(err)
+	out, err := b.lanes[n][prog].Run(ctx, lane.Input{Stdin: in.Input, Args: in.Args, Files: in.Files,
+		Timeout: in.Timeout, OutputBytes: in.OutputBytes})
+	if err != nil {
+		return Result{}, b.r.noteDown(err)
+	}
+	res := result(out.Execution)
+	res.ID, res.PrepareTime = out.ID, out.PrepareTime
+	return res, nil
 }
 
 func (b *batch) Close() {
@@ -229,7 +234,7 @@ func (b *batch) Close() {
 			defer b.r.pending.Done()
 			for _, row := range b.lanes {
 				for _, l := range row {
-					l.destroy()
+					l.Destroy()
 				}
 			}
 			for _, p := range b.progs {
@@ -266,14 +271,14 @@ func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, erro
 	if !p.lang.Compiled() {
 		return Build{Status: StatusSuccess}, nil
 	}
-	c, err := r.prepare(ctx, sandboxSpec{
-		id: p.id + "-compile", job: p.id, lang: p.lang, args: p.lang.Compile,
-		cwd: oci.JobMountPoint, jobDir: dir, writable: true,
-		limits: p.lim.compile, timeout: p.lim.compileTimeout,
+	c, err := r.sb.Prepare(ctx, sandbox.Spec{
+		ID: p.id + "-compile", Job: p.id, Image: p.lang.Name, Args: p.lang.Compile,
+		Cwd: oci.JobMountPoint, JobDir: dir, Writable: true,
+		Limits: p.lim.compile, Timeout: p.lim.compileTimeout,
 	})
 	if err != nil {
 		return Build{}, err
 	}
-	defer r.destroy(c)
+	defer r.sb.Destroy(c)
 	return r.compile(ctx, c, p.lim)
 }

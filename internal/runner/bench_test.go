@@ -108,10 +108,10 @@ func BenchmarkSandboxCost(b *testing.B) {
 			if got := r.Stack().ShimWrapper; got != tc.wrapper {
 				b.Fatalf("shim wrapper in use: %v, want %v", got, tc.wrapper)
 			}
-			if tc.sharedRoot && r.roots["python"] == nil {
+			if tc.sharedRoot && r.sb.SharedRoots() == 0 {
 				b.Fatal("the python image's root is not shared: is it one layer? (scripts/images.sh)")
 			}
-			if tc.shimHosts > 0 && r.hosts == nil {
+			if tc.shimHosts > 0 && r.sb.ShimHosts() == 0 {
 				b.Fatal("no shim hosts: this containerd has no sandbox records")
 			}
 			busy0, _ := procstat.CPU()

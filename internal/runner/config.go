@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 )
 
 // Defaults of the runner.
@@ -77,6 +78,30 @@ type Config struct {
 	// it spares each sandbox a pointless run of the shim binary and the OCI
 	// runtime at its removal (internal/shimwrap). "" uses Runtime as it is.
 	ShimWrapper string
+}
+
+// The OCI runtimes the runner drives through containerd's runc shim
+// (Config.OCIRuntime).
+const (
+	OCIRuntimeAuto = sandbox.OCIRuntimeAuto // crun where a probe sandbox runs with it, runc otherwise
+	OCIRuntimeCrun = sandbox.OCIRuntimeCrun
+	OCIRuntimeRunc = sandbox.OCIRuntimeRunc
+)
+
+// sandbox is the configuration of the runner's sandbox manager: the
+// languages' images by language name, and the run limits for the
+// sandboxes it runs itself. ProgramEnded is the runner's to set.
+func (c Config) sandbox() sandbox.Config {
+	images := make(map[string]string, len(c.Languages))
+	for name, lang := range c.Languages {
+		images[name] = lang.Image
+	}
+	return sandbox.Config{
+		Socket: c.Socket, Namespace: c.Namespace, StateDir: c.StateDir, Snapshotter: c.Snapshotter,
+		Runtime: c.Runtime, OCIRuntime: c.OCIRuntime, SharedRootfs: c.SharedRootfs, ShimHosts: c.ShimHosts,
+		ShimWrapper: c.ShimWrapper, Images: images, OutputBytes: c.OutputBytes,
+		OwnLimits: c.RunLimits, OwnTimeout: c.CompileTimeout,
+	}
 }
 
 // DefaultConfig returns the configuration of the original design.

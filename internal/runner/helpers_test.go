@@ -9,6 +9,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/laneagent/agenttest"
 	"github.com/codeexec/codeexec/internal/runner/cgroups"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/codeexec/codeexec/internal/shimwrap/shimwraptest"
 	"github.com/codeexec/codeexec/internal/testtiming"
 )
@@ -126,3 +127,8 @@ func runUntimed(t *testing.T, r *Runner, lang, code, input string) Result {
 const cgroupRoot = cgroups.Root
 
 func intFile(name string) int64 { return cgroups.IntFile(name) }
+
+// isSandboxCgroup is the name the attack suite knows
+// sandbox.IsSandboxCgroup by, from before the sandbox code moved to package
+// sandbox.
+func isSandboxCgroup(name string) bool { return sandbox.IsSandboxCgroup(name) }

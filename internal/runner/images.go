@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 )
@@ -17,7 +18,7 @@ type ImageState struct {
 // CheckImages reports, without starting a runner, the state of every
 // configured language's image in cfg's namespace.
 func CheckImages(ctx context.Context, cfg Config) ([]ImageState, error) {
-	c, err := dial(cfg)
+	c, err := sandbox.Dial(cfg.Socket, cfg.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func CheckImages(ctx context.Context, cfg Config) ([]ImageState, error) {
 		switch {
 		case errdefs.IsNotFound(err):
 		case err != nil:
-			return nil, unavailable(fmt.Errorf("look up image %s: %w", lang.Image, err))
+			return nil, sandbox.Unavailable(fmt.Errorf("look up image %s: %w", lang.Image, err))
 		default:
 			s.Present, s.Digest = true, img.Target().Digest.String()
 			s.Unpacked, _ = img.IsUnpacked(ctx, cfg.Snapshotter)

@@ -5,40 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 )
-
-func TestOCICandidates(t *testing.T) {
-	tests := []struct {
-		choice string
-		want   []string
-	}{
-		{OCIRuntimeAuto, []string{OCIRuntimeCrun, OCIRuntimeRunc}},
-		{OCIRuntimeCrun, []string{OCIRuntimeCrun}},
-		{OCIRuntimeRunc, []string{OCIRuntimeRunc}},
-	}
-	for _, tt := range tests {
-		if got := ociCandidates(tt.choice); !slices.Equal(got, tt.want) {
-			t.Errorf("ociCandidates(%q) = %v, want %v", tt.choice, got, tt.want)
-		}
-	}
-}
-
-func TestOCIRuntimeNamed(t *testing.T) {
-	t.Run("crun is the runc shim's binary and declares a spec version it knows", func(t *testing.T) {
-		rt := ociRuntimeNamed(OCIRuntimeCrun)
-		if rt.opts == nil || rt.opts.BinaryName != "crun" || rt.specVersion == "" {
-			t.Fatalf("got %+v", rt)
-		}
-	})
-	t.Run("runc leaves the shim its defaults", func(t *testing.T) {
-		rt := ociRuntimeNamed(OCIRuntimeRunc)
-		if rt.shimOptions() != nil || rt.specVersion != "" {
-			t.Fatalf("got %+v", rt)
-		}
-	})
-}
 
 func TestConfigRefusesAnUnknownOCIRuntime(t *testing.T) {
 	c := DefaultConfig()
@@ -56,8 +24,8 @@ func TestOCIRuntimeRunsTheSandboxes(t *testing.T) {
 	for _, name := range []string{OCIRuntimeCrun, OCIRuntimeRunc} {
 		t.Run(name+" runs the sandboxes when chosen", func(t *testing.T) {
 			r := MustOpenRunner(t, func(c *Config) { c.OCIRuntime = name })
-			if r.oci.name != name {
-				t.Fatalf("runner chose %s, want %s", r.oci.name, name)
+			if r.sb.OCIRuntime() != name {
+				t.Fatalf("runner chose %s, want %s", r.sb.OCIRuntime(), name)
 			}
 			ctx := context.Background()
 			j, err := r.newJob(ctx, r.cfg.Languages["python"], true, r.defaultLimits())
@@ -65,7 +33,7 @@ func TestOCIRuntimeRunsTheSandboxes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer j.destroy(r)
-			dir := filepath.Join("/run/containerd/runc", r.cfg.Namespace, j.run.id)
+			dir := filepath.Join("/run/containerd/runc", r.cfg.Namespace, j.run.ID())
 			if _, err := os.Stat(filepath.Join(dir, stateFile[name])); err != nil {
 				entries, _ := os.ReadDir(dir)
 				t.Fatalf("no %s state file of the running sandbox: %v (directory holds %v)", name, err, entries)
@@ -88,7 +56,7 @@ func TestOCIRuntimeRunsTheSandboxes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer j.destroy(r)
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", j.run.task.Pid()))
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", j.run.Pid()))
 		if want := filepath.Join(dir, "crun"); err != nil || exe != want {
 			t.Fatalf("the created sandbox's init runs %q (%v), want %s", exe, err, want)
 		}

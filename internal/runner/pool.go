@@ -24,6 +24,7 @@ type pools struct {
 	warmed  map[string]bool // the language's pool has been full at least once
 
 	delayMax time.Duration // when set, replaces refillDelayMax (tests)
+	programs func() int64  // programs running (sandbox.Manager.Programs)
 }
 
 // startPools starts one refiller per language, each keeping size jobs ready.
@@ -32,7 +33,7 @@ func (r *Runner) startPools(size int, maxIdle time.Duration) *pools {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pools{r: r, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{},
+	p := &pools{r: r, programs: r.sb.Programs, ready: map[string]chan *job{}, cancel: cancel, maxIdle: maxIdle, size: size, warmed: map[string]bool{},
 		cores: runtime.NumCPU(), filling: make(chan struct{}, 1)}
 	for name, lang := range r.cfg.Languages {
 		ch := make(chan *job, size)
@@ -111,7 +112,7 @@ func (p *pools) waitQuiet(ctx context.Context) {
 	defer deadline.Stop()
 	for {
 		freed := p.r.freed.wait()
-		if p.r.Running() < p.cores && p.r.programs.Load() == 0 {
+		if p.r.Running() < p.cores && p.programs() == 0 {
 			return
 		}
 		select {

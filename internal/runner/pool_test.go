@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -11,10 +12,11 @@ import (
 func TestRefillWaitsForTheProgram(t *testing.T) {
 	r := &Runner{slots: make(chan struct{}, 8)}
 	// No deadline to end the waits: only what they wait for can.
-	p := &pools{r: r, cores: 2, delayMax: time.Hour}
+	var programs atomic.Int64
+	p := &pools{r: r, cores: 2, delayMax: time.Hour, programs: programs.Load}
 
 	r.slots <- struct{}{} // one slot taken: a core to spare
-	r.programs.Add(1)     // and its program runs
+	programs.Add(1)       // and its program runs
 	done := make(chan struct{})
 	go func() {
 		p.waitQuiet(context.Background())
@@ -25,6 +27,7 @@ func TestRefillWaitsForTheProgram(t *testing.T) {
 		t.Fatal("the refill went ahead while the program ran")
 	case <-time.After(100 * time.Millisecond):
 	}
+	programs.Add(-1)
 	r.programEnded()
 	select {
 	case <-done:

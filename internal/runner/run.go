@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +35,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if r.down.Load() {
+	if r.sb.Down() {
 		return Result{}, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
 	}
 	res, err := r.runJob(ctx, lang, lim, req)
@@ -84,10 +85,10 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 		return Result{}, err
 	}
 	if j.src != nil {
-		j.run.feed = func() error { return j.feedSource(req.Code) }
+		j.run.SetFeed(func() error { return j.feedSource(req.Code) })
 	}
 
-	j.run.setLimits(lim.runTimeout, lim.output)
+	j.run.SetLimits(lim.runTimeout, lim.output)
 	if j.compile != nil {
 		bd, err := r.compile(ctx, j.compile, lim)
 		if err != nil {
@@ -101,11 +102,11 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 		}
 	}
 
-	x, err := r.run(ctx, j.run, req.Input)
+	x, err := r.sb.Run(ctx, j.run, req.Input)
 	if err != nil {
 		return Result{}, err
 	}
-	out := x.result()
+	out := result(x)
 	out.ID, out.Warm, out.QueueTime, out.PrepareTime = res.ID, res.Warm, res.QueueTime, res.PrepareTime
 	out.CompileTime, out.CompileOutput = res.CompileTime, res.CompileOutput
 	return out, nil
@@ -114,25 +115,25 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 // compile runs a compile sandbox and says how the build went: a compiler
 // that fails, or is stopped by a limit, is a Build with StatusCompileError
 // and a nil error.
-func (r *Runner) compile(ctx context.Context, c *prepared, lim effective) (Build, error) {
-	c.setLimits(lim.compileTimeout, lim.output)
-	x, err := r.run(ctx, c, "")
+func (r *Runner) compile(ctx context.Context, c *sandbox.Sandbox, lim effective) (Build, error) {
+	c.SetLimits(lim.compileTimeout, lim.output)
+	x, err := r.sb.Run(ctx, c, "")
 	if err != nil {
 		return Build{}, err
 	}
-	bd := Build{Status: StatusSuccess, Output: x.stdout + x.stderr, Time: x.elapsed}
-	if status := x.classify(); status != StatusSuccess {
+	bd := Build{Status: StatusSuccess, Output: x.Stdout + x.Stderr, Time: x.Elapsed}
+	if status := classify(x); status != StatusSuccess {
 		bd.Status = StatusCompileError
 		bd.Output = compileOutput(x, status, lim)
-		bd.ExitCode, bd.Signal = x.exitCode, x.signal
+		bd.ExitCode, bd.Signal = x.ExitCode, x.Signal
 	}
 	return bd, nil
 }
 
 // compileOutput is the compiler's output, with a line saying why the
 // compiler was stopped when it did not simply fail.
-func compileOutput(c *execution, status Status, lim effective) string {
-	out := c.stdout + c.stderr
+func compileOutput(c *sandbox.Execution, status Status, lim effective) string {
+	out := c.Stdout + c.Stderr
 	switch status {
 	case StatusTimeout:
 		out += fmt.Sprintf("\ncompilation stopped: it ran longer than %s\n", lim.compileTimeout)
@@ -151,8 +152,8 @@ type job struct {
 	id      string
 	lang    Language
 	dir     string
-	compile *prepared // nil for interpreted languages
-	run     *prepared
+	compile *sandbox.Sandbox // nil for interpreted languages
+	run     *sandbox.Sandbox
 	src     *os.File // write end of the source FIFO of a prestarted run
 	created time.Time
 }
@@ -178,16 +179,16 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim eff
 	}
 	var err error
 	if lang.Compiled() {
-		j.compile, err = r.prepare(ctx, sandboxSpec{
-			id:       j.id + "-compile",
-			job:      j.id,
-			lang:     lang,
-			args:     lang.Compile,
-			cwd:      oci.JobMountPoint,
-			jobDir:   j.dir,
-			writable: true, // the compiler writes the binary next to the source
-			limits:   lim.compile,
-			timeout:  lim.compileTimeout,
+		j.compile, err = r.sb.Prepare(ctx, sandbox.Spec{
+			ID:       j.id + "-compile",
+			Job:      j.id,
+			Image:    lang.Name,
+			Args:     lang.Compile,
+			Cwd:      oci.JobMountPoint,
+			JobDir:   j.dir,
+			Writable: true, // the compiler writes the binary next to the source
+			Limits:   lim.compile,
+			Timeout:  lim.compileTimeout,
 		})
 		if err != nil {
 			return nil, err
@@ -206,16 +207,16 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim eff
 			return nil, fmt.Errorf("create source FIFO: %w", err)
 		}
 	}
-	j.run, err = r.prepare(ctx, sandboxSpec{
-		id:       j.id + "-run",
-		job:      j.id,
-		lang:     lang,
-		args:     lang.Run,
-		prestart: prestart,
-		cwd:      "/tmp",
-		jobDir:   j.dir,
-		limits:   lim.run,
-		timeout:  lim.runTimeout,
+	j.run, err = r.sb.Prepare(ctx, sandbox.Spec{
+		ID:       j.id + "-run",
+		Job:      j.id,
+		Image:    lang.Name,
+		Args:     lang.Run,
+		Prestart: prestart,
+		Cwd:      "/tmp",
+		JobDir:   j.dir,
+		Limits:   lim.run,
+		Timeout:  lim.runTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -235,7 +236,7 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim eff
 // of hanging while the interpreter is still starting; O_NOFOLLOW refuses a
 // link.
 func openFIFOWriter(ctx context.Context, path string) (*os.File, error) {
-	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 	defer cancel()
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
@@ -255,7 +256,7 @@ func openFIFOWriter(ctx context.Context, path string) (*os.File, error) {
 
 // alive reports whether every sandbox of the job can still be used.
 func (j *job) alive() bool {
-	return (j.compile == nil || j.compile.alive()) && j.run.alive()
+	return (j.compile == nil || j.compile.Alive()) && j.run.Alive()
 }
 
 // writeSource writes the program into the job directory. It happens before
@@ -315,10 +316,10 @@ func (j *job) destroy(r *Runner) {
 		j.src.Close() // an unused pooled job: the interpreter reads EOF
 	}
 	if j.compile != nil {
-		r.destroy(j.compile)
+		r.sb.Destroy(j.compile)
 	}
 	if j.run != nil {
-		r.destroy(j.run)
+		r.sb.Destroy(j.run)
 	}
 	if err := os.RemoveAll(j.dir); err != nil {
 		r.log.Error("remove job directory", "dir", j.dir, "err", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/codeexec/codeexec/internal/testtiming"
 )
 
@@ -266,7 +267,7 @@ func TestLeakDetectorSeesALiveSandbox(t *testing.T) {
 					t.Errorf("leak report during a run lacks %q:\n%s", want, got)
 				}
 			}
-			if r.hosts != nil {
+			if r.sb.ShimHosts() > 0 {
 				outside, err := Leftovers(r.cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -310,9 +311,9 @@ func TestSandboxInitHasAPidfd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.destroy(r)
-	for _, p := range []*prepared{j.compile, j.run} {
-		if p.pidfd < 0 {
-			t.Errorf("sandbox %s has no pidfd of its init", p.id)
+	for _, p := range []*sandbox.Sandbox{j.compile, j.run} {
+		if !p.HasPidfd() {
+			t.Errorf("sandbox %s has no pidfd of its init", p.ID())
 		}
 	}
 }
@@ -348,7 +349,7 @@ func TestExitFromTheKernel(t *testing.T) {
 	// Each removal succeeded the first time: none was left to the janitor
 	// (a task deleted before containerd saw its exit would have been).
 	r.Wait()
-	if n := r.janitor.pending(); n > 0 {
+	if n := r.sb.PendingRemovals(); n > 0 {
 		t.Fatalf("%d sandboxes whose removal failed", n)
 	}
 	AssertNoLeftovers(t, r)
@@ -361,7 +362,9 @@ func TestExitFromTheKernel(t *testing.T) {
 		t.Fatalf("%d exits counted (%d from the kernel, %d from containerd) for %d runs", kernel+containerd, kernel, containerd, runs)
 	}
 	t.Logf("exits first learnt from the kernel: %d, from containerd: %d", kernel, containerd)
-	if !kernelHasPidfdExit(t) {
+	if ok, err := sandbox.KernelHasPidfdExit(); err != nil {
+		t.Fatal(err)
+	} else if !ok {
 		if kernel != 0 {
 			t.Fatalf("%d exits from the kernel before Linux 6.15", kernel)
 		}

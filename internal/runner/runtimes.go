@@ -46,7 +46,7 @@ type Stack struct {
 
 // Stack returns the containerd stack the runner's sandboxes run on.
 func (r *Runner) Stack() Stack {
-	return Stack{Containerd: r.version, Shim: r.cfg.Runtime, ShimWrapper: r.runtime != r.cfg.Runtime, OCIRuntime: r.oci.name}
+	return Stack{Containerd: r.sb.Version(), Shim: r.cfg.Runtime, ShimWrapper: r.sb.ShimWrapped(), OCIRuntime: r.sb.OCIRuntime()}
 }
 
 // CheckLimits reports whether a request's limits are within the maxima,
@@ -63,9 +63,7 @@ func (r *Runner) Runtimes() []Runtime {
 	for name, lang := range r.cfg.Languages {
 		rt := Runtime{Language: name, Version: lang.Version, Image: lang.Image, SourceFile: lang.SourceFile,
 			Compile: lang.Compile, Run: lang.Run, WarmPool: r.cfg.PoolSize}
-		if img, ok := r.images[name]; ok {
-			rt.ImageDigest = img.Target().Digest.String()
-		}
+		rt.ImageDigest = r.sb.ImageDigest(name)
 		rt.Limits.TimeoutMS = r.cfg.RunTimeout.Milliseconds()
 		rt.Limits.MemoryBytes = r.cfg.RunLimits.MemoryBytes
 		rt.Limits.CPUs = r.cfg.RunLimits.CPUs

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/codeexec/codeexec/internal/testtiming"
 	"golang.org/x/sys/unix"
 )
@@ -22,14 +23,14 @@ import (
 func TestShimHosts(t *testing.T) {
 	t.Run("sandboxes run in the shim of their host", func(t *testing.T) {
 		r := openPooled(t, 3, func(c *Config) { c.ShimHosts = 1 })
-		if r.hosts == nil {
+		if r.sb.ShimHosts() == 0 {
 			t.Fatal("no shim hosts: this containerd has no sandbox records")
 		}
 		// Three pooled Python jobs and a C++ job's two sandboxes, at least
 		// five sandboxes, and one shim: the host's.
-		shims := shimProcesses(r.cfg)
-		if len(shims) != 1 || shims[0].id != r.hosts.ids()[0] {
-			t.Fatalf("got shims %+v, want the one of host %v", shims, r.hosts.ids())
+		shims := sandbox.ShimProcesses(r.cfg.sandbox())
+		if len(shims) != 1 || shims[0].ID != r.sb.ShimHostIDs()[0] {
+			t.Fatalf("got shims %+v, want the one of host %v", shims, r.sb.ShimHostIDs())
 		}
 		res, err := r.Run(context.Background(), Request{Language: "python", Code: `print("hello world")`})
 		if err != nil || res.Status != StatusSuccess || res.Stdout != "hello world\n" || !res.Warm {
@@ -39,7 +40,7 @@ func TestShimHosts(t *testing.T) {
 
 	t.Run("a run whose host's shim dies fails at once and the next run gets a new host", func(t *testing.T) {
 		r := MustOpenRunner(t, func(c *Config) { c.ShimHosts = 1 })
-		first := r.hosts.ids()
+		first := r.sb.ShimHostIDs()
 		done := make(chan error, 1)
 		start := time.Now()
 		go func() {
@@ -58,15 +59,15 @@ func TestShimHosts(t *testing.T) {
 				t.Fatalf("the run ended before its shim was killed: %v", err)
 			default:
 			}
-			for _, p := range sandboxProcesses(r.cfg.Namespace) {
+			for _, p := range sandbox.SandboxProcesses(r.cfg.Namespace) {
 				if strings.Contains(p, "-run (") && strings.Contains(p, "python3") {
-					if s := shimProcesses(r.cfg); len(s) == 1 {
-						shim = s[0].pid
+					if s := sandbox.ShimProcesses(r.cfg.sandbox()); len(s) == 1 {
+						shim = s[0].PID
 					}
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the run's program never started: %v, shims %v", sandboxProcesses(r.cfg.Namespace), shimProcesses(r.cfg))
+				t.Fatalf("the run's program never started: %v, shims %v", sandbox.SandboxProcesses(r.cfg.Namespace), sandbox.ShimProcesses(r.cfg.sandbox()))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -92,19 +93,17 @@ func TestShimHosts(t *testing.T) {
 		// its sandboxes are: containerd may refuse the first deletes of a
 		// task whose shim died ("ttrpc: closed"), and the janitor retries
 		// them each second.
-		r.hosts.mu.Lock()
-		slot := r.hosts.slots[0]
-		r.hosts.mu.Unlock()
-		if slot == nil || slot.id == first[0] {
-			t.Fatalf("slot 0 holds %v after the shim of %s died, want a new host", slot, first[0])
+		hosts := slices.DeleteFunc(r.sb.ShimHostIDs(), func(id string) bool { return id == first[0] })
+		if len(hosts) != 1 {
+			t.Fatalf("hosts %v after the shim of %s died, want one new host", hosts, first[0])
 		}
 		for deadline := time.Now().Add(testtiming.Settle); ; time.Sleep(50 * time.Millisecond) {
-			now := r.hosts.ids()
-			if len(now) == 1 && now[0] == slot.id {
+			now := r.sb.ShimHostIDs()
+			if len(now) == 1 && now[0] == hosts[0] {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("hosts before %v, after %v: want only the new host %s", first, now, slot.id)
+				t.Fatalf("hosts before %v, after %v: want only the new host %s", first, now, hosts[0])
 			}
 		}
 	})
@@ -126,11 +125,11 @@ func TestShimHosts(t *testing.T) {
 			}
 			// The shim of this runner's host (an earlier runner's is
 			// still up).
-			shims := slices.DeleteFunc(shimProcesses(r.cfg), func(s shim) bool { return !slices.Contains(r.hosts.ids(), s.id) })
+			shims := slices.DeleteFunc(sandbox.ShimProcesses(r.cfg.sandbox()), func(s sandbox.Shim) bool { return !slices.Contains(r.sb.ShimHostIDs(), s.ID) })
 			if len(shims) != 1 {
 				t.Fatalf("shims %+v, want the host's", shims)
 			}
-			execs := watchOpens(t, fmt.Sprintf("/proc/%d/exe", shims[0].pid))
+			execs := watchOpens(t, fmt.Sprintf("/proc/%d/exe", shims[0].PID))
 			for range runs {
 				res, err := r.Run(context.Background(), Request{Language: "python", Code: `print("hello world")`})
 				if err != nil || res.Status != StatusSuccess || res.Stdout != "hello world\n" {

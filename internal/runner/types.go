@@ -3,6 +3,8 @@ package runner
 import (
 	"errors"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 )
 
 // Status classifies how a run ended. It describes the user's program, not the
@@ -64,7 +66,7 @@ type Result struct {
 var ErrUnknownLanguage = errors.New("unknown language")
 
 // ErrUnavailable is returned when containerd cannot be reached.
-var ErrUnavailable = errors.New("container runtime unavailable")
+var ErrUnavailable = sandbox.ErrUnavailable
 
 // ErrInvalidLimits is returned when a request's limits exceed the maxima.
 var ErrInvalidLimits = errors.New("invalid limits")

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"sync"
@@ -11,9 +11,9 @@ import (
 // removes them without waiting for the service's next start-up
 // reconciliation.
 type janitor struct {
-	r      *Runner
+	m      *Manager
 	mu     sync.Mutex
-	failed []*prepared
+	failed []*Sandbox
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -21,8 +21,8 @@ type janitor struct {
 // janitorInterval is how often the janitor retries.
 const janitorInterval = time.Second
 
-func (r *Runner) startJanitor() *janitor {
-	j := &janitor{r: r, stop: make(chan struct{}), done: make(chan struct{})}
+func (m *Manager) startJanitor() *janitor {
+	j := &janitor{m: m, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
 		t := time.NewTicker(janitorInterval)
@@ -32,7 +32,7 @@ func (r *Runner) startJanitor() *janitor {
 			case <-j.stop:
 				return
 			case <-t.C:
-				if j.r.probe() {
+				if j.m.probe() {
 					j.retry()
 				}
 			}
@@ -41,15 +41,17 @@ func (r *Runner) startJanitor() *janitor {
 	return j
 }
 
-// destroy removes p, and hands it to the janitor when that fails.
-func (r *Runner) destroy(p *prepared) {
+// Destroy kills and removes p, and hands it to the janitor when that
+// fails. What is left when the janitor gives up is removed at the next
+// start-up with the same state directory (Reconcile).
+func (m *Manager) Destroy(p *Sandbox) {
 	if err := p.destroy(); err != nil {
-		r.log.Warn("remove sandbox; will retry", "id", p.id, "err", err)
-		r.janitor.add(p)
+		m.log.Warn("remove sandbox; will retry", "id", p.id, "err", err)
+		m.janitor.add(p)
 	}
 }
 
-func (j *janitor) add(p *prepared) {
+func (j *janitor) add(p *Sandbox) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.failed = append(j.failed, p)
@@ -69,21 +71,21 @@ func (j *janitor) retry() int {
 	failed := j.failed
 	j.failed = nil
 	j.mu.Unlock()
-	var left []*prepared
+	var left []*Sandbox
 	for _, p := range failed {
 		if err := p.destroy(); err != nil {
 			left = append(left, p)
 			continue
 		}
-		j.r.log.Info("removed sandbox on retry", "id", p.id)
+		j.m.log.Info("removed sandbox on retry", "id", p.id)
 	}
 	if len(left) < len(failed) {
 		// A task whose creation containerd's stop interrupted can leave its
 		// shim running with no task containerd knows of: the container's
 		// removal succeeds and nobody stops the shim.
-		ctx, cancel := j.r.cleanupContext()
-		if err := j.r.removeOrphanShims(ctx); err != nil {
-			j.r.log.Warn("remove orphaned shims", "err", err)
+		ctx, cancel := j.m.cleanupContext()
+		if err := j.m.removeOrphanShims(ctx); err != nil {
+			j.m.log.Warn("remove orphaned shims", "err", err)
 		}
 		cancel()
 	}
@@ -102,11 +104,11 @@ func (j *janitor) close() {
 	if j.pending() == 0 {
 		return
 	}
-	if !j.r.probe() {
-		j.r.log.Error("sandboxes could not be removed: containerd is down; the next start-up will remove them", "count", j.pending())
+	if !j.m.probe() {
+		j.m.log.Error("sandboxes could not be removed: containerd is down; the next start-up will remove them", "count", j.pending())
 		return
 	}
 	if n := j.retry(); n > 0 {
-		j.r.log.Error("sandboxes could not be removed; the next start-up will remove them", "count", n)
+		j.m.log.Error("sandboxes could not be removed; the next start-up will remove them", "count", n)
 	}
 }

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"context"
@@ -15,24 +15,24 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 )
 
-// Leftovers lists, in words, what r has in flight or left behind:
+// Leftovers lists, in words, what m has in flight or left behind:
 // containers, tasks, snapshots, leases other than its own, job and FIFO
 // directories, cgroups, processes and shims. After Wait it is empty unless
 // cleanup failed. Tests use it to prove that nothing leaks.
-func (r *Runner) Leftovers() []string {
-	own := []string{r.lease}
-	for _, root := range r.roots {
+func (m *Manager) Leftovers() []string {
+	own := []string{m.lease}
+	for _, root := range m.roots {
 		own = append(own, root.key)
 	}
-	own = append(own, r.hosts.ids()...)
-	return leftovers(r.client, r.cfg, own)
+	own = append(own, m.hosts.ids()...)
+	return leftovers(m.client, m.cfg, own)
 }
 
 // Leftovers lists what a runner with configuration cfg left behind, without
 // starting one (starting one would reconcile them away). It is for checking
 // a service from the outside, after it stopped or crashed.
 func Leftovers(cfg Config) ([]string, error) {
-	c, err := dial(cfg)
+	c, err := Dial(cfg.Socket, cfg.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func Leftovers(cfg Config) ([]string, error) {
 // leftovers`) after the suite, passing or failing, so that a test whose
 // teardown leaks fails the run even when its own check could not see it.
 func NamespaceLeftovers(cfg Config) ([]string, error) {
-	c, err := dial(cfg)
+	c, err := Dial(cfg.Socket, cfg.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func leftovers(c *client.Client, cfg Config, own []string) []string {
 // allLeftovers lists everything of cfg's in containerd and on the host.
 func allLeftovers(c *client.Client, cfg Config) []string {
 	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q==%q", LabelOwner, cfg.StateDir))
-	for _, dir := range []string{jobsDir(cfg), fifoDir(cfg)} {
+	for _, dir := range []string{JobsDir(cfg.StateDir), fifoDir(cfg)} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			out = append(out, "file "+filepath.Join(dir, e.Name()))
@@ -154,21 +154,21 @@ func hostLeftovers(cfg Config) []string {
 	for _, ctrl := range []string{"memory", "pids", "cpu", ""} {
 		entries, _ := os.ReadDir(filepath.Join(cgroups.Root, ctrl, cfg.Namespace))
 		for _, e := range entries {
-			if e.IsDir() && isSandboxCgroup(e.Name()) {
+			if e.IsDir() && IsSandboxCgroup(e.Name()) {
 				out = append(out, "cgroup "+filepath.Join(ctrl, cfg.Namespace, e.Name()))
 			}
 		}
 	}
-	out = append(out, sandboxProcesses(cfg.Namespace)...)
-	for _, s := range shimProcesses(cfg) {
-		out = append(out, fmt.Sprintf("shim %d (%s)", s.pid, s.id))
+	out = append(out, SandboxProcesses(cfg.Namespace)...)
+	for _, s := range ShimProcesses(cfg) {
+		out = append(out, fmt.Sprintf("shim %d (%s)", s.PID, s.ID))
 	}
 	return out
 }
 
-// sandboxProcesses lists host processes that live in a cgroup of namespace
+// SandboxProcesses lists host processes that live in a cgroup of namespace
 // ns, that is, processes of some sandbox of this namespace still alive.
-func sandboxProcesses(ns string) []string {
+func SandboxProcesses(ns string) []string {
 	var out []string
 	pids, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range pids {
@@ -184,8 +184,8 @@ func sandboxProcesses(ns string) []string {
 	return out
 }
 
-// isSandboxCgroup reports whether a cgroup is named like a sandbox
+// IsSandboxCgroup reports whether a cgroup is named like a sandbox
 // container ("<uuid>-run", "<uuid>-compile", a shim host's "<uuid>-shim").
-func isSandboxCgroup(name string) bool {
+func IsSandboxCgroup(name string) bool {
 	return strings.HasSuffix(name, "-run") || strings.HasSuffix(name, "-compile") || strings.HasSuffix(name, "-shim")
 }

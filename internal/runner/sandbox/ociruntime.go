@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The OCI runtimes the runner drives through containerd's runc shim
+// The OCI runtimes the manager drives through containerd's runc shim
 // (Config.OCIRuntime).
 const (
 	OCIRuntimeAuto = "auto" // crun where a probe sandbox runs with it, runc otherwise
@@ -21,7 +21,7 @@ const (
 	OCIRuntimeRunc = "runc"
 )
 
-// ociRuntime is the OCI runtime every sandbox of the runner is created
+// ociRuntime is the OCI runtime every sandbox of the manager is created
 // with.
 type ociRuntime struct {
 	name string
@@ -66,71 +66,64 @@ func ociCandidates(choice string) []string {
 	}
 }
 
-// chooseOCIRuntime sets the runner's OCI runtime: the first candidate of
+// chooseOCIRuntime sets the manager's OCI runtime: the first candidate of
 // Config.OCIRuntime with which a probe sandbox (the full sandbox spec,
 // running /bin/true) runs and exits 0. A runtime chosen by name that fails
 // the probe is an error; with "auto", a runtime that fails is logged and
 // the next one tried.
-func (r *Runner) chooseOCIRuntime(ctx context.Context) error {
+func (m *Manager) chooseOCIRuntime(ctx context.Context) error {
 	var errs []error
-	for _, name := range ociCandidates(r.cfg.OCIRuntime) {
+	for _, name := range ociCandidates(m.cfg.OCIRuntime) {
 		rt := ociRuntimeNamed(name)
-		err := r.probeOCIRuntime(ctx, rt)
+		err := m.probeOCIRuntime(ctx, rt)
 		if err == nil {
-			r.oci = rt
+			m.oci = rt
 			return nil
 		}
 		if errors.Is(err, ErrUnavailable) {
 			return err
 		}
-		r.log.Warn("OCI runtime does not work here", "runtime", name, "err", err)
+		m.log.Warn("OCI runtime does not work here", "runtime", name, "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
-	return fmt.Errorf("no OCI runtime works here (%s): %w", r.cfg.OCIRuntime, errors.Join(errs...))
+	return fmt.Errorf("no OCI runtime works here (%s): %w", m.cfg.OCIRuntime, errors.Join(errs...))
 }
 
-// probeOCIRuntime runs /bin/true in a sandbox of the first language's image
-// (firstLanguage) with rt, and removes it.
-func (r *Runner) probeOCIRuntime(ctx context.Context, rt ociRuntime) error {
-	lang := r.firstLanguage()
+// probeOCIRuntime runs /bin/true in a sandbox of the first image
+// (firstImage) with rt, and removes it.
+func (m *Manager) probeOCIRuntime(ctx context.Context, rt ociRuntime) error {
+	img := m.firstImage()
 	id := "probe-" + uuid.NewString()
-	dir := filepath.Join(jobsDir(r.cfg), id)
+	dir := filepath.Join(JobsDir(m.cfg.StateDir), id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("create probe directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	saved := r.oci
-	r.oci = rt
-	defer func() { r.oci = saved }()
-	p, err := r.prepare(ctx, sandboxSpec{
-		id: id + "-run", job: id, lang: lang, args: []string{"/bin/true"}, cwd: "/",
-		jobDir: dir, limits: r.cfg.RunLimits, timeout: r.cfg.CompileTimeout, noShimHost: true,
+	saved := m.oci
+	m.oci = rt
+	defer func() { m.oci = saved }()
+	p, err := m.Prepare(ctx, Spec{
+		ID: id + "-run", Job: id, Image: img, Args: []string{"/bin/true"}, Cwd: "/",
+		JobDir: dir, Limits: m.cfg.OwnLimits, Timeout: m.cfg.OwnTimeout, NoShimHost: true,
 	})
 	if err != nil {
 		return shortRuntimeError(err)
 	}
-	defer r.destroy(p)
-	x, err := r.run(ctx, p, "")
+	defer m.Destroy(p)
+	x, err := m.Run(ctx, p, "")
 	if err != nil {
 		return err
 	}
-	if st := x.classify(); st != StatusSuccess {
-		return fmt.Errorf("probe sandbox ended %s: %s", st, strings.TrimSpace(x.stderr))
+	if x.Failed() || x.Stats.OOMKills > 0 {
+		return fmt.Errorf("probe sandbox failed (exit %v, signal %q, timed out %v): %s", x.ExitCode, x.Signal, x.TimedOut, strings.TrimSpace(x.Stderr))
 	}
 	return nil
 }
 
-// firstLanguage is the served language first by name: the image of the
-// sandboxes that run no program of their own (the runtime probe, shim
-// hosts' anchors).
-func (r *Runner) firstLanguage() Language {
-	var lang Language
-	for _, l := range r.cfg.Languages {
-		if lang.Name == "" || l.Name < lang.Name {
-			lang = l
-		}
-	}
-	return lang
+// firstImage is the first image by name: that of the sandboxes that run
+// no program of their own (the runtime probe, shim hosts' anchors).
+func (m *Manager) firstImage() string {
+	return m.Images()[0]
 }
 
 // shortRuntimeError keeps the runtime's own words of a failed task

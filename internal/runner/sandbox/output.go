@@ -1,17 +1,17 @@
-package runner
+package sandbox
 
 import (
 	"bytes"
 	"sync"
 )
 
-// capWriter keeps the first max bytes written to it and counts the rest.
+// CapWriter keeps the first max bytes written to it and counts the rest.
 //
 // It never returns an error: containerd's IO copy stops at the first write
 // error, after which the FIFO fills and the program blocks until the
 // timeout. Instead the writer discards what is over the cap and calls
 // onExceed once, so the caller can kill the program at once.
-type capWriter struct {
+type CapWriter struct {
 	mu       sync.Mutex
 	buf      bytes.Buffer
 	max      int
@@ -19,11 +19,13 @@ type capWriter struct {
 	onExceed func()
 }
 
-func newCapWriter(max int, onExceed func()) *capWriter {
-	return &capWriter{max: max, onExceed: onExceed}
+// NewCapWriter returns a writer that keeps max bytes and calls onExceed
+// once when more come.
+func NewCapWriter(max int, onExceed func()) *CapWriter {
+	return &CapWriter{max: max, onExceed: onExceed}
 }
 
-func (w *capWriter) Write(p []byte) (int, error) {
+func (w *CapWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	room := w.max - w.buf.Len()
 	if len(p) <= room {
@@ -42,14 +44,14 @@ func (w *capWriter) Write(p []byte) (int, error) {
 }
 
 // Result returns what was kept and whether anything was discarded.
-func (w *capWriter) Result() (string, bool) {
+func (w *CapWriter) Result() (string, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String(), w.exceeded
 }
 
 // setMax changes the cap before anything was written.
-func (w *capWriter) setMax(max int) {
+func (w *CapWriter) setMax(max int) {
 	w.mu.Lock()
 	w.max = max
 	w.mu.Unlock()

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 func TestCapWriter(t *testing.T) {
 	t.Run("output under the cap is kept whole and does not trigger", func(t *testing.T) {
 		calls := 0
-		w := newCapWriter(10, func() { calls++ })
+		w := NewCapWriter(10, func() { calls++ })
 		for _, s := range []string{"hello", "world"} {
 			if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 				t.Fatalf("write returned %d, %v", n, err)
@@ -21,7 +21,7 @@ func TestCapWriter(t *testing.T) {
 	})
 	t.Run("output over the cap is cut, never errors, and triggers once", func(t *testing.T) {
 		calls := 0
-		w := newCapWriter(4, func() { calls++ })
+		w := NewCapWriter(4, func() { calls++ })
 		for range 3 {
 			p := []byte(strings.Repeat("x", 1000))
 			if n, err := w.Write(p); n != len(p) || err != nil {

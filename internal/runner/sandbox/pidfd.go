@@ -1,7 +1,10 @@
-package runner
+package sandbox
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -90,4 +93,21 @@ func pidfdExited(pidfd int) bool {
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n > 0
+}
+
+// KernelHasPidfdExit reports whether the running kernel is 6.15 or later,
+// where PIDFD_GET_INFO reports an exit status.
+func KernelHasPidfdExit() (bool, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false, err
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return false, fmt.Errorf("kernel release %q", release)
+	}
+	major, _ := strconv.Atoi(parts[0])
+	minor, _ := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return major > 6 || major == 6 && minor >= 15, nil
 }

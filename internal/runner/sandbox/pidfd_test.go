@@ -1,9 +1,7 @@
-package runner
+package sandbox
 
 import (
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,19 +12,11 @@ import (
 // kernelHasPidfdExit reports whether the running kernel is 6.15 or later,
 // where PIDFD_GET_INFO reports an exit status.
 func kernelHasPidfdExit(t *testing.T) bool {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	ok, err := KernelHasPidfdExit()
+	if err != nil {
 		t.Fatal(err)
 	}
-	release := unix.ByteSliceToString(u.Release[:])
-	var major, minor int
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		t.Fatalf("kernel release %q", release)
-	}
-	major, _ = strconv.Atoi(parts[0])
-	minor, _ = strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	return major > 6 || major == 6 && minor >= 15
+	return ok
 }
 
 // child starts script in a shell and returns the command, not yet waited

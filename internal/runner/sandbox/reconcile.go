@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"bytes"
@@ -23,37 +23,37 @@ import (
 // FIFO directories. It only touches objects
 // labelled with this instance's owner label, so other instances sharing the
 // namespace are left alone.
-func (r *Runner) Reconcile(ctx context.Context) error {
-	ctx = r.nsContext(ctx)
+func (m *Manager) Reconcile(ctx context.Context) error {
+	ctx = m.Context(ctx)
 	var errs []error
-	owned := fmt.Sprintf("labels.%q==%q", LabelOwner, r.cfg.StateDir)
+	owned := fmt.Sprintf("labels.%q==%q", LabelOwner, m.cfg.StateDir)
 
-	containers, err := r.client.Containers(ctx, owned)
+	containers, err := m.client.Containers(ctx, owned)
 	if err != nil {
-		return unavailable(fmt.Errorf("list containers: %w", err))
+		return Unavailable(fmt.Errorf("list containers: %w", err))
 	}
 	for _, c := range containers {
-		if err := r.removeContainer(ctx, c.ID()); err != nil {
+		if err := m.removeContainer(ctx, c.ID()); err != nil {
 			errs = append(errs, fmt.Errorf("container %s: %w", c.ID(), err))
 			continue
 		}
-		r.log.Info("removed leftover container", "id", c.ID())
+		m.log.Info("removed leftover container", "id", c.ID())
 	}
 
 	// Sandbox records of shim hosts, once no container names them.
-	sbs, err := r.client.SandboxStore().List(ctx, owned)
+	sbs, err := m.client.SandboxStore().List(ctx, owned)
 	if err != nil && !isUnimplemented(err) {
 		errs = append(errs, fmt.Errorf("list sandbox records: %w", err))
 	}
 	for _, sb := range sbs {
-		if err := r.client.SandboxStore().Delete(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.client.SandboxStore().Delete(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete sandbox record %s: %w", sb.ID, err))
 		} else {
-			r.log.Info("removed leftover sandbox record", "id", sb.ID)
+			m.log.Info("removed leftover sandbox record", "id", sb.ID)
 		}
 	}
 
-	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+	sn := m.client.SnapshotService(m.cfg.Snapshotter)
 	var keys []string
 	err = sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		keys = append(keys, info.Name)
@@ -66,28 +66,28 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 		if err := sn.Remove(ctx, k); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", k, err))
 		} else {
-			r.log.Info("removed leftover snapshot", "key", k)
+			m.log.Info("removed leftover snapshot", "key", k)
 		}
 	}
 
-	errs = append(errs, r.removeOrphanShims(ctx))
+	errs = append(errs, m.removeOrphanShims(ctx))
 
-	ls, err := r.client.LeasesService().List(ctx, owned)
+	ls, err := m.client.LeasesService().List(ctx, owned)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list leases: %w", err))
 	}
 	for _, l := range ls {
-		if l.ID == r.lease {
+		if l.ID == m.lease {
 			continue
 		}
-		if err := r.client.LeasesService().Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.client.LeasesService().Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete lease %s: %w", l.ID, err))
 		} else {
-			r.log.Info("removed leftover lease", "id", l.ID)
+			m.log.Info("removed leftover lease", "id", l.ID)
 		}
 	}
 
-	for _, dir := range []string{jobsDir(r.cfg), fifoDir(r.cfg)} {
+	for _, dir := range []string{JobsDir(m.cfg.StateDir), fifoDir(m.cfg)} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			errs = append(errs, err)
@@ -107,42 +107,42 @@ func (r *Runner) Reconcile(ctx context.Context) error {
 // runs in that sandbox's cgroup, and removes the cgroup. containerd deletes
 // the container only after the shim is shut down, so such a shim is one a
 // crash stranded between the two; nobody will ever ask it to exit.
-func (r *Runner) removeOrphanShims(ctx context.Context) error {
+func (m *Manager) removeOrphanShims(ctx context.Context) error {
 	var errs []error
-	for _, s := range shimProcesses(r.cfg) {
-		_, err := r.client.LoadContainer(ctx, s.id)
+	for _, s := range ShimProcesses(m.cfg) {
+		_, err := m.client.LoadContainer(ctx, s.ID)
 		if err == nil {
 			continue
 		}
 		if !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("look up container %s: %w", s.id, err))
+			errs = append(errs, fmt.Errorf("look up container %s: %w", s.ID, err))
 			continue
 		}
-		cg := "/" + r.cfg.Namespace + "/" + s.id
+		cg := "/" + m.cfg.Namespace + "/" + s.ID
 		if err := cgroups.Kill(cgroups.Root, cg, 2*time.Second); err != nil {
 			errs = append(errs, err)
 		}
-		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill orphaned shim %d: %w", s.pid, err))
+		if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill orphaned shim %d: %w", s.PID, err))
 		}
 		// What remains is reported by Leftovers.
 		_ = cgroups.Remove(cgroups.Root, cg)
-		r.log.Info("killed orphaned shim", "pid", s.pid, "id", s.id)
+		m.log.Info("killed orphaned shim", "pid", s.PID, "id", s.ID)
 	}
 	return errors.Join(errs...)
 }
 
-// shim is a containerd shim process serving one of cfg's sandboxes.
-type shim struct {
-	pid int
-	id  string
+// Shim is a containerd shim process serving one of cfg's sandboxes.
+type Shim struct {
+	PID int
+	ID  string // the sandbox's container ID
 }
 
-// shimProcesses finds the shims started by cfg's containerd for sandboxes
+// ShimProcesses finds the shims started by cfg's containerd for sandboxes
 // of cfg's namespace, from their command lines ("containerd-shim-runc-v2
 // -namespace NS -id ID -address SOCKET").
-func shimProcesses(cfg Config) []shim {
-	var out []shim
+func ShimProcesses(cfg Config) []Shim {
+	var out []Shim
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
@@ -156,10 +156,10 @@ func shimProcesses(cfg Config) []shim {
 		}
 		id := argAfter(args, "-id")
 		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || !isSandboxCgroup(id) {
+		if err != nil || !IsSandboxCgroup(id) {
 			continue
 		}
-		out = append(out, shim{pid: pid, id: id})
+		out = append(out, Shim{PID: pid, ID: id})
 	}
 	return out
 }

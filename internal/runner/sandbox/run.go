@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"bytes"
@@ -22,101 +22,73 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sandboxSpec describes one process to run in one fresh container.
-type sandboxSpec struct {
-	id       string // container ID
-	job      string // job UUID, for labels
-	lang     Language
-	args     []string
-	cwd      string
-	jobDir   string
-	writable bool   // mount the job directory read-write
-	prestart bool   // start the process at once (it waits on a FIFO)
-	anchor   bool   // the process is the idle init of a shim host (oci.Params.Anchor)
-	dataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
-	// noShimHost starts a shim of the sandbox's own (a shim host's anchor,
-	// the runtime probe) instead of joining a shim host's.
-	noShimHost bool
-	nullIO     bool // the process's stdio is /dev/null: no FIFOs (an idle anchor that is never run)
-	// stdout, when set, gets the process's stdout uncapped (a lane agent's
+// Spec describes one process to run in one fresh container.
+type Spec struct {
+	ID       string // container ID
+	Job      string // job UUID, for labels
+	Image    string // a name of Config.Images
+	Args     []string
+	Cwd      string
+	JobDir   string
+	Writable bool   // mount the job directory read-write
+	Prestart bool   // start the process at once (it waits on a FIFO)
+	Anchor   bool   // the process is the idle init of a shim host (oci.Params.Anchor)
+	DataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
+	// NoShimHost starts a shim of the sandbox's own (a shim host's anchor,
+	// the runtime probe, a judge lane) instead of joining a shim host's.
+	NoShimHost bool
+	NullIO     bool // the process's stdio is /dev/null: no FIFOs (an idle anchor that is never run)
+	// Stdout, when set, gets the process's stdout uncapped (a lane agent's
 	// frames) instead of the sandbox's capped output.
-	stdout  io.Writer
-	limits  oci.Limits
-	timeout time.Duration
+	Stdout  io.Writer
+	Limits  oci.Limits
+	Timeout time.Duration
 }
 
-// execution is what one sandboxed process did.
-type execution struct {
-	stdout, stderr                   string
-	stdoutTruncated, stderrTruncated bool
-	exitCode                         *int
-	signal                           string
-	timedOut                         bool
-	elapsed                          time.Duration
-	stats                            cgroups.Stats
-	prepared                         time.Duration // container and task creation
+// Execution is what one sandboxed process did.
+type Execution struct {
+	Stdout, Stderr                   string
+	StdoutTruncated, StderrTruncated bool
+	ExitCode                         *int // nil when a signal killed the process
+	Signal                           string
+	TimedOut                         bool // killed at its wall-clock limit
+	Elapsed                          time.Duration
+	Stats                            cgroups.Stats
+	Prepared                         time.Duration // container and task creation
 }
 
-// classify maps an execution to a Status. Output overflow wins because the
-// service killed the program for it; then the memory limit, as judges
-// report it: the OOM killer killed a process, or the program failed (timed
-// out, crashed, exited non-zero) after its memory use reached the limit,
-// whatever stopped it then (a program stalled in reclaim at the limit is
-// killed by the wall clock); then the wall-clock kill; then the exit code.
-// Output on stderr alone is not a failure.
-func (e *execution) classify() Status {
-	failed := e.timedOut || e.exitCode == nil || *e.exitCode != 0
-	switch {
-	case e.stdoutTruncated || e.stderrTruncated:
-		return StatusOutputLimitExceeded
-	case e.stats.OOMKills > 0 || (failed && e.stats.LimitHits > 0):
-		return StatusMemoryLimitExceeded
-	case e.timedOut:
-		return StatusTimeout
-	case e.exitCode != nil && *e.exitCode == 0:
-		return StatusSuccess
-	default:
-		return StatusRuntimeError
-	}
+// Failed reports whether the process did not end by itself with exit
+// status 0.
+func (e *Execution) Failed() bool {
+	return e.TimedOut || e.ExitCode == nil || *e.ExitCode != 0
 }
 
-// result is the Result of an execution of the run phase.
-func (x *execution) result() Result {
-	return Result{
-		Status: x.classify(), Stdout: x.stdout, Stderr: x.stderr,
-		StdoutTruncated: x.stdoutTruncated, StderrTruncated: x.stderrTruncated,
-		ExitCode: x.exitCode, Signal: x.signal, Time: x.elapsed,
-		CPUTime: time.Duration(x.stats.CPUTimeNanos), MemoryPeakBytes: x.stats.MemoryPeakBytes,
-		OOMKilled: x.stats.OOMKills > 0,
-	}
-}
-
-// setExit records the exit status containerd reported: an exit code, or
-// the signal that killed the process (exitSignal).
-func (e *execution) setExit(status uint32) {
+// SetExit records an exit status as containerd reports it: an exit code,
+// or the signal that killed the process (the 128+N convention, ExitSignal).
+func (e *Execution) SetExit(status uint32) {
 	code := int(status)
-	if sig, ok := exitSignal(code); ok {
-		e.signal = sig
+	if sig, ok := ExitSignal(code); ok {
+		e.Signal = sig
 	} else {
-		e.exitCode = &code
+		e.ExitCode = &code
 	}
 }
 
-// cleanupTimeout bounds the removal of one sandbox's resources.
-const cleanupTimeout = 30 * time.Second
+// CleanupTimeout bounds the removal of one sandbox's resources.
+const CleanupTimeout = 30 * time.Second
 
-// prepared is a sandbox whose container and task exist, ready to run one
+// Sandbox is a sandbox whose container and task exist, ready to run one
 // process once. A prestarted one already runs its process, which waits for
 // its source file (a FIFO) to be fed; otherwise the task is created but not
 // started.
-type prepared struct {
+type Sandbox struct {
 	id       string
 	task     client.Task
 	exitCh   <-chan client.ExitStatus
 	stdinR   *io.PipeReader
 	stdinW   *io.PipeWriter
-	stdout   *capWriter
-	stderr   *capWriter
+	stdout   *CapWriter
+	stderr   *CapWriter
 	overflow chan struct{}
 	launched bool         // the process runs and waits for feed
 	feed     func() error // writes the program into the prestarted process's FIFO
@@ -131,23 +103,23 @@ type prepared struct {
 	td       teardown
 }
 
-// prepare creates the container and task of sp, wires its IO to the
-// service, and registers Wait, so that run only has to start the clock.
-// With sp.prestart set it also starts the process. On error,
+// Prepare creates the container and task of sp, wires its IO to the
+// service, and registers Wait, so that Run only has to start the clock.
+// With sp.Prestart set it also starts the process. On error,
 // everything it created is removed before it returns.
-func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, retErr error) {
+func (m *Manager) Prepare(reqCtx context.Context, sp Spec) (_ *Sandbox, retErr error) {
 	// The containerd calls run on a context the caller cannot cancel: a call
 	// cancelled half-way can leave a container or task behind that this
 	// function holds no handle to. Cancellation is checked at the end.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.nsContext(reqCtx)), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.Context(reqCtx)), CleanupTimeout)
 	defer cancel()
-	img := r.images[sp.lang.Name]
-	labels := map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir, LabelJob: sp.job}
-	p := &prepared{id: sp.id, limits: sp.limits, timeout: sp.timeout, created: time.Now(),
-		cgroup: "/" + r.cfg.Namespace + "/" + sp.id, overflow: make(chan struct{})}
+	img := m.images[sp.Image]
+	labels := map[string]string{LabelManaged: "true", LabelOwner: m.cfg.StateDir, LabelJob: sp.Job}
+	p := &Sandbox{id: sp.ID, limits: sp.Limits, timeout: sp.Timeout, created: time.Now(),
+		cgroup: "/" + m.cfg.Namespace + "/" + sp.ID, overflow: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
-			r.destroy(p)
+			m.Destroy(p)
 		}
 	}()
 
@@ -157,7 +129,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	var container client.Container
 	thorough := false
 	p.td.add(func() error {
-		cctx, cancel := r.cleanupContext()
+		cctx, cancel := m.cleanupContext()
 		defer cancel()
 		if container != nil && !thorough {
 			err := container.Delete(cctx, client.WithSnapshotCleanup)
@@ -167,14 +139,14 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		}
 		// Creation failed, or a quick delete did: find out what exists.
 		thorough = true
-		return r.removeContainer(cctx, sp.id)
+		return m.removeContainer(cctx, sp.ID)
 	})
 	// The last step of the teardown (the first added): any cgroup directory
 	// the runtime left behind.
 	p.td.add(func() error { return cgroups.Remove(cgroups.Root, p.cgroup) })
 	var hostOpts []client.NewContainerOpts
-	if r.hosts != nil && !sp.noShimHost {
-		hostID, leave, err := r.hosts.join(ctx)
+	if m.hosts != nil && !sp.NoShimHost {
+		hostID, leave, err := m.hosts.join(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -184,37 +156,37 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		hostOpts = append(hostOpts, client.WithSandbox(hostID))
 	}
 	rootOpts := []client.NewContainerOpts{
-		client.WithSnapshotter(r.cfg.Snapshotter),
+		client.WithSnapshotter(m.cfg.Snapshotter),
 		// A view is a read-only snapshot: no writable layer to create or remove.
-		client.WithNewSnapshotView(sp.id, img, snapshots.WithLabels(labels)),
+		client.WithNewSnapshotView(sp.ID, img, snapshots.WithLabels(labels)),
 	}
 	rootPath := ""
-	if root := r.roots[sp.lang.Name]; root != nil {
+	if root := m.roots[sp.Image]; root != nil {
 		rootOpts, rootPath = nil, root.path
 	}
-	container, err := r.client.NewContainer(ctx, sp.id, append(append(hostOpts, rootOpts...),
+	container, err := m.client.NewContainer(ctx, sp.ID, append(append(hostOpts, rootOpts...),
 		client.WithContainerLabels(labels),
-		client.WithRuntime(r.runtime, r.oci.shimOptions()),
+		client.WithRuntime(m.runtime, m.oci.shimOptions()),
 		client.WithNewSpec(oci.Sandbox(oci.Params{
-			Limits:      sp.limits,
-			Args:        sp.args,
-			Cwd:         sp.cwd,
-			JobDir:      sp.jobDir,
-			JobReadOnly: !sp.writable,
-			DataDir:     sp.dataDir,
-			Anchor:      sp.anchor,
-			SpecVersion: r.oci.specVersion,
+			Limits:      sp.Limits,
+			Args:        sp.Args,
+			Cwd:         sp.Cwd,
+			JobDir:      sp.JobDir,
+			JobReadOnly: !sp.Writable,
+			DataDir:     sp.DataDir,
+			Anchor:      sp.Anchor,
+			SpecVersion: m.oci.specVersion,
 			RootPath:    rootPath,
 		})),
 	)...)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("create container: %w", err))
+		return nil, Unavailable(fmt.Errorf("create container: %w", err))
 	}
 
 	var killOnce sync.Once
 	onExceed := func() { killOnce.Do(func() { close(p.overflow) }) }
-	p.stdout = newCapWriter(r.cfg.OutputBytes, onExceed)
-	p.stderr = newCapWriter(r.cfg.OutputBytes, onExceed)
+	p.stdout = NewCapWriter(m.cfg.OutputBytes, onExceed)
+	p.stderr = NewCapWriter(m.cfg.OutputBytes, onExceed)
 	// Stdin is a pipe the service writes when the run starts. Teardown
 	// closes its read end, so a writer blocked on a program that never
 	// reads its input is released.
@@ -222,19 +194,19 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.td.add(func() error { p.stdinR.CloseWithError(errSandboxGone); return nil })
 
 	var stdout io.Writer = p.stdout
-	if sp.stdout != nil {
-		stdout = sp.stdout
+	if sp.Stdout != nil {
+		stdout = sp.Stdout
 	}
 	ioCreator := cio.NewCreator(
 		cio.WithStreams(p.stdinR, stdout, p.stderr),
-		cio.WithFIFODir(fifoDir(r.cfg)),
+		cio.WithFIFODir(fifoDir(m.cfg)),
 	)
-	if sp.nullIO {
+	if sp.NullIO {
 		ioCreator = cio.NullIO
 	}
 	task, err := container.NewTask(ctx, ioCreator)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("create task: %w", err))
+		return nil, Unavailable(fmt.Errorf("create task: %w", err))
 	}
 	p.task = task
 	// A pidfd of the task's init (tini), taken while it certainly lives
@@ -244,7 +216,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.pidfd = -1
 	if fd, err := unix.PidfdOpen(int(task.Pid()), 0); err == nil {
 		// Use the pidfd only if it names the sandbox's process (seesHostPid).
-		if seesHostPid(int(task.Pid()), p.cgroup) {
+		if SeesHostPid(int(task.Pid()), p.cgroup) {
 			p.pidfd = fd
 			p.td.add(func() error { unix.Close(fd); return nil })
 		} else {
@@ -252,7 +224,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		}
 	}
 	p.td.add(func() error {
-		cctx, cancel := r.cleanupContext()
+		cctx, cancel := m.cleanupContext()
 		defer cancel()
 		// WithProcessKill kills a task that may still run, at the cost of
 		// a Wait, a Kill and a runc process; a task whose exit was seen
@@ -267,7 +239,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 			// Whatever containerd's state, the sandbox's processes must
 			// not outlive its removal.
 			if kerr := cgroups.Kill(cgroups.Root, p.cgroup, time.Second); kerr != nil {
-				r.log.Warn("kill sandbox through its cgroup", "id", sp.id, "err", kerr)
+				m.log.Warn("kill sandbox through its cgroup", "id", sp.ID, "err", kerr)
 			}
 			return fmt.Errorf("delete task: %w", err)
 		}
@@ -289,7 +261,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 	p.td.add(func() error { cancelWait(); return nil })
 	p.exitCh, err = task.Wait(waitCtx)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("wait for task: %w", err))
+		return nil, Unavailable(fmt.Errorf("wait for task: %w", err))
 	}
 	p.td.add(func() error {
 		// containerd deletes only a task it knows has stopped: when run
@@ -302,7 +274,7 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 		}
 		return nil
 	})
-	if sp.prestart {
+	if sp.Prestart {
 		if err := p.start(ctx); err != nil {
 			return nil, err
 		}
@@ -317,30 +289,30 @@ func (r *Runner) prepare(reqCtx context.Context, sp sandboxSpec) (_ *prepared, r
 
 var errSandboxGone = errors.New("sandbox removed")
 
-// seesHostPid reports whether pid, a PID containerd reported (the host's),
+// SeesHostPid reports whether pid, a PID containerd reported (the host's),
 // names the process in cgroup for this service. In a container of its own
 // (a Kubernetes pod) the service sees other PIDs, and the same number may
 // name another process, or none; its cgroup file then names no sandbox.
-func seesHostPid(pid int, cgroup string) bool {
+func SeesHostPid(pid int, cgroup string) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	return err == nil && bytes.Contains(b, []byte(":"+cgroup+"\n"))
 }
 
 // start starts the task and closes the shim's hold on stdin, so the
 // program sees EOF as soon as the service closes its end.
-func (p *prepared) start(ctx context.Context) error {
+func (p *Sandbox) start(ctx context.Context) error {
 	if err := p.task.Start(ctx); err != nil {
-		return unavailable(fmt.Errorf("start task: %w", err))
+		return Unavailable(fmt.Errorf("start task: %w", err))
 	}
 	if err := p.task.CloseIO(ctx, client.WithStdinCloser); err != nil {
-		return unavailable(fmt.Errorf("close stdin: %w", err))
+		return Unavailable(fmt.Errorf("close stdin: %w", err))
 	}
 	return nil
 }
 
 // setLimits sets the wall-clock limit and the output caps of a sandbox
 // whose program has not started (or, prestarted, has not been fed).
-func (p *prepared) setLimits(timeout time.Duration, output int) {
+func (p *Sandbox) SetLimits(timeout time.Duration, output int) {
 	p.timeout = timeout
 	p.stdout.setMax(output)
 	p.stderr.setMax(output)
@@ -349,7 +321,7 @@ func (p *prepared) setLimits(timeout time.Duration, output int) {
 // alive reports, without blocking, that the sandbox's task has not exited
 // and its shim still answers: an exit status or a broken Wait stream on
 // exitCh means it cannot be used.
-func (p *prepared) alive() bool {
+func (p *Sandbox) Alive() bool {
 	select {
 	case <-p.exitCh:
 		return false
@@ -358,23 +330,23 @@ func (p *prepared) alive() bool {
 	}
 }
 
-// destroy kills and removes the sandbox. It is safe to call more than
+// destroy kills and removes the sandbox (Manager.Destroy). It is safe to call more than
 // once, from any goroutine: each call retries only the steps that failed
 // before, so a sandbox whose removal failed (containerd was down) can be
 // removed later.
-func (p *prepared) destroy() error {
+func (p *Sandbox) destroy() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.td.run()
 }
 
-// run starts the program (or feeds the prestarted one its source), feeds it
+// Run starts the program (or feeds the prestarted one its source), feeds it
 // stdin, and waits for it to exit, hit its wall-clock limit, overflow its
 // output, or be abandoned by ctx. Every process of the sandbox is dead when
-// run returns; removing the sandbox is left to destroy.
-func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution, error) {
-	ctx = r.nsContext(ctx)
-	e := &execution{prepared: p.prepTime}
+// Run returns; removing the sandbox is left to Destroy.
+func (m *Manager) Run(ctx context.Context, p *Sandbox, stdin string) (*Execution, error) {
+	ctx = m.Context(ctx)
+	e := &Execution{Prepared: p.prepTime}
 	var cpuBefore int64
 	if !p.launched {
 		if err := p.start(ctx); err != nil {
@@ -385,12 +357,12 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		cpuBefore = cgroups.ReadStats(cgroups.Root, p.cgroup).CPUTimeNanos
 	}
 	start := time.Now()
-	r.programs.Add(1)
-	defer r.programEnded()
+	m.programs.Add(1)
+	defer m.programEnded()
 	if p.feed != nil {
 		go func() {
 			if err := p.feed(); err != nil {
-				r.log.Warn("feed source to prestarted sandbox", "id", p.id, "err", err)
+				m.log.Warn("feed source to prestarted sandbox", "id", p.id, "err", err)
 			}
 		}()
 	}
@@ -410,13 +382,13 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 	case status = <-p.exitCh:
 		exited = status.Error() == nil
 		if exited {
-			r.exitsFrom[exitFromContainerd].Add(1)
+			m.exitsFrom[exitFromContainerd].Add(1)
 		}
 	case status = <-kernelExit:
 		// containerd's word of it is still on its way: teardown waits
 		// for it before deleting the task.
 		exited = true
-		r.exitsFrom[exitFromKernel].Add(1)
+		m.exitsFrom[exitFromKernel].Add(1)
 	case <-timer.C:
 		// The limit is the kernel's word, not the event's: a program that
 		// ended in time, whose exit a busy shim has not reported yet, did
@@ -424,15 +396,15 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		if p.pidfd >= 0 && pidfdExited(p.pidfd) {
 			status, exited = awaitLateExit(p.exitCh)
 		}
-		e.timedOut = !exited
+		e.TimedOut = !exited
 	case <-p.overflow:
 	case <-ctx.Done():
 		gone = true
 	}
 	if !exited && status.Error() == nil {
-		status = r.kill(p)
+		status = m.kill(p)
 	}
-	e.elapsed = runTime(start, status)
+	e.Elapsed = runTime(start, status)
 	p.exited.Store(status.Error() == nil)
 	if err := status.Error(); err != nil {
 		// The exit watch broke (containerd stopped, or the shim died), so
@@ -440,27 +412,27 @@ func (r *Runner) run(ctx context.Context, p *prepared, stdin string) (*execution
 		// sandbox through its cgroup, so no process of it outlives its
 		// limit, whatever containerd does.
 		if kerr := cgroups.Kill(cgroups.Root, p.cgroup, 2*time.Second); kerr != nil {
-			r.log.Error("kill sandbox through its cgroup", "id", p.id, "err", kerr)
+			m.log.Error("kill sandbox through its cgroup", "id", p.id, "err", kerr)
 		}
 		// Unavailable whatever the cause (containerd, or the shim alone,
 		// "ttrpc: closed"): the run may be tried again.
 		return nil, fmt.Errorf("%w: task %s: exit status: %w", ErrUnavailable, p.id, err)
 	}
 	// Read the cgroup before task.Delete removes it.
-	e.stats = cgroups.ReadStats(cgroups.Root, p.cgroup)
-	e.stats.CPUTimeNanos = max(e.stats.CPUTimeNanos-cpuBefore, 0)
+	e.Stats = cgroups.ReadStats(cgroups.Root, p.cgroup)
+	e.Stats.CPUTimeNanos = max(e.Stats.CPUTimeNanos-cpuBefore, 0)
 	if gone {
 		return nil, context.Cause(ctx)
 	}
 
-	e.setExit(status.ExitCode())
+	e.SetExit(status.ExitCode())
 	// Output is complete only once the copy has drained. Every process of
 	// the sandbox is gone, so the pipes reach EOF promptly.
 	if io := p.task.IO(); io != nil {
 		io.Wait()
 	}
-	e.stdout, e.stdoutTruncated = p.stdout.Result()
-	e.stderr, e.stderrTruncated = p.stderr.Result()
+	e.Stdout, e.StdoutTruncated = p.stdout.Result()
+	e.Stderr, e.StderrTruncated = p.stderr.Result()
 	return e, nil
 }
 
@@ -494,34 +466,34 @@ func runTime(start time.Time, status client.ExitStatus) time.Duration {
 // through the pidfd; containerd's Kill with WithKillAll (every process in
 // the container's cgroup) follows if the exit has not been seen shortly
 // after, or at once without a pidfd.
-func (r *Runner) kill(p *prepared) client.ExitStatus {
+func (m *Manager) kill(p *Sandbox) client.ExitStatus {
 	backstop := time.After(0)
 	if p.pidfd >= 0 && unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0) == nil {
 		backstop = time.After(250 * time.Millisecond)
 	}
-	giveUp := time.After(cleanupTimeout)
+	giveUp := time.After(CleanupTimeout)
 	for {
 		select {
 		case status := <-p.exitCh:
 			return status
 		case <-backstop:
 			backstop = nil
-			kctx, cancel := r.cleanupContext()
+			kctx, cancel := m.cleanupContext()
 			if err := p.task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
-				r.log.Warn("kill task", "id", p.id, "err", err)
+				m.log.Warn("kill task", "id", p.id, "err", err)
 			}
 			cancel()
 		case <-giveUp:
 			return *client.NewExitStatus(client.UnknownExitStatus, time.Time{},
-				fmt.Errorf("task did not exit %s after SIGKILL", cleanupTimeout))
+				fmt.Errorf("task did not exit %s after SIGKILL", CleanupTimeout))
 		}
 	}
 }
 
-// exitSignal decodes the 128+N convention of tini and shells: an exit status
+// ExitSignal decodes the 128+N convention of tini and shells: an exit status
 // above 128 that names a signal means the program was killed by it. A
 // program that itself exits with such a status is reported the same way.
-func exitSignal(code int) (string, bool) {
+func ExitSignal(code int) (string, bool) {
 	if code <= 128 || code > 128+64 {
 		return "", false
 	}
@@ -532,17 +504,13 @@ func exitSignal(code int) (string, bool) {
 	return name, true
 }
 
-func (r *Runner) cleanupContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.nsContext(context.Background()), cleanupTimeout)
-}
-
 // removeContainer removes the container id with whatever task it has
 // (killed first) and its snapshot, or the snapshot of that name alone when
 // there is no container. What does not exist is not an error.
-func (r *Runner) removeContainer(ctx context.Context, id string) error {
-	c, err := r.client.LoadContainer(ctx, id)
+func (m *Manager) removeContainer(ctx context.Context, id string) error {
+	c, err := m.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
-		err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, id)
+		err := m.client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id)
 		if err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove snapshot: %w", err)
 		}
@@ -561,7 +529,7 @@ func (r *Runner) removeContainer(ctx context.Context, id string) error {
 	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container: %w", err)
 	}
-	return removeSandboxCgroup(cgroups.Root, "/"+r.cfg.Namespace+"/"+id)
+	return removeSandboxCgroup(cgroups.Root, "/"+m.cfg.Namespace+"/"+id)
 }
 
 // removeSandboxCgroup removes the cgroup of a sandbox whose container is
@@ -605,3 +573,36 @@ func (t *teardown) run() error {
 	t.steps = failed
 	return errors.Join(errs...)
 }
+
+// ID is the sandbox's container ID.
+func (p *Sandbox) ID() string { return p.id }
+
+// Cgroup is the sandbox's cgroup path, relative to the hierarchy's root.
+func (p *Sandbox) Cgroup() string { return p.cgroup }
+
+// Pid is the host PID of the sandbox's init.
+func (p *Sandbox) Pid() int { return int(p.task.Pid()) }
+
+// Exit delivers the exit status of the sandbox's init, once; it also
+// delivers when containerd's watch of it breaks (the status then carries
+// the error).
+func (p *Sandbox) Exit() <-chan client.ExitStatus { return p.exitCh }
+
+// Stdin is the write end of the init's stdin (for a sandbox that Run does
+// not drive, a lane agent's).
+func (p *Sandbox) Stdin() io.WriteCloser { return p.stdinW }
+
+// StderrSoFar is what the init wrote to stderr so far, capped.
+func (p *Sandbox) StderrSoFar() string {
+	s, _ := p.stderr.Result()
+	return s
+}
+
+// SetFeed sets what Run calls, in a goroutine of its own, when it starts
+// a prestarted sandbox's program: writing the program into the FIFO the
+// prestarted process waits on.
+func (p *Sandbox) SetFeed(feed func() error) { p.feed = feed }
+
+// HasPidfd reports whether the service holds a pidfd of the sandbox's
+// init, and so kills it at its time limit itself (see kill).
+func (p *Sandbox) HasPidfd() bool { return p.pidfd >= 0 }

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // sharedRoot is the read-only root filesystem every sandbox of one image
 // uses, instead of a snapshot view of its own per sandbox: the directory of
 // the image's only layer, kept from garbage collection by one labelled view
-// that lives as long as the runner.
+// that lives as long as the manager.
 //
 // It saves, per sandbox, a snapshot's creation and removal in containerd's
 // metadata and a mount and unmount in the shim. The read-only guarantee is
@@ -34,7 +34,7 @@ type sharedRoot struct {
 // error, when the image's root is not one directory (an image of several
 // layers is an overlay, which the runtime cannot take as a path); its
 // sandboxes then get views of their own.
-func (r *Runner) shareRoot(ctx context.Context, img client.Image) (*sharedRoot, error) {
+func (m *Manager) shareRoot(ctx context.Context, img client.Image) (*sharedRoot, error) {
 	diffIDs, err := img.RootFS(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read layers of %s: %w", img.Name(), err)
@@ -42,12 +42,12 @@ func (r *Runner) shareRoot(ctx context.Context, img client.Image) (*sharedRoot, 
 	if len(diffIDs) != 1 {
 		return nil, nil
 	}
-	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+	sn := m.client.SnapshotService(m.cfg.Snapshotter)
 	key := "codeexec-root-" + uuid.NewString()
-	labels := map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir}
+	labels := map[string]string{LabelManaged: "true", LabelOwner: m.cfg.StateDir}
 	mounts, err := sn.View(ctx, key, identity.ChainID(diffIDs).String(), snapshots.WithLabels(labels))
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("pin root of %s: %w", img.Name(), err))
+		return nil, Unavailable(fmt.Errorf("pin root of %s: %w", img.Name(), err))
 	}
 	if len(mounts) != 1 || mounts[0].Type != "bind" || !slices.Contains(mounts[0].Options, "ro") {
 		// Another snapshotter: keep to a view per sandbox.
@@ -60,15 +60,15 @@ func (r *Runner) shareRoot(ctx context.Context, img client.Image) (*sharedRoot, 
 }
 
 // unshareRoots removes the views that pin the shared roots.
-func (r *Runner) unshareRoots(ctx context.Context) error {
-	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+func (m *Manager) unshareRoots(ctx context.Context) error {
+	sn := m.client.SnapshotService(m.cfg.Snapshotter)
 	var errs []error
-	for name, root := range r.roots {
+	for name, root := range m.roots {
 		if err := sn.Remove(ctx, root.key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove root view of %s: %w", name, err))
 			continue
 		}
-		delete(r.roots, name)
+		delete(m.roots, name)
 	}
 	return errors.Join(errs...)
 }

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/sandbox"
+	ctrsandbox "github.com/containerd/containerd/v2/core/sandbox"
 	"github.com/containerd/errdefs"
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
@@ -60,15 +60,15 @@ const anchorPids = 32
 // shimHost is one host.
 type shimHost struct {
 	id      string
-	dir     string    // the anchor's (empty) job directory
-	box     *prepared // the anchor's sandbox
-	users   int       // joined sandboxes not yet removed; under shimHosts.mu
-	retired bool      // no sandbox joins it any more; under shimHosts.mu
+	dir     string   // the anchor's (empty) job directory
+	box     *Sandbox // the anchor's sandbox
+	users   int      // joined sandboxes not yet removed; under shimHosts.mu
+	retired bool     // no sandbox joins it any more; under shimHosts.mu
 }
 
-// shimHosts are the runner's hosts.
+// shimHosts are the manager's hosts.
 type shimHosts struct {
-	r     *Runner
+	m     *Manager
 	mu    sync.Mutex
 	slots []*shimHost // nil for a slot whose host is not made yet
 	next  atomic.Uint64
@@ -84,14 +84,14 @@ var errNoSandboxRecords = errors.New("containerd has no sandbox records")
 // startShimHosts makes the first host to learn whether containerd supports
 // them; it returns nil (every sandbox gets a shim of its own) when n is 0
 // or containerd does not.
-func (r *Runner) startShimHosts(ctx context.Context, n int) (*shimHosts, error) {
+func (m *Manager) startShimHosts(ctx context.Context, n int) (*shimHosts, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	hs := &shimHosts{r: r, slots: make([]*shimHost, n), all: map[string]*shimHost{}}
+	hs := &shimHosts{m: m, slots: make([]*shimHost, n), all: map[string]*shimHost{}}
 	h, err := hs.make(ctx)
 	if errors.Is(err, errNoSandboxRecords) {
-		r.log.Info("sandboxes start shims of their own: containerd has no sandbox records", "containerd", r.version)
+		m.log.Info("sandboxes start shims of their own: containerd has no sandbox records", "containerd", m.version)
 		return nil, nil
 	}
 	if err != nil {
@@ -118,7 +118,7 @@ func (hs *shimHosts) join(ctx context.Context) (string, func(), error) {
 // hostOf returns slot i's live host with a user added for the caller.
 func (hs *shimHosts) hostOf(ctx context.Context, i int) (*shimHost, error) {
 	hs.mu.Lock()
-	if h := hs.slots[i]; h != nil && h.box.alive() {
+	if h := hs.slots[i]; h != nil && h.box.Alive() {
 		h.users++
 		hs.mu.Unlock()
 		return h, nil
@@ -128,7 +128,7 @@ func (hs *shimHosts) hostOf(ctx context.Context, i int) (*shimHost, error) {
 	hs.making.Lock()
 	defer hs.making.Unlock()
 	hs.mu.Lock()
-	if h := hs.slots[i]; h != nil && h.box.alive() {
+	if h := hs.slots[i]; h != nil && h.box.Alive() {
 		// Another caller replaced it meanwhile.
 		h.users++
 		hs.mu.Unlock()
@@ -138,7 +138,7 @@ func (hs *shimHosts) hostOf(ctx context.Context, i int) (*shimHost, error) {
 	hs.slots[i] = nil
 	hs.mu.Unlock()
 	if old != nil {
-		hs.r.log.Warn("shim host is gone; replacing it", "id", old.id)
+		hs.m.log.Warn("shim host is gone; replacing it", "id", old.id)
 		hs.retire(old)
 	}
 	h, err := hs.make(ctx)
@@ -155,9 +155,9 @@ func (hs *shimHosts) hostOf(ctx context.Context, i int) (*shimHost, error) {
 // make creates a host: its anchor sandbox, then the sandbox record that
 // lets other sandboxes join its shim.
 func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
-	r := hs.r
-	h := &shimHost{id: shimHostID(r.cfg)}
-	h.dir = filepath.Join(jobsDir(r.cfg), h.id)
+	m := hs.m
+	h := &shimHost{id: shimHostID(m.cfg)}
+	h.dir = filepath.Join(JobsDir(m.cfg.StateDir), h.id)
 	if err := os.Mkdir(h.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create shim host directory: %w", err)
 	}
@@ -169,35 +169,35 @@ func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
 			hs.remove(h)
 		}
 	}()
-	lim := r.cfg.RunLimits
+	lim := m.cfg.OwnLimits
 	lim.Pids = anchorPids
-	p, err := r.prepare(ctx, sandboxSpec{
-		id: h.id, job: h.id, lang: r.firstLanguage(), args: anchorArgs, cwd: "/", jobDir: h.dir,
-		anchor: true, prestart: true, limits: lim, timeout: r.cfg.RunTimeout, noShimHost: true, nullIO: true,
+	p, err := m.Prepare(ctx, Spec{
+		ID: h.id, Job: h.id, Image: m.firstImage(), Args: anchorArgs, Cwd: "/", JobDir: h.dir,
+		Anchor: true, Prestart: true, Limits: lim, Timeout: m.cfg.OwnTimeout, NoShimHost: true, NullIO: true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	h.box = p
 	now := time.Now()
-	_, err = r.client.SandboxStore().Create(r.nsContext(ctx), sandbox.Sandbox{
+	_, err = m.client.SandboxStore().Create(m.Context(ctx), ctrsandbox.Sandbox{
 		ID:        h.id,
-		Labels:    map[string]string{LabelManaged: "true", LabelOwner: r.cfg.StateDir, LabelJob: h.id},
-		Runtime:   sandbox.RuntimeOpts{Name: r.runtime},
+		Labels:    map[string]string{LabelManaged: "true", LabelOwner: m.cfg.StateDir, LabelJob: h.id},
+		Runtime:   ctrsandbox.RuntimeOpts{Name: m.runtime},
 		CreatedAt: now, UpdatedAt: now,
 	})
 	if isUnimplemented(err) {
 		return nil, errNoSandboxRecords
 	}
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("create sandbox record: %w", err))
+		return nil, Unavailable(fmt.Errorf("create sandbox record: %w", err))
 	}
 	// Removing the host deletes the record first (the last step added is
 	// the first run); a failure is retried with the host's other steps.
 	p.td.add(func() error {
-		cctx, cancel := r.cleanupContext()
+		cctx, cancel := m.cleanupContext()
 		defer cancel()
-		if err := r.client.SandboxStore().Delete(cctx, h.id); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.client.SandboxStore().Delete(cctx, h.id); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete sandbox record: %w", err)
 		}
 		return nil
@@ -238,12 +238,12 @@ func (hs *shimHosts) retire(h *shimHost) {
 // its last task is deleted), then its directory. A step that fails is
 // retried by the janitor, or by the next start-up.
 func (hs *shimHosts) remove(h *shimHost) {
-	r := hs.r
+	m := hs.m
 	if h.box != nil {
-		r.destroy(h.box)
+		m.Destroy(h.box)
 	}
 	if err := os.RemoveAll(h.dir); err != nil {
-		r.log.Error("remove shim host directory", "dir", h.dir, "err", err)
+		m.log.Error("remove shim host directory", "dir", h.dir, "err", err)
 	}
 	hs.mu.Lock()
 	delete(hs.all, h.id)
@@ -292,8 +292,8 @@ func (hs *shimHosts) size() int {
 }
 
 // shimHostID is a new host's ID: "<uuid>-<owner tag>-shim". The tag names
-// the runner (its state directory), so that a scan of the namespace's
-// cgroups, processes and shims tells one runner's hosts from another's.
+// the manager (its state directory), so that a scan of the namespace's
+// cgroups, processes and shims tells one manager's hosts from another's.
 func shimHostID(cfg Config) string {
 	return uuid.NewString() + "-" + ownerTag(cfg) + "-shim"
 }
@@ -305,7 +305,7 @@ func ownerTag(cfg Config) string {
 }
 
 // othersShimHost reports whether a leftover line names a shim host of a
-// runner other than cfg's.
+// manager other than cfg's.
 func othersShimHost(cfg Config, line string) bool {
 	return strings.Contains(line, "-shim") && !strings.Contains(line, "-"+ownerTag(cfg)+"-shim")
 }

@@ -1,4 +1,4 @@
-package runner
+package sandbox
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 // codeexec-shim stands in for.
 const runcShim = "io.containerd.runc.v2"
 
-// shimRuntime returns the runtime name the runner's sandboxes are created
+// shimRuntime returns the runtime name the manager's sandboxes are created
 // with: the copy of the shim wrapper (Config.ShimWrapper) in the state
-// directory, a path containerd sees (in a pod too), when the runner has
+// directory, a path containerd sees (in a pod too), when the manager has
 // one, drives the runc shim and talks to containerd 2.x; cfg.Runtime
 // otherwise. The wrapper answers containerd 2.x's "delete" of a task the
 // shared shim already removed, which otherwise costs a run of the shim
@@ -24,7 +24,7 @@ func shimRuntime(cfg Config, containerdVersion string) (string, error) {
 		return cfg.Runtime, nil
 	}
 	dst := filepath.Join(cfg.StateDir, "codeexec-shim")
-	if err := copyExecutable(cfg.ShimWrapper, dst); err != nil {
+	if err := CopyExecutable(cfg.ShimWrapper, dst); err != nil {
 		return "", fmt.Errorf("shim wrapper: %w", err)
 	}
 	return dst, nil

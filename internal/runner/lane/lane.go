@@ -1,9 +1,10 @@
-package runner
+package lane
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/codeexec/codeexec/internal/laneagent"
 	"github.com/codeexec/codeexec/internal/oci"
 	"github.com/codeexec/codeexec/internal/runner/cgroups"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 )
 
 // agentPids is the lane agent, one thread, counted by the pids limit
@@ -25,37 +27,96 @@ const agentPids = 1
 // after each run: the tmpfs mounts of oci.Sandbox and containerd's mqueue.
 var scratchDirs = []string{"tmp", "dev/shm", "dev/mqueue"}
 
-// lane is one program's sandbox in one lane of a batch. Runs in it go one
+// Program is a built program that lanes run: its job directory holds the
+// source and what the compiler made.
+type Program struct {
+	ID      string   // the job's UUID
+	Image   string   // the sandbox image's name (sandbox.Config.Images)
+	Run     []string // the language's run command
+	Dir     string   // the job directory
+	Limits  oci.Limits
+	Timeout time.Duration // a run's default wall-clock limit
+	Output  int           // a run's default cap on stdout and on stderr, each
+}
+
+// Env is what every lane of a service shares.
+type Env struct {
+	Sandboxes *sandbox.Manager
+	JobsDir   string // where lanes' data directories go (sandbox.JobsDir)
+	Agent     string // the lane agent's copy (InstallAgent); "" when there is none
+	Log       *slog.Logger
+}
+
+// Input is one run in a lane.
+type Input struct {
+	Stdin       string            // the program's stdin, then EOF
+	Args        []string          // appended to the program's run command
+	Files       map[string]string // written, read-only, into oci.DataMountPoint before the run
+	Timeout     time.Duration     // 0: the program's
+	OutputBytes int               // 0: the program's
+}
+
+// Outcome is what one run in a lane did.
+type Outcome struct {
+	*sandbox.Execution
+	ID          string        // names the run: its sandbox, or the lane's sandbox and the run's number
+	PrepareTime time.Duration // creating a fresh sandbox for the run; 0 in the agent's
+}
+
+// Lane is one program's sandbox in one lane of a batch. Runs in it go one
 // at a time.
-type lane struct {
-	r     *Runner
-	prog  *batchProgram
+type Lane struct {
+	env   *Env
+	prog  *Program
 	n     int
 	fresh bool // each run gets a fresh sandbox instead of a process the lane's agent starts
 
 	mu       sync.Mutex
 	runs     int
 	dataDir  string
-	box      *prepared    // the agent's sandbox; nil until prepared, or after a failed cleanup
-	agent    *agentConn   // the service's end of the agent's protocol
-	state    string       // the agent's inheritable state when it started (agentState)
-	keep     map[int]bool // host PID of the agent
-	root     int          // host PID of the agent, the sandbox's init
-	hostPids bool         // the service sees the agent by its host PID
+	box      *sandbox.Sandbox // the agent's sandbox; nil until prepared, or after a failed cleanup
+	agent    *agentConn       // the service's end of the agent's protocol
+	state    string           // the agent's inheritable state when it started (agentState)
+	keep     map[int]bool     // host PID of the agent
+	root     int              // host PID of the agent, the sandbox's init
+	hostPids bool             // the service sees the agent by its host PID
+}
+
+// New returns lane number n of prog; fresh gives each run a sandbox of its
+// own. Nothing is created until Start or the first Run.
+func New(env *Env, prog *Program, n int, fresh bool) *Lane {
+	return &Lane{env: env, prog: prog, n: n, fresh: fresh}
+}
+
+// Fresh reports whether each run gets a sandbox of its own.
+func (l *Lane) Fresh() bool { return l.fresh }
+
+// HostPids reports whether the service sees the lane's agent by its host
+// PID, which it needs to scrub the sandbox between runs; without it every
+// run must get a fresh sandbox (MakeFresh).
+func (l *Lane) HostPids() bool { return l.hostPids }
+
+// MakeFresh gives every later run a sandbox of its own, and removes the
+// agent's.
+func (l *Lane) MakeFresh() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fresh = true
+	l.destroyBox()
 }
 
 // id is the lane's container ID; it ends in -run like every run sandbox.
-func (l *lane) id() string {
-	return fmt.Sprintf("%s-l%d-%d-run", l.prog.id, l.n, l.runs)
+func (l *Lane) id() string {
+	return fmt.Sprintf("%s-l%d-%d-run", l.prog.ID, l.n, l.runs)
 }
 
 // ensureDataDir creates the lane's data directory: root's, read-only in
 // the sandbox, so nothing in it can be changed or replaced by a run.
-func (l *lane) ensureDataDir() error {
+func (l *Lane) ensureDataDir() error {
 	if l.dataDir != "" {
 		return nil
 	}
-	dir := filepath.Join(jobsDir(l.r.cfg), fmt.Sprintf("%s-l%d-data", l.prog.id, l.n))
+	dir := filepath.Join(l.env.JobsDir, fmt.Sprintf("%s-l%d-data", l.prog.ID, l.n))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -64,25 +125,25 @@ func (l *lane) ensureDataDir() error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	l.dataDir = dir
-	if l.r.agent != "" && !l.fresh {
-		return linkAgent(l.r.agent, dir)
+	if l.env.Agent != "" && !l.fresh {
+		return linkAgent(l.env.Agent, dir)
 	}
 	return nil
 }
 
 // limits are the lane's sandbox limits: the program's, with room in the
 // pids limit for the agent.
-func (l *lane) limits() oci.Limits {
-	lim := l.prog.lim.run
+func (l *Lane) limits() oci.Limits {
+	lim := l.prog.Limits
 	if !l.fresh {
 		lim.Pids += agentPids
 	}
 	return lim
 }
 
-// startAgent creates and starts the lane's sandbox, whose init is the
+// Start creates and starts the lane's sandbox, whose init is the
 // lane agent, running as the sandbox user like the runs it starts.
-func (l *lane) startAgent(ctx context.Context) error {
+func (l *Lane) Start(ctx context.Context) error {
 	if err := l.ensureDataDir(); err != nil {
 		return err
 	}
@@ -93,62 +154,62 @@ func (l *lane) startAgent(ctx context.Context) error {
 	// serves (a pool filling up made a test's exit arrive after its time
 	// limit).
 	agent := newAgentConn()
-	p, err := l.r.prepare(ctx, sandboxSpec{
-		id: l.id(), job: l.prog.id, lang: l.prog.lang, args: []string{agentPath}, cwd: "/",
-		jobDir: l.prog.dir, dataDir: l.dataDir, prestart: true, stdout: agent,
-		limits: l.limits(), timeout: l.prog.lim.runTimeout, noShimHost: true,
+	p, err := l.env.Sandboxes.Prepare(ctx, sandbox.Spec{
+		ID: l.id(), Job: l.prog.ID, Image: l.prog.Image, Args: []string{agentPath}, Cwd: "/",
+		JobDir: l.prog.Dir, DataDir: l.dataDir, Prestart: true, Stdout: agent,
+		Limits: l.limits(), Timeout: l.prog.Timeout, NoShimHost: true,
 	})
 	if err != nil {
 		return err
 	}
 	l.box, l.agent = p, agent
-	agent.stdin = p.stdinW
-	l.root = int(p.task.Pid())
+	agent.stdin = p.Stdin()
+	l.root = p.Pid()
 	l.keep = map[int]bool{l.root: true}
-	l.hostPids = seesHostPid(l.root, p.cgroup)
+	l.hostPids = sandbox.SeesHostPid(l.root, p.Cgroup())
 	select {
 	case <-agent.ready:
-	case <-p.exitCh:
-		msg, _ := p.stderr.Result()
+	case <-p.Exit():
+		msg := p.StderrSoFar()
 		err = fmt.Errorf("lane agent exited at start: %s", msg)
 	case <-agent.broken:
 		err = errors.New("lane agent: protocol error at start")
-	case <-time.After(cleanupTimeout):
-		err = fmt.Errorf("lane agent not ready after %s", cleanupTimeout)
+	case <-time.After(sandbox.CleanupTimeout):
+		err = fmt.Errorf("lane agent not ready after %s", sandbox.CleanupTimeout)
 	}
 	if err == nil && l.hostPids {
 		l.state, err = agentState(l.root)
 	}
 	if err != nil {
 		l.destroyBox()
-		return unavailable(err)
+		return sandbox.Unavailable(err)
 	}
 	return nil
 }
 
 // destroyBox removes the lane's sandbox, if any.
-func (l *lane) destroyBox() {
+func (l *Lane) destroyBox() {
 	if l.box != nil {
-		l.r.destroy(l.box)
+		l.env.Sandboxes.Destroy(l.box)
 		l.box, l.agent = nil, nil
 	}
 }
 
-// destroy removes everything of the lane.
-func (l *lane) destroy() {
+// Destroy removes everything of the lane.
+func (l *Lane) Destroy() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.destroyBox()
 	if l.dataDir != "" {
 		if err := os.RemoveAll(l.dataDir); err != nil {
-			l.r.log.Error("remove data directory", "dir", l.dataDir, "err", err)
+			l.env.Log.Error("remove data directory", "dir", l.dataDir, "err", err)
 		}
 	}
 }
 
 // writeFiles replaces the data directory's files with files. No process
 // of the lane runs meanwhile, and the directory is read-only inside.
-func (l *lane) writeFiles(files map[string]string) error {
+func (l *Lane) writeFiles(files map[string]string) error {
 	if err := l.ensureDataDir(); err != nil {
 		return err
 	}
@@ -184,7 +245,7 @@ const stdinFile = ".stdin"
 var stdinPath = oci.DataMountPoint + "/" + stdinFile
 
 // writeStdin replaces the stdin file of the data directory with input.
-func (l *lane) writeStdin(input string) error {
+func (l *Lane) writeStdin(input string) error {
 	if err := l.ensureDataDir(); err != nil {
 		return err
 	}
@@ -203,14 +264,14 @@ func (l *lane) writeStdin(input string) error {
 	return nil
 }
 
-// run runs one run in the lane.
-func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
+// Run runs one run in the lane.
+func (l *Lane) Run(ctx context.Context, in Input) (Outcome, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writeFiles(in.Files); err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
-	timeout, output := l.prog.lim.runTimeout, l.prog.lim.output
+	timeout, output := l.prog.Timeout, l.prog.Output
 	if in.Timeout > 0 {
 		timeout = in.Timeout
 	}
@@ -221,8 +282,8 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 		return l.runFresh(ctx, in, timeout, output)
 	}
 	if l.box == nil {
-		if err := l.startAgent(ctx); err != nil {
-			return Result{}, err
+		if err := l.Start(ctx); err != nil {
+			return Outcome{}, err
 		}
 	}
 	res, ownPeak, err := l.agentRun(ctx, in, timeout, output)
@@ -238,33 +299,31 @@ func (l *lane) run(ctx context.Context, in BatchRun) (Result, error) {
 
 // runFresh runs in a sandbox of its own, created for this run and removed
 // after it.
-func (l *lane) runFresh(ctx context.Context, in BatchRun, timeout time.Duration, output int) (Result, error) {
+func (l *Lane) runFresh(ctx context.Context, in Input, timeout time.Duration, output int) (Outcome, error) {
 	l.runs++
 	start := time.Now()
-	p, err := l.r.prepare(ctx, sandboxSpec{
-		id: l.id(), job: l.prog.id, lang: l.prog.lang, args: append(slices.Clone(l.prog.lang.Run), in.Args...),
-		cwd: "/tmp", jobDir: l.prog.dir, dataDir: l.dataDir, limits: l.limits(), timeout: timeout,
+	p, err := l.env.Sandboxes.Prepare(ctx, sandbox.Spec{
+		ID: l.id(), Job: l.prog.ID, Image: l.prog.Image, Args: append(slices.Clone(l.prog.Run), in.Args...),
+		Cwd: "/tmp", JobDir: l.prog.Dir, DataDir: l.dataDir, Limits: l.limits(), Timeout: timeout,
 	})
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
-	defer l.r.destroy(p)
-	p.setLimits(timeout, output)
-	x, err := l.r.run(ctx, p, in.Input)
+	defer l.env.Sandboxes.Destroy(p)
+	p.SetLimits(timeout, output)
+	x, err := l.env.Sandboxes.Run(ctx, p, in.Stdin)
 	if err != nil {
-		return Result{}, err
+		return Outcome{}, err
 	}
-	res := x.result()
-	res.ID, res.PrepareTime = p.id, time.Since(start)-x.elapsed
-	return res, nil
+	return Outcome{Execution: x, ID: p.ID(), PrepareTime: time.Since(start) - x.Elapsed}, nil
 }
 
 // runCommand is the language's run command as a process the lane agent
 // starts: without the init the command starts with (tini), since the
 // agent is PID 1 and reaps for it; a second tini would only warn that it
 // is not PID 1.
-func runCommand(lang Language) []string {
-	args := lang.Run
+func runCommand(run []string) []string {
+	args := run
 	if len(args) >= 2 && filepath.Base(args[0]) == "tini" && args[1] == "--" {
 		args = args[2:]
 	}
@@ -279,32 +338,32 @@ func runCommand(lang Language) []string {
 // ownPeak is false when the run's memory peak may include an earlier run's
 // (the kernel cannot reset a cgroup's peak): the lane's next run then needs
 // a sandbox of its own.
-func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration, output int) (_ Result, ownPeak bool, _ error) {
+func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, output int) (_ Outcome, ownPeak bool, _ error) {
 	p, agent := l.box, l.agent
 	// The run's stdin is a file in the lane's data directory, which the
 	// agent opens for it.
-	if err := l.writeStdin(in.Input); err != nil {
-		return Result{}, false, err
+	if err := l.writeStdin(in.Stdin); err != nil {
+		return Outcome{}, false, err
 	}
 	overflow := make(chan struct{})
 	var once sync.Once
 	onExceed := func() { once.Do(func() { close(overflow) }) }
-	stdout, stderr := newCapWriter(output, onExceed), newCapWriter(output, onExceed)
+	stdout, stderr := sandbox.NewCapWriter(output, onExceed), sandbox.NewCapWriter(output, onExceed)
 	defer agent.endRun()
 
 	l.runs++
-	before := cgroups.ReadStats(cgroups.Root, p.cgroup)
-	peak := cgroups.StartPeak(cgroups.Root, p.cgroup)
-	fail := func(err error) (Result, bool, error) {
+	before := cgroups.ReadStats(cgroups.Root, p.Cgroup())
+	peak := cgroups.StartPeak(cgroups.Root, p.Cgroup())
+	fail := func(err error) (Outcome, bool, error) {
 		peak.Read()
-		return Result{}, false, unavailable(err)
+		return Outcome{}, false, sandbox.Unavailable(err)
 	}
-	req := laneagent.Request{Args: append(runCommand(l.prog.lang), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
-	if err := agent.send(req, stdout, stderr, p.exitCh); err != nil {
+	req := laneagent.Request{Args: append(runCommand(l.prog.Run), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
+	if err := agent.send(req, stdout, stderr, p.Exit()); err != nil {
 		return fail(err)
 	}
 
-	x := &execution{}
+	x := &sandbox.Execution{}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var status laneagent.ExitStatus
@@ -319,12 +378,12 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 		gone = true
 	case <-agent.broken:
 		return fail(errors.New("lane agent: protocol error"))
-	case <-p.exitCh:
+	case <-p.Exit():
 		return fail(errors.New("lane agent exited during a run"))
 	}
 	// Every process of the run, the first one too when it still runs.
-	killErr := cgroups.KillExcept(cgroups.Root, p.cgroup, l.keep, 2*time.Second)
-	wait := time.NewTimer(cleanupTimeout)
+	killErr := cgroups.KillExcept(cgroups.Root, p.Cgroup(), l.keep, 2*time.Second)
+	wait := time.NewTimer(sandbox.CleanupTimeout)
 	defer wait.Stop()
 	if !exited {
 		var err error
@@ -338,38 +397,36 @@ func (l *lane) agentRun(ctx context.Context, in BatchRun, timeout time.Duration,
 	}
 	if killErr != nil {
 		peak.Read()
-		return Result{}, false, killErr
+		return Outcome{}, false, killErr
 	}
-	x.stats = cgroups.Diff(before, cgroups.ReadStats(cgroups.Root, p.cgroup))
-	x.stats.MemoryPeakBytes = peak.Read()
+	x.Stats = cgroups.Diff(before, cgroups.ReadStats(cgroups.Root, p.Cgroup()))
+	x.Stats.MemoryPeakBytes = peak.Read()
 	if gone {
-		return Result{}, false, context.Cause(ctx)
+		return Outcome{}, false, context.Cause(ctx)
 	}
 	// A run the timer caught, unless it had ended on its own in time and
 	// its exit was on its way.
 	killed := status.Status.Signaled() && status.Status.Signal() == syscall.SIGKILL
-	x.timedOut = timerFired && (killed || status.Elapsed > timeout)
-	x.elapsed = status.Elapsed
-	x.setExit(status.Code())
-	x.stdout, x.stdoutTruncated = stdout.Result()
-	x.stderr, x.stderrTruncated = stderr.Result()
-	res := x.result()
-	res.ID = p.id + "/run" + strconv.Itoa(l.runs)
-	return res, peak.Own(), nil
+	x.TimedOut = timerFired && (killed || status.Elapsed > timeout)
+	x.Elapsed = status.Elapsed
+	x.SetExit(status.Code())
+	x.Stdout, x.StdoutTruncated = stdout.Result()
+	x.Stderr, x.StderrTruncated = stderr.Result()
+	return Outcome{Execution: x, ID: p.ID() + "/run" + strconv.Itoa(l.runs)}, peak.Own(), nil
 }
 
 // awaitAgent waits, at most until deadline, for what the lane's agent
 // sends on c, as long as the agent lives and keeps to its protocol.
-func awaitAgent[T any](c <-chan T, agent *agentConn, p *prepared, deadline <-chan time.Time, late string) (T, error) {
+func awaitAgent[T any](c <-chan T, agent *agentConn, p *sandbox.Sandbox, deadline <-chan time.Time, late string) (T, error) {
 	var zero T
 	select {
 	case v := <-c:
 		return v, nil
 	case <-deadline:
-		return zero, fmt.Errorf("%s in %s", late, cleanupTimeout)
+		return zero, fmt.Errorf("%s in %s", late, sandbox.CleanupTimeout)
 	case <-agent.broken:
 		return zero, errors.New("lane agent: protocol error")
-	case <-p.exitCh:
+	case <-p.Exit():
 		return zero, errors.New("lane agent exited during a run")
 	}
 }
@@ -380,7 +437,7 @@ func awaitAgent[T any](c <-chan T, agent *agentConn, p *prepared, deadline <-cha
 // agent, or it would have failed). It reaches the sandbox's files
 // through its init's root, /proc/PID/root: no process of a run is alive to
 // race it, and os.RemoveAll does not follow symbolic links.
-func (l *lane) scrub() error {
+func (l *Lane) scrub() error {
 	root := fmt.Sprintf("/proc/%d/root", l.root)
 	for _, d := range scratchDirs {
 		dir := filepath.Join(root, d)

@@ -1,4 +1,4 @@
-package runner
+package language
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestDefaultLanguages(t *testing.T) {
-	l := DefaultLanguages()
+	l := Defaults()
 	if l["python"].Image != PythonImage || !l["python"].Prestart || l["cpp"].Image != CppImage || !l["cpp"].Compiled() {
 		t.Fatalf("got %+v", l)
 	}

@@ -1,4 +1,4 @@
-package runner
+package lane
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/laneagent"
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 )
@@ -25,12 +26,12 @@ const agentFile = ".lane"
 // agentPath is where a lane's sandbox sees its agent.
 var agentPath = oci.DataMountPoint + "/" + agentFile
 
-// installAgent copies the lane agent into the state directory, from where
+// InstallAgent copies the lane agent into the state directory, from where
 // every lane's data directory gets a hard link to it (the state directory
 // is a path containerd sees, in a pod too). It returns the copy's path.
-func installAgent(stateDir, src string) (string, error) {
+func InstallAgent(stateDir, src string) (string, error) {
 	dst := filepath.Join(stateDir, "codeexec-lane")
-	if err := copyExecutable(src, dst); err != nil {
+	if err := sandbox.CopyExecutable(src, dst); err != nil {
 		return "", fmt.Errorf("lane agent: %w", err)
 	}
 	return dst, nil
@@ -43,34 +44,10 @@ func linkAgent(agent, dataDir string) error {
 	if err := os.Link(agent, dst); err == nil {
 		return nil
 	}
-	if err := copyExecutable(agent, dst); err != nil {
+	if err := sandbox.CopyExecutable(agent, dst); err != nil {
 		return fmt.Errorf("link lane agent: %w", err)
 	}
 	return nil
-}
-
-// copyExecutable copies src to dst, mode 0755 whatever the umask, through
-// a temporary file renamed into place.
-func copyExecutable(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".new"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	err = errors.Join(err, out.Chmod(0o755), out.Close())
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // agentConn is the service's end of a lane agent's protocol: requests to
@@ -170,7 +147,7 @@ func (c *agentConn) send(req laneagent.Request, stdout, stderr io.Writer, agentG
 	written := make(chan error, 1)
 	// A write to a dead agent is released by the sandbox's teardown.
 	go func() { _, err := c.stdin.Write(b); written <- err }()
-	timeout := time.NewTimer(cleanupTimeout)
+	timeout := time.NewTimer(sandbox.CleanupTimeout)
 	defer timeout.Stop()
 	for {
 		select {
@@ -189,7 +166,7 @@ func (c *agentConn) send(req laneagent.Request, stdout, stderr io.Writer, agentG
 		case <-agentGone:
 			return errors.New("lane agent exited")
 		case <-timeout.C:
-			return fmt.Errorf("lane agent: no answer in %s", cleanupTimeout)
+			return fmt.Errorf("lane agent: no answer in %s", sandbox.CleanupTimeout)
 		}
 	}
 }

@@ -1,4 +1,8 @@
-package runner
+// Package language says how to build and run a program of each language:
+// the image, the source file's name, the compile and run commands, as the
+// embedded runtimes.json or an operator's runtimes file defines them. It
+// knows nothing of containerd or of how a sandbox is made.
+package language
 
 import (
 	"bytes"
@@ -40,23 +44,23 @@ func (l Language) Compiled() bool { return len(l.Compile) > 0 }
 //go:embed runtimes.json
 var defaultRuntimes []byte
 
-// DefaultLanguages returns the built-in languages (runtimes.json, embedded):
+// Defaults returns the built-in languages (runtimes.json, embedded):
 // Python 3 and C++17. Every command starts with tini as PID 1, which reaps
 // orphans and forwards signals, so the program gets ordinary signal
 // semantics (a PID 1 ignores signals it has no handler for) and a death by
 // signal N is reported as 128+N.
-func DefaultLanguages() map[string]Language {
+func Defaults() map[string]Language {
 	langs, err := parseLanguages(defaultRuntimes)
 	if err != nil {
-		panic("runner: embedded runtimes.json: " + err.Error())
+		panic("language: embedded runtimes.json: " + err.Error())
 	}
 	return langs
 }
 
-// LoadLanguages reads a runtimes file of the same shape as the embedded
+// Load reads a runtimes file of the same shape as the embedded
 // runtimes.json. Adding a language means a Dockerfile under sandbox/ and
 // an entry in such a file.
-func LoadLanguages(path string) (map[string]Language, error) {
+func Load(path string) (map[string]Language, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("runtimes file: %w", err)
@@ -74,6 +78,13 @@ var (
 	// "..", nothing a shell or the kernel would read specially.
 	sourceFileName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
 )
+
+// PlainName reports whether name is one plain path element, as a source
+// file's or a batch run's data file's name must be: no directories, no
+// "..", nothing a shell or the kernel would read specially.
+func PlainName(name string) bool {
+	return sourceFileName.MatchString(name) && !strings.Contains(name, "..")
+}
 
 func parseLanguages(b []byte) (map[string]Language, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -99,7 +110,7 @@ func parseLanguages(b []byte) (map[string]Language, error) {
 		if l.Image == "" {
 			bad("image is empty")
 		}
-		if !sourceFileName.MatchString(l.SourceFile) || strings.Contains(l.SourceFile, "..") {
+		if !PlainName(l.SourceFile) {
 			bad("source_file %q must be a plain file name (letters, digits, _ . -; no / or ..)", l.SourceFile)
 		}
 		if len(l.Run) == 0 || !strings.HasPrefix(l.Run[0], "/") {
