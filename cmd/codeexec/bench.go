@@ -52,6 +52,7 @@ func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&c.Binary, "binary", c.Binary, "codeexec binary the service instances run")
 	fs.StringVar(&c.Socket, "containerd-socket", c.Socket, "containerd's socket, for the instances and ctr; CODEEXEC_CONTAINERD_SOCKET sets the default")
 	fs.StringVar(&c.BaselineSocket, "baseline-socket", c.BaselineSocket, "containerd socket of the baseline stack (base-cold, base-warm: the service with runc there); CODEEXEC_BASELINE_SOCKET sets the default")
+	fs.StringVar(&c.BaselineBinary, "baseline-binary", c.BaselineBinary, "another codeexec build (an earlier commit's) for base-cold and base-warm, on --containerd-socket with the cold and warm flags: two builds side by side in one run (replaces --baseline-socket)")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "containerd namespace holding the images; the instances and ctr run there")
 	fs.Var(words{&c.ColdArgs}, "cold-args", "serve flags of the cold instance (space-separated)")
 	fs.Var(words{&c.WarmArgs}, "warm-args", "serve flags of the warm instance (space-separated); a build without the warm pool needs --cold-args= --warm-args=")

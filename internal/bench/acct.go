@@ -9,16 +9,6 @@ import (
 	"syscall"
 )
 
-// CommandCPU is what the processes of one command name that exited during a
-// throughput measurement cost, per correct run, from the kernel's process
-// accounting. Short-lived processes (runc, shims starting, the programs)
-// leave no other trace of their CPU time.
-type CommandCPU struct {
-	Command   string  `json:"command"`
-	Processes float64 `json:"processes_per_run"`
-	CPUMS     float64 `json:"cpu_ms_per_run"`
-}
-
 // accounting is the kernel's process accounting (acct(2)) turned on into a
 // file of the benchmark's own for one measurement. It sees every process of
 // the machine that exits meanwhile, in any container.

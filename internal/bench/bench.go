@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,10 +108,14 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 		return nil, err
 	}
 	for _, m := range methods {
-		if s, ok := m.(*service); ok && s.name == MethodWarm && c.JudgeRounds > 0 && c.JudgeTests > 0 {
-			if r.Judge, err = measureJudge(ctx, s, judgeLanguages(programs), c.JudgeTests, c.JudgeRounds, log); err != nil {
+		s, ok := m.(*service)
+		measured := s != nil && (s.name == MethodWarm || s.name == MethodBaseWarm && c.BaselineBinary != "")
+		if ok && measured && c.JudgeRounds > 0 && c.JudgeTests > 0 {
+			judged, err := measureJudge(ctx, s, judgeLanguages(programs), c.JudgeTests, c.JudgeRounds, log)
+			if err != nil {
 				return nil, err
 			}
+			r.Judge = append(r.Judge, judged...)
 		}
 	}
 	for _, m := range methods {
@@ -131,7 +136,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 			r.Notes = append(r.Notes, fmt.Sprintf("the %s instance left %d things behind after it stopped (see results.json)", in.cfg.name, len(left)))
 		}
 	}
-	r.finish()
+	r.Finish()
 	r.Notes = append(r.Notes, c.notes(r)...)
 	return r, stopErr
 }
@@ -149,8 +154,10 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 		if name == MethodWarm || name == MethodBaseWarm {
 			args = append(slices.Clone(c.ServeArgs), c.WarmArgs...)
 		}
-		socket := c.Socket
-		if name == MethodBaseCold || name == MethodBaseWarm {
+		socket, binary := c.Socket, c.Binary
+		if (name == MethodBaseCold || name == MethodBaseWarm) && c.BaselineBinary != "" {
+			binary = c.BaselineBinary
+		} else if name == MethodBaseCold || name == MethodBaseWarm {
 			if c.BaselineSocket == "" {
 				return nil, "no baseline containerd (--baseline-socket; `make bench` starts one)", nil
 			}
@@ -160,7 +167,7 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 			args = append(args, "--oci-runtime", "runc", "--shared-rootfs=false")
 		}
 		in, err := startInstance(ctx, instanceConfig{
-			name: name, binary: c.Binary, socket: socket, namespace: c.Namespace,
+			name: name, binary: binary, socket: socket, namespace: c.Namespace,
 			stateDir: filepath.Join(work, "state-"+name),
 			args:     args,
 			logPath:  filepath.Join(logDir, "service-"+name+".log"),
@@ -191,14 +198,17 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 func (c Config) notes(r *Report) []string {
 	var notes []string
 	if slices.Contains(r.Methods, MethodCold) && slices.Contains(r.Methods, MethodWarm) && slices.Equal(c.ColdArgs, c.WarmArgs) {
-		notes = append(notes, fmt.Sprintf("the cold and warm instances were started with the same flags (%s), so their columns measure one configuration, not cold against warm", orDash(strings.Join(c.WarmArgs, " "))))
+		notes = append(notes, fmt.Sprintf("the cold and warm instances were started with the same flags (%s), so their columns measure one configuration, not cold against warm", cmp.Or(strings.Join(c.WarmArgs, " "), "-")))
 	}
 	if r.Settings.BarePCH && includesStdcpp(r.Programs) {
 		notes = append(notes, "bare C++ compiles with a <bits/stdc++.h> precompiled at start for -O2 -std=c++17, as the cpp image ships one")
 	}
-	if slices.Contains(r.Methods, MethodBaseCold) || slices.Contains(r.Methods, MethodBaseWarm) {
+	if c.BaselineBinary != "" && (slices.Contains(r.Methods, MethodBaseCold) || slices.Contains(r.Methods, MethodBaseWarm)) {
+		notes = append(notes, fmt.Sprintf("base-cold and base-warm are another build of codeexec (%s) on the same stack and with the same flags as cold and warm (%s): the two builds side by side in one run",
+			c.BaselineBinary, c.Binary))
+	} else if slices.Contains(r.Methods, MethodBaseCold) || slices.Contains(r.Methods, MethodBaseWarm) {
 		notes = append(notes, fmt.Sprintf("base-cold and base-warm are the same service on the baseline stack, containerd %s with runc %s and a snapshot view per sandbox (--oci-runtime runc --shared-rootfs=false), as before issue 11; cold and warm run on containerd %s with the OCI runtime the service chose (crun where it works; its log says which), a shared root per image and shim hosts",
-			orDash(r.Machine.BaselineContainerd), orDash(r.Machine.Runc), orDash(r.Machine.Containerd)))
+			cmp.Or(r.Machine.BaselineContainerd, "-"), cmp.Or(r.Machine.Runc, "-"), cmp.Or(r.Machine.Containerd, "-")))
 	}
 	if slices.Contains(r.Methods, MethodCtr) {
 		notes = append(notes, "ctr 1.6 has no --user and no pids limit: ctr runs as the image's user (10001:10001) with no pids limit")

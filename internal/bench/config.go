@@ -47,6 +47,11 @@ type Config struct {
 	// BaselineSocket is the baseline stack's containerd (MethodBaseCold,
 	// MethodBaseWarm), whose instances run with runc; none when empty.
 	BaselineSocket string
+	// BaselineBinary, when set, makes base-cold and base-warm another
+	// build of codeexec (an earlier commit's) on this stack, Socket, with
+	// the same flags as cold and warm: the two builds measured side by side
+	// in one run. It replaces BaselineSocket.
+	BaselineBinary string
 	Namespace      string   // containerd namespace holding the images
 	ColdArgs       []string // serve flags of the cold instance only
 	WarmArgs       []string // serve flags of the warm instance only

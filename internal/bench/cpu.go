@@ -14,20 +14,6 @@ import (
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
-// CPUPerRun is where the machine's CPU time went during one throughput
-// measurement, in milliseconds per correct run. It is the profile that
-// explains a throughput: with every core busy, throughput is at most
-// cores × 1000 / TotalMS runs per second.
-type CPUPerRun struct {
-	TotalMS      float64 `json:"total_ms"`      // every CPU of the machine, from /proc/stat
-	SandboxesMS  float64 `json:"sandboxes_ms"`  // the containers' cgroups: the programs, their runtime, tini, runc's in-container setup
-	ServiceMS    float64 `json:"service_ms"`    // the codeexec instance serving the method
-	ContainerdMS float64 `json:"containerd_ms"` // containerd daemons
-	ClientMS     float64 `json:"client_ms"`     // the benchmark itself, and what it runs directly (bare programs, ctr, docker clients)
-	OtherMS      float64 `json:"other_ms"`      // the rest: shims, runc, the kernel's own threads, other processes
-	BusyCores    float64 `json:"busy_cores"`    // average cores busy during the measurement
-}
-
 // cpuSample is cumulative CPU time at one moment, by who spent it.
 type cpuSample struct {
 	at                                    time.Time

@@ -9,23 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-)
 
-// JudgeResult compares, for one language, one POST /judge request of
-// Tests a+b tests with Tests POST /run requests of the same programs and
-// inputs sent by one client one after the other, against the same warm
-// instance, alternating round by round.
-type JudgeResult struct {
-	Language string    `json:"language"`
-	Tests    int       `json:"tests"`
-	JudgeMS  []float64 `json:"judge_ms"` // wall time of each /judge request
-	RunsMS   []float64 `json:"runs_ms"`  // wall time of each round of /run requests
-	// Machine CPU per test (every process on the machine), median of the rounds.
-	JudgeCPUMSPerTest float64 `json:"judge_machine_cpu_ms_per_test"`
-	RunCPUMSPerTest   float64 `json:"run_machine_cpu_ms_per_test"`
-	CompileMS         float64 `json:"compile_ms"` // the /judge request's own compile, median
-	Speedup           float64 `json:"speedup"`    // median /run round over median /judge request
-}
+	"github.com/codeexec/codeexec/internal/bench/report"
+)
 
 // judgePrograms are the a+b programs the judge measurement uses.
 var judgePrograms = map[string]string{
@@ -47,7 +33,7 @@ func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds
 	}
 	var out []JudgeResult
 	for _, lang := range langs {
-		res := JudgeResult{Language: lang, Tests: tests}
+		res := JudgeResult{Method: s.name, Language: lang, Tests: tests}
 		var judgeCPU, runCPU, compile []float64
 		for round := range rounds {
 			log.Info("judge measurement", "language", lang, "round", round+1)
@@ -87,9 +73,9 @@ func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds
 			res.RunsMS = append(res.RunsMS, millis(time.Since(start)))
 			runCPU = append(runCPU, millis(machineBusy()-busy)/float64(tests))
 		}
-		res.JudgeCPUMSPerTest, res.RunCPUMSPerTest, res.CompileMS = median(judgeCPU), median(runCPU), median(compile)
-		if j := median(res.JudgeMS); j > 0 {
-			res.Speedup = median(res.RunsMS) / j
+		res.JudgeCPUMSPerTest, res.RunCPUMSPerTest, res.CompileMS = report.Median(judgeCPU), report.Median(runCPU), report.Median(compile)
+		if j := report.Median(res.JudgeMS); j > 0 {
+			res.Speedup = report.Median(res.RunsMS) / j
 		}
 		out = append(out, res)
 	}
@@ -97,9 +83,6 @@ func measureJudge(ctx context.Context, s *service, langs []string, tests, rounds
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// median of xs (Summarize's p50); 0 for none.
-func median(xs []float64) float64 { return Summarize(xs).P50 }
 
 // postJSON posts body as JSON and decodes a 200 answer into out.
 func postJSON(ctx context.Context, client *http.Client, url string, body, out any) error {

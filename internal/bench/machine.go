@@ -3,31 +3,12 @@ package bench
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// Machine describes the host a report was measured on. A figure that could
-// not be found is empty.
-type Machine struct {
-	CPU         string `json:"cpu"`
-	Cores       int    `json:"cores"`
-	MemoryBytes int64  `json:"memory_bytes"`
-	OS          string `json:"os"`
-	Kernel      string `json:"kernel"`
-	Containerd  string `json:"containerd"`
-	// BaselineContainerd is the version of the baseline stack's daemon
-	// (Config.BaselineSocket), when there is one.
-	BaselineContainerd string `json:"baseline_containerd,omitempty"`
-	Runc               string `json:"runc"`
-	Crun               string `json:"crun,omitempty"`
-	Docker             string `json:"docker,omitempty"`
-	Go                 string `json:"go"`
-}
 
 // describeMachine reads /proc and /etc/os-release and asks ctr (for the
 // daemon's version, not the client's), runc and, when docker is set, the
@@ -61,11 +42,6 @@ func describeMachine(ctx context.Context, ctrBin, socket, baselineSocket, docker
 		}
 	}
 	return m
-}
-
-// short is a one-line description for the report's first sentence.
-func (m Machine) short() string {
-	return fmt.Sprintf("%s, %d cores, %.1f GiB, kernel %s", orDash(m.CPU), m.Cores, float64(m.MemoryBytes)/(1<<30), orDash(m.Kernel))
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo.

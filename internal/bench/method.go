@@ -8,27 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// Names of the methods, in the order the report lists them.
-const (
-	MethodBare   = "bare"
-	MethodCold   = "cold"
-	MethodWarm   = "warm"
-	MethodCtr    = "ctr"
-	MethodDocker = "docker"
-	// The same service on the baseline stack (Config.BaselineSocket):
-	// containerd 1.6 with runc and a snapshot view per sandbox, as the
-	// service ran before issue 11, measured side by side with the current
-	// one.
-	MethodBaseCold = "base-cold"
-	MethodBaseWarm = "base-warm"
+	"github.com/codeexec/codeexec/internal/bench/report"
 )
 
 // AllMethods lists every method, in report order.
-func AllMethods() []string {
-	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodCtr, MethodDocker}
-}
+func AllMethods() []string { return report.AllMethods() }
 
 // Method runs a program one way. Run must be safe for concurrent use.
 type Method interface {

@@ -1,15 +1,5 @@
 package bench
 
-// Program is one benchmark program: what to send to POST /run and the exact
-// stdout a correct run prints.
-type Program struct {
-	Name     string `json:"name"`
-	Language string `json:"language"` // as POST /run names it: "python" or "cpp"
-	Code     string `json:"code"`
-	Input    string `json:"input,omitempty"`
-	Want     string `json:"want"`
-}
-
 // Programs returns the three benchmark programs: Python hello world, C++
 // hello world, and a C++ program that includes <bits/stdc++.h> and adds two
 // numbers from stdin (the typical shape of a contest solution).

@@ -24,7 +24,7 @@ func measureLatency(ctx context.Context, r *Report, programs []Program, methods 
 				if !supports(m, p) {
 					continue
 				}
-				res := r.result(p.Name, m.Name())
+				res := r.Result(p.Name, m.Name())
 				if gap > 0 {
 					// The machine settles (teardown, pool refill) before
 					// each run: a single request on an idle machine.
@@ -36,7 +36,7 @@ func measureLatency(ctx context.Context, r *Report, programs []Program, methods 
 				}
 				o := runOnce(ctx, m, p, timeout)
 				if err := check(p, o); err != nil {
-					res.addError(err, warm)
+					res.AddError(err, warm)
 					log.Debug("run failed", "program", p.Name, "method", m.Name(), "err", err)
 					continue
 				}

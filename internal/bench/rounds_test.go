@@ -77,7 +77,7 @@ func TestMeasureLatency(t *testing.T) {
 		if err := measureLatency(context.Background(), r, r.Programs, []Method{wrong}, 1, 3, time.Second, 0, quiet); err != nil {
 			t.Fatal(err)
 		}
-		res := r.result("p", "wrong")
+		res := r.Result("p", "wrong")
 		if len(res.Samples) != 0 || res.Errors != 3 || res.WarmupErrors != 1 || len(res.ErrorExamples) == 0 {
 			t.Errorf("samples %d errors %d warm-up errors %d examples %v", len(res.Samples), res.Errors, res.WarmupErrors, res.ErrorExamples)
 		}

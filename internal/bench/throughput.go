@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/bench/report"
 )
 
 // measureThroughputs measures the throughput of every (program, method) at
@@ -16,7 +18,7 @@ import (
 func measureThroughputs(ctx context.Context, r *Report, programs []Program, methods []Method, c Config, work string, log *slog.Logger) error {
 	for _, p := range programs {
 		for _, m := range methods {
-			res := r.result(p.Name, m.Name())
+			res := r.Result(p.Name, m.Name())
 			if res == nil {
 				continue // m cannot run p
 			}
@@ -46,7 +48,7 @@ func measureThroughputs(ctx context.Context, r *Report, programs []Program, meth
 				}
 				res.Throughput = append(res.Throughput, t)
 				for _, err := range failures {
-					if len(res.ErrorExamples) < maxErrorExamples {
+					if len(res.ErrorExamples) < report.MaxErrorExamples {
 						res.ErrorExamples = append(res.ErrorExamples, err.Error())
 					}
 				}

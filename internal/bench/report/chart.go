@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"fmt"
@@ -46,7 +46,7 @@ func (r *Report) programPlot(program string) *plot.Plot {
 	var series [3]plotter.Values
 	lo, hi := math.Inf(1), 0.0
 	for _, m := range r.Methods {
-		res := r.result(program, m)
+		res := r.Result(program, m)
 		if res == nil || res.Latency.N == 0 {
 			continue
 		}

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"fmt"
@@ -35,7 +35,7 @@ func (r *Report) Table() string {
 	row(sep)
 	for _, p := range r.Programs {
 		for _, m := range r.Methods {
-			res := r.result(p.Name, m)
+			res := r.Result(p.Name, m)
 			if res == nil {
 				continue
 			}
@@ -154,10 +154,10 @@ func (r *Report) Markdown() string {
 	}
 	if len(r.Judge) > 0 {
 		b.WriteString("\n## Judging: one POST /judge against one POST /run per test\n\n")
-		b.WriteString("On the warm instance, per language: one `/judge` request of a+b tests, then as many `/run` requests of the same program and inputs sent one after the other by one client, alternating round by round. Wall times are medians of the rounds; machine CPU is every process's, per test.\n\n")
-		b.WriteString("| language | tests | /judge wall ms | of it compile ms | /run × tests wall ms | speed-up | machine CPU ms per test, /judge | per /run |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("On the warm instance (and base-warm when it is another build), per language: one `/judge` request of a+b tests, then as many `/run` requests of the same program and inputs sent one after the other by one client, alternating round by round. Wall times are medians of the rounds; machine CPU is every process's, per test.\n\n")
+		b.WriteString("| instance | language | tests | /judge wall ms | of it compile ms | /run × tests wall ms | speed-up | machine CPU ms per test, /judge | per /run |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, j := range r.Judge {
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.0f | %.1f× | %.1f | %.1f |\n", j.Language, j.Tests, median(j.JudgeMS), j.CompileMS, median(j.RunsMS), j.Speedup, j.JudgeCPUMSPerTest, j.RunCPUMSPerTest)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %.0f | %.1f× | %.1f | %.1f |\n", orDash(j.Method), j.Language, j.Tests, Median(j.JudgeMS), j.CompileMS, Median(j.RunsMS), j.Speedup, j.JudgeCPUMSPerTest, j.RunCPUMSPerTest)
 		}
 	}
 	b.WriteString("\n## Machine\n\n| | |\n|---|---|\n")

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"encoding/json"
@@ -72,11 +72,11 @@ type Throughput struct {
 	Processes []CommandCPU `json:"processes,omitempty"`
 }
 
-// maxErrorExamples caps the error messages a Result keeps.
-const maxErrorExamples = 5
+// MaxErrorExamples caps the error messages a Result keeps.
+const MaxErrorExamples = 5
 
-// result returns the Result of (program, method), or nil.
-func (r *Report) result(program, method string) *Result {
+// Result returns the Result of (program, method), or nil.
+func (r *Report) Result(program, method string) *Result {
 	for _, res := range r.Results {
 		if res.Program == program && res.Method == method {
 			return res
@@ -85,14 +85,14 @@ func (r *Report) result(program, method string) *Result {
 	return nil
 }
 
-// addError counts err and keeps its message if few are kept so far.
-func (res *Result) addError(err error, warmup bool) {
+// AddError counts err and keeps its message if few are kept so far.
+func (res *Result) AddError(err error, warmup bool) {
 	if warmup {
 		res.WarmupErrors++
 	} else {
 		res.Errors++
 	}
-	if len(res.ErrorExamples) < maxErrorExamples {
+	if len(res.ErrorExamples) < MaxErrorExamples {
 		res.ErrorExamples = append(res.ErrorExamples, err.Error())
 	}
 }
@@ -103,7 +103,7 @@ func (r *Report) throughputs() iter.Seq2[*Result, *Throughput] {
 	return func(yield func(*Result, *Throughput) bool) {
 		for _, p := range r.Programs {
 			for _, m := range r.Methods {
-				res := r.result(p.Name, m)
+				res := r.Result(p.Name, m)
 				if res == nil {
 					continue
 				}
@@ -127,9 +127,9 @@ func (res *Result) throughputAt(c int) *Throughput {
 	return nil
 }
 
-// finish computes every Result's latency figures and its ratios to the warm
+// Finish computes every Result's latency figures and its ratios to the warm
 // and docker p50 of the same program.
-func (r *Report) finish() {
+func (r *Report) Finish() {
 	for _, res := range r.Results {
 		ms := make([]float64, len(res.Samples))
 		for i, s := range res.Samples {
@@ -138,7 +138,7 @@ func (r *Report) finish() {
 		res.Latency = Summarize(ms)
 	}
 	ratio := func(res *Result, method string) *float64 {
-		base := r.result(res.Program, method)
+		base := r.Result(res.Program, method)
 		if base == nil || base.Latency.N == 0 || res.Latency.N == 0 || base.Latency.P50 <= 0 {
 			return nil
 		}

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"math"
@@ -53,3 +53,6 @@ func Percentile(sorted []float64, p float64) float64 {
 	hi := int(math.Ceil(rank))
 	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
 }
+
+// Median of xs (Summarize's p50); 0 for none.
+func Median(xs []float64) float64 { return Summarize(xs).P50 }

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ func testReport(t *testing.T, withDocker bool) *Report {
 			&Result{Program: "python-hello", Method: MethodDocker, Samples: samples(400, 480, 500)},
 			&Result{Program: "cpp-hello", Method: MethodDocker, Samples: samples(900)})
 	}
-	r.finish()
+	r.Finish()
 	return r
 }
 
@@ -117,10 +117,10 @@ func TestReportJSONKeepsEverySample(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(back.result("python-hello", MethodWarm).Samples); got != 3 {
+	if got := len(back.Result("python-hello", MethodWarm).Samples); got != 3 {
 		t.Errorf("warm samples after a round trip: %d, want 3", got)
 	}
-	if back.result("cpp-hello", MethodWarm).RatioToWarm != nil {
+	if back.Result("cpp-hello", MethodWarm).RatioToWarm != nil {
 		t.Error("a result without samples has a ratio")
 	}
 }

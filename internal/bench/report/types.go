@@ -1,0 +1,97 @@
+package report
+
+import "fmt"
+
+// Program is one benchmark program: what to send to POST /run and the exact
+// stdout a correct run prints.
+type Program struct {
+	Name     string `json:"name"`
+	Language string `json:"language"` // as POST /run names it: "python" or "cpp"
+	Code     string `json:"code"`
+	Input    string `json:"input,omitempty"`
+	Want     string `json:"want"`
+}
+
+// Machine describes the host a report was measured on. A figure that could
+// not be found is empty.
+type Machine struct {
+	CPU         string `json:"cpu"`
+	Cores       int    `json:"cores"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	OS          string `json:"os"`
+	Kernel      string `json:"kernel"`
+	Containerd  string `json:"containerd"`
+	// BaselineContainerd is the version of the baseline stack's daemon
+	// (Config.BaselineSocket), when there is one.
+	BaselineContainerd string `json:"baseline_containerd,omitempty"`
+	Runc               string `json:"runc"`
+	Crun               string `json:"crun,omitempty"`
+	Docker             string `json:"docker,omitempty"`
+	Go                 string `json:"go"`
+}
+
+// short is a one-line description for the report's first sentence.
+func (m Machine) short() string {
+	return fmt.Sprintf("%s, %d cores, %.1f GiB, kernel %s", orDash(m.CPU), m.Cores, float64(m.MemoryBytes)/(1<<30), orDash(m.Kernel))
+}
+
+// CPUPerRun is where the machine's CPU time went during one throughput
+// measurement, in milliseconds per correct run. It is the profile that
+// explains a throughput: with every core busy, throughput is at most
+// cores × 1000 / TotalMS runs per second.
+type CPUPerRun struct {
+	TotalMS      float64 `json:"total_ms"`      // every CPU of the machine, from /proc/stat
+	SandboxesMS  float64 `json:"sandboxes_ms"`  // the containers' cgroups: the programs, their runtime, tini, runc's in-container setup
+	ServiceMS    float64 `json:"service_ms"`    // the codeexec instance serving the method
+	ContainerdMS float64 `json:"containerd_ms"` // containerd daemons
+	ClientMS     float64 `json:"client_ms"`     // the benchmark itself, and what it runs directly (bare programs, ctr, docker clients)
+	OtherMS      float64 `json:"other_ms"`      // the rest: shims, runc, the kernel's own threads, other processes
+	BusyCores    float64 `json:"busy_cores"`    // average cores busy during the measurement
+}
+
+// CommandCPU is what the processes of one command name that exited during a
+// throughput measurement cost, per correct run, from the kernel's process
+// accounting. Short-lived processes (runc, shims starting, the programs)
+// leave no other trace of their CPU time.
+type CommandCPU struct {
+	Command   string  `json:"command"`
+	Processes float64 `json:"processes_per_run"`
+	CPUMS     float64 `json:"cpu_ms_per_run"`
+}
+
+// JudgeResult compares, for one language, one POST /judge request of
+// Tests a+b tests with Tests POST /run requests of the same programs and
+// inputs sent by one client one after the other, against the same warm
+// instance, alternating round by round.
+type JudgeResult struct {
+	Method   string    `json:"method,omitempty"` // the instance measured: warm, or base-warm for another build
+	Language string    `json:"language"`
+	Tests    int       `json:"tests"`
+	JudgeMS  []float64 `json:"judge_ms"` // wall time of each /judge request
+	RunsMS   []float64 `json:"runs_ms"`  // wall time of each round of /run requests
+	// Machine CPU per test (every process on the machine), median of the rounds.
+	JudgeCPUMSPerTest float64 `json:"judge_machine_cpu_ms_per_test"`
+	RunCPUMSPerTest   float64 `json:"run_machine_cpu_ms_per_test"`
+	CompileMS         float64 `json:"compile_ms"` // the /judge request's own compile, median
+	Speedup           float64 `json:"speedup"`    // median /run round over median /judge request
+}
+
+// Names of the methods, in the order the report lists them.
+const (
+	MethodBare   = "bare"
+	MethodCold   = "cold"
+	MethodWarm   = "warm"
+	MethodCtr    = "ctr"
+	MethodDocker = "docker"
+	// The same service on the baseline stack (Config.BaselineSocket):
+	// containerd 1.6 with runc and a snapshot view per sandbox, as the
+	// service ran before issue 11, measured side by side with the current
+	// one.
+	MethodBaseCold = "base-cold"
+	MethodBaseWarm = "base-warm"
+)
+
+// AllMethods lists every method, in report order.
+func AllMethods() []string {
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodCtr, MethodDocker}
+}
