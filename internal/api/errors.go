@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/api/jsonbody"
+	"github.com/codeexec/codeexec/internal/api/metrics"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -17,15 +19,12 @@ import (
 // it must say what to change. statusOf is the only place that turns a kind
 // into a status code.
 type (
-	invalidError   string // the request is malformed or fails validation: 400
-	tooLargeError  string // the body, code or input is over its limit: 413
-	mediaTypeError string // the body is not declared as JSON: 415
-	rateLimitError string // the client address used up its rate limit: 429
+	invalidError   = jsonbody.Invalid   // the request is malformed or fails validation: 400
+	tooLargeError  = jsonbody.TooLarge  // the body, code or input is over its limit: 413
+	mediaTypeError = jsonbody.MediaType // the body is not declared as JSON: 415
+	rateLimitError string               // the client address used up its rate limit: 429
 )
 
-func (e invalidError) Error() string   { return string(e) }
-func (e tooLargeError) Error() string  { return string(e) }
-func (e mediaTypeError) Error() string { return string(e) }
 func (e rateLimitError) Error() string { return string(e) }
 
 // languageError reports a language this service does not run. It matches
@@ -141,4 +140,27 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 // needs.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// errorReason is the label under which metrics counts a request the runner
+// refused or failed, or "" for one that is not the service's failure (the
+// client went away, or named an unknown language).
+func errorReason(err error) string {
+	switch {
+	case errors.Is(err, runner.ErrUnavailable):
+		return metrics.ReasonUnavailable
+	case errors.Is(err, runner.ErrBusy):
+		return metrics.ReasonBusy
+	case errors.Is(err, errClientGone), errors.Is(err, runner.ErrUnknownLanguage):
+		return ""
+	default:
+		return metrics.ReasonInternal
+	}
+}
+
+// observeError counts err in the metrics (errorReason).
+func (h *handler) observeError(err error) {
+	if reason := errorReason(err); reason != "" {
+		h.metrics.ObserveError(reason)
+	}
 }

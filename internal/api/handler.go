@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/codeexec/codeexec/internal/api/metrics"
 	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
 )
@@ -48,7 +49,7 @@ type handler struct {
 	languages []string          // cfg.Languages, sorted, for messages
 	allow     map[string]string // route path → Allow header value
 	log       *slog.Logger
-	metrics   *metrics
+	metrics   *metrics.Metrics
 	trusted   []netip.Prefix
 }
 
@@ -72,7 +73,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 		log:       log,
 	}
 	h.cfg.Languages = h.languages
-	h.metrics = newMetrics(r, h.languages)
+	h.metrics = metrics.New(r, h.languages)
 	for _, p := range cfg.TrustedProxies {
 		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
 	}
@@ -86,7 +87,7 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 
 	mux.Get("/healthz", h.healthz)
 	mux.Get("/readyz", h.readyz)
-	mux.Method(http.MethodGet, "/metrics", h.metrics.handler())
+	mux.Method(http.MethodGet, "/metrics", h.metrics.Handler())
 	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
 	mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/run", h.run)
 	if _, ok := r.(judge.Sandboxes); ok {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/codeexec/codeexec/internal/api/jsonbody"
 	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
 )
@@ -91,7 +92,7 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in *judgeRequest
-	if err := decodeBody(w, r, h.cfg.MaxJudgeBodyBytes, &in, judgeFields); err != nil {
+	if err := jsonbody.Decode(w, r, h.cfg.MaxJudgeBodyBytes, &in, judgeFields); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -131,12 +132,12 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 		} else {
 			err = h.runError(r.Context(), runner.Request{Language: req.Language}, judgeInvalid(err))
 		}
-		h.metrics.observeError(err)
+		h.observeError(err)
 		h.writeError(w, r, err)
 		return
 	}
 	resp := newJudgeResponse(uuid.NewString(), res)
-	h.metrics.observeJudge(req.Language, res)
+	h.metrics.ObserveJudge(req.Language, res)
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "judge",
 		slog.String("id", resp.ID), slog.String("language", req.Language), slog.String("verdict", string(res.Verdict)),
 		slog.Int("passed", res.Passed), slog.Int("total", res.Total),
@@ -215,7 +216,7 @@ func (h *handler) validateJudge(in *judgeRequest) (judge.Request, error) {
 		req.Tests = append(req.Tests, test)
 	}
 	if data > h.cfg.MaxTestDataBytes {
-		return req, tooLargeError(fmt.Sprintf("the tests' inputs and expected outputs are %d bytes; the limit is %s", data, formatBytes(int64(h.cfg.MaxTestDataBytes))))
+		return req, tooLargeError(fmt.Sprintf("the tests' inputs and expected outputs are %d bytes; the limit is %s", data, jsonbody.FormatBytes(int64(h.cfg.MaxTestDataBytes))))
 	}
 	if c := in.Compare; c != nil {
 		if in.Checker != nil {

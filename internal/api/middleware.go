@@ -155,7 +155,7 @@ func (h *handler) rateKey(r *http.Request) (string, error) {
 // rateLimited answers a request over the limit. httprate has already set
 // Retry-After and the X-RateLimit headers.
 func (h *handler) rateLimited(w http.ResponseWriter, r *http.Request) {
-	h.metrics.rateLimited.Inc()
+	h.metrics.RateLimited()
 	msg := fmt.Sprintf("rate limit exceeded: at most %d requests per %s from one address", h.cfg.RateLimit, shortDuration(h.cfg.RateWindow))
 	if s := w.Header().Get("Retry-After"); s != "" {
 		msg += "; retry after " + s + " seconds"

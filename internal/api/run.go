@@ -24,11 +24,11 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	res, err := h.runner.Run(r.Context(), req)
 	if err != nil {
 		err = h.runError(r.Context(), req, err)
-		h.metrics.observeError(err)
+		h.observeError(err)
 		h.writeError(w, r, err)
 		return
 	}
-	h.metrics.observeRun(req.Language, res)
+	h.metrics.ObserveRun(req.Language, res)
 
 	resp := newRunResponse(res)
 	h.logRun(r, req, resp)

@@ -1,7 +1,11 @@
-package api
+// Package metrics holds the service's Prometheus metrics, on a registry of
+// their own (no package globals): runs and their phases, judged
+// submissions and their tests, refused requests by reason, and, read at
+// scrape time, the runner's load and where it learnt its programs' exits.
+// It knows nothing of HTTP routing or of how a request is validated.
+package metrics
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,9 +30,9 @@ type ExitSourcer interface {
 	ExitSources() map[string]int64
 }
 
-// metrics are the service's Prometheus metrics, on a registry of their own
-// (no package globals), served at GET /metrics.
-type metrics struct {
+// Metrics are the service's Prometheus metrics, served at GET /metrics
+// (Handler).
+type Metrics struct {
 	reg         *prometheus.Registry
 	runs        *prometheus.CounterVec
 	phase       *prometheus.HistogramVec
@@ -38,8 +42,11 @@ type metrics struct {
 	tests       *prometheus.CounterVec
 }
 
-func newMetrics(r Runner, languages []string) *metrics {
-	m := &metrics{
+// New registers the metrics. A runner that implements Gauges or
+// ExitSourcer has those figures read at every scrape; languages are the
+// pool gauges' labels.
+func New(r any, languages []string) *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "codeexec_runs_total", Help: "Runs that reached a sandbox, by language and status.",
@@ -64,7 +71,7 @@ func newMetrics(r Runner, languages []string) *metrics {
 	}
 	m.reg.MustRegister(m.runs, m.phase, m.errors, m.rateLimited, m.verdicts, m.tests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, reason := range []string{"containerd_unavailable", "busy", "internal"} {
+	for _, reason := range []string{ReasonUnavailable, ReasonBusy, ReasonInternal} {
 		m.errors.WithLabelValues(reason)
 	}
 	if g, ok := r.(Gauges); ok {
@@ -92,12 +99,13 @@ func newMetrics(r Runner, languages []string) *metrics {
 	return m
 }
 
-func (m *metrics) handler() http.Handler {
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// observeRun records a run that reached a sandbox.
-func (m *metrics) observeRun(lang string, res runner.Result) {
+// ObserveRun records a run that reached a sandbox.
+func (m *Metrics) ObserveRun(lang string, res runner.Result) {
 	m.runs.WithLabelValues(lang, string(res.Status)).Inc()
 	m.phase.WithLabelValues(lang, "queue").Observe(res.QueueTime.Seconds())
 	if res.PrepareTime > 0 {
@@ -111,8 +119,8 @@ func (m *metrics) observeRun(lang string, res runner.Result) {
 	}
 }
 
-// observeJudge records a judged submission.
-func (m *metrics) observeJudge(lang string, res judge.Result) {
+// ObserveJudge records a judged submission.
+func (m *Metrics) ObserveJudge(lang string, res judge.Result) {
 	m.verdicts.WithLabelValues(lang, string(res.Verdict)).Inc()
 	for _, t := range res.Tests {
 		m.tests.WithLabelValues(lang, string(t.Status)).Inc()
@@ -122,15 +130,19 @@ func (m *metrics) observeJudge(lang string, res judge.Result) {
 	}
 }
 
-// observeError records a request the runner refused or failed.
-func (m *metrics) observeError(err error) {
-	switch {
-	case errors.Is(err, runner.ErrUnavailable):
-		m.errors.WithLabelValues("containerd_unavailable").Inc()
-	case errors.Is(err, runner.ErrBusy):
-		m.errors.WithLabelValues("busy").Inc()
-	case errors.Is(err, errClientGone), errors.Is(err, runner.ErrUnknownLanguage):
-	default:
-		m.errors.WithLabelValues("internal").Inc()
-	}
+// Reasons a request could not be run, the labels of
+// codeexec_errors_total.
+const (
+	ReasonUnavailable = "containerd_unavailable"
+	ReasonBusy        = "busy"
+	ReasonInternal    = "internal"
+)
+
+// ObserveError records a request the runner refused or failed for reason
+// (a Reason* constant).
+func (m *Metrics) ObserveError(reason string) {
+	m.errors.WithLabelValues(reason).Inc()
 }
+
+// RateLimited records a request refused by the rate limiter.
+func (m *Metrics) RateLimited() { m.rateLimited.Inc() }
