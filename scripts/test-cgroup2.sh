@@ -42,8 +42,10 @@ RUNNER_TESTS=(
 	TestRunPrograms TestLimits TestRunErrors TestLeakDetectorSeesALiveSandbox
 	TestAttackForkBomb TestAttackConcurrentForkBombs TestAttackMemoryBomb TestAttackTmpfsMemory TestAttackCPU
 	TestBatch TestBatchRunsSeeNothingOfEarlierRuns TestOCIRuntimeRunsTheSandboxes
-	TestWatchExit TestExitFromTheKernel
+	TestExitFromTheKernel
 )
+# Package sandbox's own: a pidfd's exit on a kernel older than 6.15.
+SANDBOX_TESTS=(TestWatchExit)
 # Package cgroups' own, on the guest's real hierarchy.
 CGROUPS_TESTS=(TestReadCgroupStats TestKillCgroup TestPeakMeterOwn)
 # The service's: containerd stopped under running requests.
@@ -59,6 +61,10 @@ runner_tests=${CODEEXEC_CGROUP2_TESTS:-^($(
 cmd_tests="^($(
 	IFS='|'
 	echo "${CMD_TESTS[*]}"
+))\$"
+sandbox_tests="^($(
+	IFS='|'
+	echo "${SANDBOX_TESTS[*]}"
 ))\$"
 cgroups_tests="^($(
 	IFS='|'
@@ -85,6 +91,7 @@ cp "${CODEEXEC_CACHE_DIR}/images/python.tar" "${CODEEXEC_CACHE_DIR}/images/cpp.t
 log "building the test binaries"
 (cd "${REPO_DIR}" && go test -c -o "${work}/bin/runner.test" ./internal/runner &&
 	go test -c -o "${work}/bin/cgroups.test" ./internal/runner/cgroups &&
+	go test -c -o "${work}/bin/sandbox.test" ./internal/runner/sandbox &&
 	go test -c -o "${work}/bin/codeexec.test" ./cmd/codeexec &&
 	make --no-print-directory bin/codeexec-lane bin/codeexec-shim >/dev/null &&
 	cp bin/codeexec-lane bin/codeexec-shim "${work}/bin/")
@@ -101,6 +108,7 @@ export CODEEXEC_TEST_TIME_SCALE=${scale}
 runner_tests='${runner_tests}'
 cmd_tests='${cmd_tests}'
 cgroups_tests='${cgroups_tests}'
+sandbox_tests='${sandbox_tests}'
 EOF
 cat >>"${work}/guest.sh" <<'EOF'
 say() { printf 'guest: %s\n' "$*"; }
@@ -146,6 +154,7 @@ run() { # NAME COMMAND...: run a test binary, its output to /work/results/NAME.l
 	grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|ok|FAIL|PASS)' "/work/results/${name}.log" | grep -v '=== RUN' | sed 's/^/  /'
 }
 run cgroups cgroups.test -test.v -test.count=1 -test.timeout=10m -test.run "${cgroups_tests}"
+run sandbox sandbox.test -test.v -test.count=1 -test.timeout=10m -test.run "${sandbox_tests}"
 run runner-crun env CODEEXEC_OCI_RUNTIME=crun runner.test -test.v -test.count=1 -test.timeout=50m -test.run "${runner_tests}"
 run runner-runc env CODEEXEC_OCI_RUNTIME=runc runner.test -test.v -test.count=1 -test.timeout=50m -test.run "${runner_tests}"
 run service codeexec.test -test.v -test.count=1 -test.timeout=30m -test.run "${cmd_tests}"
