@@ -4,7 +4,12 @@
 // spec's cgroupsPath, under a root where the hierarchies are mounted (Root
 // on a host, a temporary directory in tests).
 //
-// It knows nothing of containerd, containers or judging: it must not name,
+// The figures, the v2 kill and the removal go through containerd's cgroups
+// library (github.com/containerd/cgroups/v3: its cgroup1 and cgroup2
+// packages), which runc's and containerd's own metrics use; manual.go holds
+// the few things it cannot do, and says why.
+//
+// It knows nothing of containerd's client, containers or judging: it must not name,
 // create or delete a container or task, and it holds no state but what a
 // caller keeps (a PeakMeter). Its callers decide when a cgroup's figures
 // are read (after the program's exit, before the task's deletion) and what
@@ -12,17 +17,16 @@
 package cgroups
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
 )
 
 // Stats are the figures of one sandbox's cgroup, read after its
@@ -41,57 +45,65 @@ type Stats struct {
 const Root = "/sys/fs/cgroup"
 
 // ReadStats reads the stats of the cgroup at path (as in the spec's
-// cgroupsPath). On a pure cgroup v2 host it reads the unified hierarchy; on
-// a v1 or hybrid host it reads the v1 memory and cpuacct controllers, where
-// the limits are enforced. Missing files leave their figure at zero.
+// cgroupsPath), through containerd's cgroups library: on a pure cgroup v2
+// host from the unified hierarchy (cpu.stat, memory.peak, memory.events);
+// on a v1 or hybrid host from the v1 memory and cpuacct controllers, where
+// the limits are enforced. A cgroup that is gone, or whose files cannot
+// be read, reads as zeros.
 func ReadStats(root, path string) Stats {
 	var s Stats
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		dir := filepath.Join(root, path)
-		events := keyedValues(filepath.Join(dir, "memory.events"))
-		s.OOMKills, s.LimitHits = events["oom_kill"], events["max"]
-		s.MemoryPeakBytes = IntFile(filepath.Join(dir, "memory.peak"))
-		s.CPUTimeNanos = keyedValue(filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
+	if unified(root) {
+		m, err := cgroup2.Load(path, cgroup2.WithMountpoint(root))
+		if err != nil {
+			return s
+		}
+		st, err := m.StatFiltered(cgroup2.StatCPU | cgroup2.StatMemory | cgroup2.StatMemoryEvents)
+		if err != nil {
+			return s
+		}
+		if st.CPU != nil {
+			s.CPUTimeNanos = int64(st.CPU.UsageUsec) * 1000
+		}
+		if st.Memory != nil {
+			s.MemoryPeakBytes = int64(st.Memory.MaxUsage) // memory.peak
+		}
+		if st.MemoryEvents != nil {
+			s.OOMKills, s.LimitHits = int64(st.MemoryEvents.OomKill), int64(st.MemoryEvents.Max)
+		}
 		return s
 	}
-	mem := filepath.Join(root, "memory", path)
-	s.OOMKills = keyedValue(filepath.Join(mem, "memory.oom_control"), "oom_kill")
-	s.MemoryPeakBytes = IntFile(filepath.Join(mem, "memory.max_usage_in_bytes"))
-	s.CPUTimeNanos = IntFile(filepath.Join(root, "cpuacct", path, "cpuacct.usage"))
-	s.LimitHits = IntFile(filepath.Join(mem, "memory.failcnt"))
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) {
+		// Only the figures a run reports: no swap or kernel-memory files.
+		return []cgroup1.Subsystem{
+			cgroup1.NewMemory(root, cgroup1.IgnoreModules("memsw", "kmem", "kmem.tcp")),
+			cgroup1.NewCpuacct(root),
+		}, nil
+	}))
+	if err != nil {
+		return s
+	}
+	st, err := cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil {
+		return s
+	}
+	if st.Memory != nil && st.Memory.Usage != nil {
+		s.MemoryPeakBytes, s.LimitHits = int64(st.Memory.Usage.Max), int64(st.Memory.Usage.Failcnt)
+	}
+	if st.MemoryOomControl != nil {
+		s.OOMKills = int64(st.MemoryOomControl.OomKill)
+	}
+	if st.CPU != nil && st.CPU.Usage != nil {
+		s.CPUTimeNanos = int64(st.CPU.Usage.Total)
+	}
 	return s
 }
 
-// IntFile reads a file that holds one integer, such as memory.peak; a
-// file that cannot be read or parsed reads as 0.
-func IntFile(name string) int64 {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-	return n
-}
-
-// keyedValue returns the value of key in a "key value" per line file.
-func keyedValue(name, key string) int64 { return keyedValues(name)[key] }
-
-// keyedValues reads a "key value" per line file; a file that cannot be
-// read has no keys.
-func keyedValues(name string) map[string]int64 {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil
-	}
-	out := map[string]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			out[k] = n
-		}
-	}
-	return out
+// unified reports whether root holds the cgroup v2 unified hierarchy
+// rather than v1 controllers (a v1 or hybrid host). The library's own
+// cgroups.Mode looks at /sys/fs/cgroup only; the tests use other roots.
+func unified(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "cgroup.controllers"))
+	return err == nil
 }
 
 // Kill kills every process in the cgroup at path (as in the spec's
@@ -103,27 +115,18 @@ func keyedValues(name string) map[string]int64 {
 // thaws it so they die.
 func Kill(root, path string, wait time.Duration) error {
 	var procs string
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		dir := filepath.Join(root, path)
-		procs = filepath.Join(dir, "cgroup.procs")
-		// Kernels before 5.14 have no cgroup.kill: the loop below signals
-		// each process instead.
-		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
-	} else {
-		dir := filepath.Join(root, "freezer", path)
-		procs = filepath.Join(dir, "cgroup.procs")
-		state := filepath.Join(dir, "freezer.state")
-		if os.WriteFile(state, []byte("FROZEN"), 0) == nil {
-			deadline := time.Now().Add(time.Second)
-			for time.Now().Before(deadline) {
-				if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) == "FROZEN" {
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
-			signalAll(procs, syscall.SIGKILL)
-			_ = os.WriteFile(state, []byte("THAWED"), 0)
+	if unified(root) {
+		procs = filepath.Join(root, path, "cgroup.procs")
+		if _, err := os.Stat(procs); err != nil {
+			return nil // the cgroup is gone
 		}
+		// cgroup.kill; on kernels before 5.14 the library freezes the
+		// cgroup and signals each process itself.
+		if m, err := cgroup2.Load(path, cgroup2.WithMountpoint(root)); err == nil {
+			_ = m.Kill()
+		}
+	} else {
+		procs = freezeAndKill(root, path)
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -141,22 +144,6 @@ func Kill(root, path string, wait time.Duration) error {
 	}
 }
 
-// signalAll sends sig to every process listed in the cgroup.procs file
-// procs and returns how many were listed.
-func signalAll(procs string, sig syscall.Signal) (int, error) {
-	b, err := os.ReadFile(procs)
-	if err != nil {
-		return 0, err
-	}
-	pids := strings.Fields(string(b))
-	for _, f := range pids {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-			_ = syscall.Kill(pid, sig)
-		}
-	}
-	return len(pids), nil
-}
-
 // Remove removes the (empty) cgroup directories at path, in every
 // hierarchy that has one; one that is not there is no error. A sandbox's
 // teardown ends with it: normally the runtime has removed them all, but a
@@ -164,26 +151,45 @@ func signalAll(procs string, sig syscall.Signal) (int, error) {
 // behind in some hierarchies. A directory that cannot be removed (a process
 // still in it) is an error, so the janitor tries again.
 func Remove(root, path string) error {
-	dirs := []string{filepath.Join(root, path)}
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
-		// One directory per v1 hierarchy. Not filepath.Glob(root/*/path):
-		// it would read every directory on the way, the namespace's
-		// cgroup directory of each hierarchy included (a kernfs readdir of
-		// every live sandbox's cgroup, about 2 ms of the service's CPU per
-		// sandbox on a busy 2-core machine).
-		entries, _ := os.ReadDir(root)
-		dirs = dirs[:0]
-		for _, e := range entries {
-			if e.IsDir() {
-				dirs = append(dirs, filepath.Join(root, e.Name(), path))
-			}
+	if unified(root) {
+		m, err := cgroup2.Load(path, cgroup2.WithMountpoint(root))
+		if err != nil {
+			return err
+		}
+		if err := m.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove cgroup %s: %w", path, err)
+		}
+		return nil
+	}
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) {
+		return hierarchies(root), nil
+	}))
+	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove cgroup %s: %w", path, err)
+	}
+	if err := cg.Delete(); err != nil {
+		return fmt.Errorf("remove cgroup %s: %w", path, err)
+	}
+	return nil
+}
+
+// hierarchies are the v1 hierarchies mounted under root, each a directory
+// (the controllers' links, such as cpu -> cpu,cpuacct, are skipped): a
+// sandbox's cgroup has a directory in each. Not filepath.Glob(root/*/path),
+// which would read every directory on the way, the namespace's cgroup
+// directory of each hierarchy included (a kernfs readdir of every live
+// sandbox's cgroup, about 2 ms of the service's CPU per sandbox on a busy
+// 2-core machine).
+func hierarchies(root string) []cgroup1.Subsystem {
+	entries, _ := os.ReadDir(root)
+	var out []cgroup1.Subsystem
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, cgroup1.NewNamed(root, cgroup1.Name(e.Name())))
 		}
 	}
-	var errs []error
-	for _, d := range dirs {
-		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
-		}
-	}
-	return errors.Join(errs...)
+	return out
 }

@@ -34,6 +34,12 @@ func TestReadCgroupStats(t *testing.T) {
 			"memory/ns/c1/memory.max_usage_in_bytes": "268435456\n",
 			"memory/ns/c1/memory.failcnt":            "7\n",
 			"cpuacct/ns/c1/cpuacct.usage":            "1500000\n",
+			// What the kernel has beside them, which the library reads too.
+			"memory/ns/c1/memory.stat":           "cache 0\nrss 4096\n",
+			"memory/ns/c1/memory.usage_in_bytes": "4096\n",
+			"memory/ns/c1/memory.limit_in_bytes": "268435456\n",
+			"cpuacct/ns/c1/cpuacct.stat":         "user 100\nsystem 50\n",
+			"cpuacct/ns/c1/cpuacct.usage_percpu": "1000000 500000\n",
 		})
 		got := ReadStats(root, "/ns/c1")
 		want := Stats{OOMKills: 2, MemoryPeakBytes: 256 << 20, CPUTimeNanos: 1_500_000, LimitHits: 7}
@@ -48,6 +54,9 @@ func TestReadCgroupStats(t *testing.T) {
 			"ns/c1/memory.events": "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n",
 			"ns/c1/memory.peak":   "1048576\n",
 			"ns/c1/cpu.stat":      "usage_usec 2000\nuser_usec 1500\nsystem_usec 500\n",
+			// What the kernel has beside them, which the library reads too.
+			"ns/c1/memory.stat":    "anon 4096\nfile 0\n",
+			"ns/c1/memory.current": "4096\n",
 		})
 		got := ReadStats(root, "/ns/c1")
 		want := Stats{OOMKills: 1, MemoryPeakBytes: 1 << 20, CPUTimeNanos: 2_000_000, LimitHits: 5}
@@ -184,9 +193,8 @@ func TestRemoveCgroup(t *testing.T) {
 	t.Run("v1: the directory of every hierarchy, not its neighbours", func(t *testing.T) {
 		root := t.TempDir()
 		for _, d := range []string{"memory/ns/a-run", "memory/ns/b-run", "pids/ns/a-run", "cpu,cpuacct/ns/a-run", "freezer/ns"} {
-			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-				t.Fatal(err)
-			}
+			// A cgroup directory always holds its (here empty) cgroup.procs.
+			writeFiles(t, root, map[string]string{d + "/cgroup.procs": ""})
 		}
 		if err := os.Symlink("cpu,cpuacct", filepath.Join(root, "cpu")); err != nil {
 			t.Fatal(err)
@@ -207,9 +215,7 @@ func TestRemoveCgroup(t *testing.T) {
 		root := t.TempDir()
 		writeFiles(t, root, map[string]string{"cgroup.controllers": "cpu memory pids\n"})
 		for _, d := range []string{"ns/a-run", "ns/b-run"} {
-			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-				t.Fatal(err)
-			}
+			writeFiles(t, root, map[string]string{d + "/cgroup.procs": ""})
 		}
 		if err := Remove(root, "/ns/a-run"); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,15 +13,28 @@ import (
 	"time"
 )
 
-// The cgroup operations of a sandbox that serves many runs (the runner's judge lanes): its
-// idle init stays while each run's processes come and go, so the figures of
-// one run are differences, and a run's processes are killed one by one.
+// What containerd's cgroups library cannot do, by hand, in this one file:
+//
+//   - kill every process of a v1 cgroup within a bounded time: the library
+//     has no Kill for v1, and its Freeze waits without a bound for the
+//     freezer to report FROZEN (freezeAndKill gives it a second, then kills
+//     what it can anyway);
+//   - kill every process of a cgroup but one (KillExcept): a judge lane's
+//     agent stays while each run's processes go;
+//   - measure the memory peak of one run in a cgroup that outlives it
+//     (PeakMeter): a v2 memory.peak reset through an open file (kernel
+//     6.12), which the library neither writes nor reads that way, or the
+//     v1 max_usage_in_bytes reset;
+//   - read one integer file (IntFile) and list cgroup.procs (ProcsFile,
+//     signalAll), for those.
+//
+// The figures of one run in a lane are differences of two readings (Diff).
 
 // ProcsFile is the cgroup.procs file that lists the processes of the
 // cgroup at path: the unified hierarchy's on cgroup v2, the pids
 // controller's on v1 (every v1 controller holds the same processes).
 func ProcsFile(root, path string) string {
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+	if unified(root) {
 		return filepath.Join(root, path, "cgroup.procs")
 	}
 	return filepath.Join(root, "pids", path, "cgroup.procs")
@@ -73,7 +87,7 @@ type PeakMeter struct {
 
 // StartPeak resets the peak of the cgroup at path and returns its meter.
 func StartPeak(root, path string) *PeakMeter {
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+	if unified(root) {
 		name := filepath.Join(root, path, "memory.peak")
 		m := &PeakMeter{path: name, shared: true}
 		if f, err := os.OpenFile(name, os.O_RDWR, 0); err == nil {
@@ -114,4 +128,53 @@ func Diff(before, after Stats) Stats {
 		CPUTimeNanos: max(after.CPUTimeNanos-before.CPUTimeNanos, 0),
 		LimitHits:    max(after.LimitHits-before.LimitHits, 0),
 	}
+}
+
+// freezeAndKill kills every process of the v1 cgroup at path: it freezes
+// the cgroup (for at most a second) so that nothing forks between reading
+// its processes and killing them, sends each SIGKILL, and thaws it so they
+// die. It returns the cgroup.procs file to wait on.
+func freezeAndKill(root, path string) string {
+	dir := filepath.Join(root, "freezer", path)
+	procs := filepath.Join(dir, "cgroup.procs")
+	state := filepath.Join(dir, "freezer.state")
+	if os.WriteFile(state, []byte("FROZEN"), 0) == nil {
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) == "FROZEN" {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		signalAll(procs, syscall.SIGKILL)
+		_ = os.WriteFile(state, []byte("THAWED"), 0)
+	}
+	return procs
+}
+
+// IntFile reads a file that holds one integer, such as memory.peak; a
+// file that cannot be read or parsed reads as 0.
+func IntFile(name string) int64 {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	return n
+}
+
+// signalAll sends sig to every process listed in the cgroup.procs file
+// procs and returns how many were listed.
+func signalAll(procs string, sig syscall.Signal) (int, error) {
+	b, err := os.ReadFile(procs)
+	if err != nil {
+		return 0, err
+	}
+	pids := strings.Fields(string(b))
+	for _, f := range pids {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+	return len(pids), nil
 }
