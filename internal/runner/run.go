@@ -57,7 +57,7 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 	var j *job
 	warm := false
 	if r.poolable(lim) {
-		j, warm = r.pools.take(lang.Name)
+		j, warm = r.pools.Take(lang.Name)
 	}
 	if !warm {
 		j, err = r.newJob(ctx, lang, false, lim)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/runner/cgroups"
 	"github.com/codeexec/codeexec/internal/runner/lane"
+	"github.com/codeexec/codeexec/internal/runner/pool"
 	"github.com/codeexec/codeexec/internal/runner/sandbox"
 )
 
@@ -28,13 +29,13 @@ type Runner struct {
 	sb  *sandbox.Manager // makes, runs and removes the sandboxes
 	log *slog.Logger
 
-	slots   chan struct{}  // one token per running sandbox
-	freed   broadcast      // signalled whenever a slot is released or a program ends
-	multi   sync.Mutex     // held by whoever acquires several slots at once
-	waiting atomic.Int64   // requests queued for a slot
-	pending sync.WaitGroup // teardowns still running
-	pools   *pools         // nil on the cold path
-	lanes   *lane.Env      // what the batches' lanes share: the sandbox manager, the lane agent
+	slots   chan struct{}    // one token per running sandbox
+	freed   pool.Changes     // signalled whenever a slot is released or a program ends
+	multi   sync.Mutex       // held by whoever acquires several slots at once
+	waiting atomic.Int64     // requests queued for a slot
+	pending sync.WaitGroup   // teardowns still running
+	pools   *pool.Pool[*job] // the warm pool; nil on the cold path
+	lanes   *lane.Env        // what the batches' lanes share: the sandbox manager, the lane agent
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -74,7 +75,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 	}
 	log.Info("sandbox runtime", "containerd", sb.Version(), "shim", cfg.Runtime, "shim_wrapper", r.Stack().ShimWrapper, "oci_runtime", sb.OCIRuntime(),
 		"shim_hosts", sb.ShimHosts(), "shared_roots", sb.SharedRoots())
-	r.pools = r.startPools(cfg.PoolSize, cfg.PoolMaxIdle)
+	r.pools = r.startPool(cfg.PoolSize, cfg.PoolMaxIdle)
 	return r, nil
 }
 
@@ -84,7 +85,7 @@ func (r *Runner) Wait() { r.pending.Wait() }
 // Close destroys the warm pool, waits for pending teardowns, retries
 // failed removals once more and releases the connection to containerd.
 func (r *Runner) Close() error {
-	r.pools.close()
+	r.pools.Close()
 	r.pending.Wait()
 	return r.sb.Close()
 }
@@ -98,7 +99,7 @@ func (r *Runner) Ready(ctx context.Context) error {
 	if err := r.sb.Ready(ctx); err != nil {
 		return err
 	}
-	return r.pools.warmedUp()
+	return r.pools.WarmedUp()
 }
 
 // QueueDepth returns how many requests wait for a sandbox slot.
@@ -112,7 +113,7 @@ func (r *Runner) Running() int { return len(r.slots) }
 func (r *Runner) ExitSources() map[string]int64 { return r.sb.ExitSources() }
 
 // PoolLevels returns how many prepared jobs wait, per language.
-func (r *Runner) PoolLevels() map[string]int { return r.pools.levels() }
+func (r *Runner) PoolLevels() map[string]int { return r.pools.Levels() }
 
 // Languages returns the configured languages by name.
 func (r *Runner) Languages() map[string]Language { return r.cfg.Languages }
@@ -168,41 +169,15 @@ func (r *Runner) acquireN(ctx context.Context, n int) (release func(), err error
 }
 
 // releaseSlot gives a sandbox slot back and tells whoever waits for one to
-// be freed (pools.waitQuiet).
+// be freed (pool.Config.Freed).
 func (r *Runner) releaseSlot() {
 	<-r.slots
-	r.freed.signal()
+	r.freed.Signal()
 }
 
-// programEnded tells the pool's refills (pools.waitQuiet) that a program
+// programEnded tells the pool's refills (pool.Config.Freed) that a program
 // ended (sandbox.Config.ProgramEnded).
-func (r *Runner) programEnded() { r.freed.signal() }
-
-// broadcast wakes every goroutine waiting on it when signalled.
-type broadcast struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-// wait returns a channel closed at the next signal.
-func (b *broadcast) wait() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch == nil {
-		b.ch = make(chan struct{})
-	}
-	return b.ch
-}
-
-// signal wakes the current waiters.
-func (b *broadcast) signal() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch != nil {
-		close(b.ch)
-		b.ch = nil
-	}
-}
+func (r *Runner) programEnded() { r.freed.Signal() }
 
 // tryAcquireN takes n sandbox slots if they are free now, and none otherwise.
 func (r *Runner) tryAcquireN(n int) (release func(), ok bool) {
