@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/bench/method"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -95,7 +96,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 	}
 	for _, p := range programs {
 		for _, m := range methods {
-			if supports(m, p) {
+			if method.Supports(m, p) {
 				r.Results = append(r.Results, &Result{Program: p.Name, Method: m.Name()})
 			}
 		}
@@ -147,7 +148,7 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 	langs := runner.DefaultLanguages()
 	switch name {
 	case MethodBare:
-		m, err := newBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
+		m, err := method.NewBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
 		return m, "", err
 	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm:
 		args := append(slices.Clone(c.ServeArgs), c.ColdArgs...)
@@ -178,14 +179,14 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 		*instances = append(*instances, in)
 		return newService(name, in.url, in.cmd.Process.Pid, c.Concurrency, c.RunTimeout), "", nil
 	case MethodCtr:
-		return &ctr{bin: c.Ctr, socket: c.Socket, namespace: c.Namespace, work: work, langs: langs, limits: runner.DefaultConfig()}, "", nil
+		return method.NewCtr(c.Ctr, c.Socket, c.Namespace, work, langs, runner.DefaultConfig()), "", nil
 	case MethodDocker:
-		if err := dockerReady(ctx, c.Docker); err != nil {
+		if err := method.DockerReady(ctx, c.Docker); err != nil {
 			return nil, err.Error(), nil
 		}
-		d := &docker{bin: c.Docker, work: work, langs: langs, ctr: []string{c.Ctr, "--address", c.Socket, "--namespace", c.Namespace}}
+		d := method.NewDocker(c.Docker, work, langs, []string{c.Ctr, "--address", c.Socket, "--namespace", c.Namespace})
 		for _, p := range programs {
-			if err := d.ensureImage(ctx, langs[p.Language].Image, imageArchive(c.ImagesDir, p.Language)); err != nil {
+			if err := d.EnsureImage(ctx, langs[p.Language].Image, method.ImageArchive(c.ImagesDir, p.Language)); err != nil {
 				return nil, err.Error(), nil
 			}
 		}

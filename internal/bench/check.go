@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/codeexec/codeexec/internal/bench/method"
 )
 
 // check returns nil when o is a correct run of p: the method ran it without
@@ -15,7 +17,7 @@ func check(p Program, o Outcome) error {
 		return o.Err
 	}
 	if o.Stdout != p.Want {
-		return fmt.Errorf("wrong answer: stdout %q, want %q", clip(o.Stdout), p.Want)
+		return fmt.Errorf("wrong answer: stdout %q, want %q", method.Clip(o.Stdout), p.Want)
 	}
 	return nil
 }
@@ -27,7 +29,7 @@ func check(p Program, o Outcome) error {
 func checkResponse(code int, body []byte) (stdout string, server map[string]float64, err error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		return "", nil, fmt.Errorf("HTTP %d with a body that is not a JSON object: %q", code, clip(string(body)))
+		return "", nil, fmt.Errorf("HTTP %d with a body that is not a JSON object: %q", code, method.Clip(string(body)))
 	}
 	str := func(name string) string {
 		var s string
@@ -35,7 +37,7 @@ func checkResponse(code int, body []byte) (stdout string, server map[string]floa
 		return s
 	}
 	if code != http.StatusOK {
-		return "", nil, fmt.Errorf("HTTP %d: %s", code, clip(str("error")))
+		return "", nil, fmt.Errorf("HTTP %d: %s", code, method.Clip(str("error")))
 	}
 	server = map[string]float64{}
 	for name, raw := range fields {
@@ -50,17 +52,7 @@ func checkResponse(code int, body []byte) (stdout string, server map[string]floa
 		if detail == "" {
 			detail = str("compile_output")
 		}
-		return str("stdout"), server, fmt.Errorf("status %q (want \"success\"): %s", status, clip(detail))
+		return str("stdout"), server, fmt.Errorf("status %q (want \"success\"): %s", status, method.Clip(detail))
 	}
 	return str("stdout"), server, nil
-}
-
-// clip shortens s for an error message.
-func clip(s string) string {
-	const limit = 200
-	s = strings.TrimSpace(s)
-	if len(s) <= limit {
-		return s
-	}
-	return s[:limit] + "..."
 }

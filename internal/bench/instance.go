@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/bench/method"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -139,7 +140,7 @@ func (in *instance) logTail() string {
 	if err != nil {
 		return ""
 	}
-	return tail(string(b))
+	return method.Tail(string(b))
 }
 
 // flagHint explains the likeliest cause of a service that refuses a flag:

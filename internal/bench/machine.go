@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/bench/method"
 )
 
 // describeMachine reads /proc and /etc/os-release and asks ctr (for the
@@ -22,22 +24,22 @@ func describeMachine(ctx context.Context, ctrBin, socket, baselineSocket, docker
 	m.MemoryBytes = memTotal(read("/proc/meminfo"))
 	m.OS = osRelease(read("/etc/os-release"))
 	m.Kernel = strings.TrimSpace(read("/proc/sys/kernel/osrelease"))
-	if out, err := runCommand(ctx, "", "", ctrBin, "--address", socket, "version"); err == nil {
+	if out, err := method.RunCommand(ctx, "", "", ctrBin, "--address", socket, "version"); err == nil {
 		m.Containerd = ctrServerVersion(out)
 	}
 	if baselineSocket != "" {
-		if out, err := runCommand(ctx, "", "", ctrBin, "--address", baselineSocket, "version"); err == nil {
+		if out, err := method.RunCommand(ctx, "", "", ctrBin, "--address", baselineSocket, "version"); err == nil {
 			m.BaselineContainerd = ctrServerVersion(out)
 		}
 	}
-	if out, err := runCommand(ctx, "", "", "runc", "--version"); err == nil {
+	if out, err := method.RunCommand(ctx, "", "", "runc", "--version"); err == nil {
 		m.Runc = strings.TrimPrefix(firstLine(out), "runc version ")
 	}
-	if out, err := runCommand(ctx, "", "", "crun", "--version"); err == nil {
+	if out, err := method.RunCommand(ctx, "", "", "crun", "--version"); err == nil {
 		m.Crun = strings.TrimPrefix(firstLine(out), "crun version ")
 	}
 	if dockerBin != "" {
-		if out, err := runCommand(ctx, "", "", dockerBin, "version", "--format", "{{.Server.Version}}"); err == nil {
+		if out, err := method.RunCommand(ctx, "", "", dockerBin, "version", "--format", "{{.Server.Version}}"); err == nil {
 			m.Docker = strings.TrimSpace(out)
 		}
 	}

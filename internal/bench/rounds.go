@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/bench/method"
 )
 
 // measureLatency runs warmup rounds, whose outcomes count only as warm-up
@@ -21,7 +23,7 @@ func measureLatency(ctx context.Context, r *Report, programs []Program, methods 
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if !supports(m, p) {
+				if !method.Supports(m, p) {
 					continue
 				}
 				res := r.Result(p.Name, m.Name())

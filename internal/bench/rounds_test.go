@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -118,24 +117,4 @@ func TestMeasureThroughput(t *testing.T) {
 			t.Errorf("got %+v", got)
 		}
 	})
-}
-
-func TestBareRunsPythonOnTheHost(t *testing.T) {
-	python := defaultHostPython()
-	if _, err := exec.LookPath(python); err != nil {
-		t.Skip("no python3 on this host")
-	}
-	b, err := newBare(context.Background(), python, "g++", t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Programs()[0]
-	o := b.Run(context.Background(), p)
-	if err := check(p, o); err != nil || o.Elapsed <= 0 {
-		t.Fatalf("outcome %+v: %v", o, err)
-	}
-	p.Code = "import sys; sys.exit(3)"
-	if o := b.Run(context.Background(), p); o.Err == nil {
-		t.Error("a failing program is no error")
-	}
 }

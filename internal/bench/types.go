@@ -1,6 +1,9 @@
 package bench
 
-import "github.com/codeexec/codeexec/internal/bench/report"
+import (
+	"github.com/codeexec/codeexec/internal/bench/method"
+	"github.com/codeexec/codeexec/internal/bench/report"
+)
 
 // What a run measures, as package report keeps and renders it.
 type (
@@ -34,4 +37,10 @@ const (
 	MarkdownFile = report.MarkdownFile
 	JSONFile     = report.JSONFile
 	ChartFile    = report.ChartFile
+)
+
+// A way to run a program, and what one run gave (package method).
+type (
+	Method  = method.Method
+	Outcome = method.Outcome
 )

@@ -1,4 +1,4 @@
-package bench
+package method
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/bench/report"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -20,6 +21,22 @@ type docker struct {
 	ctr   []string // ctr with its socket and namespace flags, to export images; nil for none
 }
 
+// NewDocker returns the docker method: docker with job directories under
+// work and the languages' images; ctr, when set (with its socket and
+// namespace flags), exports images the engine lacks.
+func NewDocker(bin, work string, langs map[string]runner.Language, ctr []string) *Docker {
+	return &Docker{&docker{bin: bin, work: work, langs: langs, ctr: ctr}}
+}
+
+// Docker is the docker method, with what preparing it needs.
+type Docker struct{ *docker }
+
+// EnsureImage makes image available to the engine when it lacks it (see
+// ensureImage).
+func (d *Docker) EnsureImage(ctx context.Context, image, archive string) error {
+	return d.ensureImage(ctx, image, archive)
+}
+
 // dockerUser is the non-root user of the original design's `docker run`.
 const dockerUser = "1000:1000"
 
@@ -31,12 +48,12 @@ type dockerRun struct {
 	argv              []string
 }
 
-// dockerReady returns nil when a Docker engine answers, and otherwise why
+// DockerReady returns nil when a Docker engine answers, and otherwise why
 // the docker method is skipped.
-func dockerReady(ctx context.Context, bin string) error {
+func DockerReady(ctx context.Context, bin string) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if _, err := runCommand(ctx, "", "", bin, "info"); err != nil {
+	if _, err := RunCommand(ctx, "", "", bin, "info"); err != nil {
 		return fmt.Errorf("no engine reachable")
 	}
 	return nil
@@ -48,29 +65,29 @@ func dockerReady(ctx context.Context, bin string) error {
 // export of the image from containerd by `ctr images export`, which adds the
 // manifest.json older engines need.
 func (d *docker) ensureImage(ctx context.Context, image, archive string) error {
-	if _, err := runCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err == nil {
+	if _, err := RunCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err == nil {
 		return nil
 	}
-	_, loadErr := runCommand(ctx, d.work, "", d.bin, "load", "-i", archive)
+	_, loadErr := RunCommand(ctx, d.work, "", d.bin, "load", "-i", archive)
 	if loadErr != nil && d.ctr != nil {
 		exported := filepath.Join(d.work, "docker-image.tar")
 		defer os.Remove(exported)
 		args := append(d.ctr, "images", "export", exported, image)
-		if _, err := runCommand(ctx, d.work, "", args...); err != nil {
+		if _, err := RunCommand(ctx, d.work, "", args...); err != nil {
 			return fmt.Errorf("image %s is missing; loading %s failed (%w) and exporting it from containerd failed: %w", image, archive, loadErr, err)
 		}
-		_, loadErr = runCommand(ctx, d.work, "", d.bin, "load", "-i", exported)
+		_, loadErr = RunCommand(ctx, d.work, "", d.bin, "load", "-i", exported)
 	}
 	if loadErr != nil {
 		return fmt.Errorf("image %s is missing and loading %s failed: %w", image, archive, loadErr)
 	}
-	if _, err := runCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err != nil {
+	if _, err := RunCommand(ctx, d.work, "", d.bin, "image", "inspect", image); err != nil {
 		return fmt.Errorf("image %s is still missing after loading %s", image, archive)
 	}
 	return nil
 }
 
-func (d *docker) Name() string { return MethodDocker }
+func (d *docker) Name() string { return report.MethodDocker }
 
 func (d *docker) Run(ctx context.Context, p Program) Outcome {
 	lang, ok := d.langs[p.Language]
@@ -95,11 +112,11 @@ func (d *docker) Run(ctx context.Context, p Program) Outcome {
 }
 
 func (d *docker) run(ctx context.Context, r dockerRun, stdin string) (string, error) {
-	out, err := runCommand(ctx, d.work, stdin, d.args(r)...)
+	out, err := RunCommand(ctx, d.work, stdin, d.args(r)...)
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		_, _ = runCommand(rctx, d.work, "", d.bin, "rm", "-f", r.id)
+		_, _ = RunCommand(rctx, d.work, "", d.bin, "rm", "-f", r.id)
 	}
 	return out, err
 }
@@ -120,7 +137,7 @@ func (d *docker) args(r dockerRun) []string {
 	return append(args, r.argv[1:]...)
 }
 
-// imageArchive is where scripts/images.sh leaves the OCI archive of lang.
-func imageArchive(imagesDir, lang string) string {
+// ImageArchive is where scripts/images.sh leaves the OCI archive of lang.
+func ImageArchive(imagesDir, lang string) string {
 	return filepath.Join(imagesDir, lang+".tar")
 }

@@ -1,4 +1,4 @@
-package bench
+package method
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/bench/report"
 )
 
 // gxxFlags are the service's compiler flags.
@@ -22,17 +24,17 @@ type bare struct {
 	pchDir string // when set, holds bits/stdc++.h.gch and is passed with -I
 }
 
-// newBare returns the bare method. With pch, it first precompiles the host's
+// NewBare returns the bare method. With pch, it first precompiles the host's
 // <bits/stdc++.h> for exactly gxxFlags into work, as the cpp image ships
 // one: without it the floor of a program that includes the header would be
 // the parse of the whole standard library, slower than the service.
-func newBare(ctx context.Context, python, gxx, work string, pch bool) (*bare, error) {
+func NewBare(ctx context.Context, python, gxx, work string, pch bool) (*bare, error) {
 	b := &bare{python: python, gxx: gxx, work: work}
 	if !pch {
 		return b, nil
 	}
 	// g++ -M names the header it would include; the first match is it.
-	deps, err := runCommand(ctx, work, "#include <bits/stdc++.h>\n",
+	deps, err := RunCommand(ctx, work, "#include <bits/stdc++.h>\n",
 		append(append([]string{gxx}, gxxFlags...), "-x", "c++", "-M", "-")...)
 	if err != nil {
 		return nil, fmt.Errorf("find bits/stdc++.h: %w", err)
@@ -45,7 +47,7 @@ func newBare(ctx context.Context, python, gxx, work string, pch bool) (*bare, er
 		}
 	}
 	if header == "" {
-		return nil, fmt.Errorf("find bits/stdc++.h: not in %q", clip(deps))
+		return nil, fmt.Errorf("find bits/stdc++.h: not in %q", Clip(deps))
 	}
 	b.pchDir = filepath.Join(work, "pch")
 	if err := os.MkdirAll(filepath.Join(b.pchDir, "bits"), 0o755); err != nil {
@@ -54,13 +56,13 @@ func newBare(ctx context.Context, python, gxx, work string, pch bool) (*bare, er
 	// g++ looks for <name>.gch in each include directory before the header
 	// itself, so -I pchDir makes it load this one.
 	args := append(append([]string{gxx}, gxxFlags...), "-x", "c++-header", header, "-o", filepath.Join(b.pchDir, "bits", "stdc++.h.gch"))
-	if _, err := runCommand(ctx, work, "", args...); err != nil {
+	if _, err := RunCommand(ctx, work, "", args...); err != nil {
 		return nil, fmt.Errorf("precompile bits/stdc++.h: %w", err)
 	}
 	return b, nil
 }
 
-func (b *bare) Name() string { return MethodBare }
+func (b *bare) Name() string { return report.MethodBare }
 
 func (b *bare) Run(ctx context.Context, p Program) Outcome {
 	dir, err := newJobDir(b.work, p, 0o755)
@@ -73,12 +75,12 @@ func (b *bare) Run(ctx context.Context, p Program) Outcome {
 	var out string
 	switch p.Language {
 	case "python":
-		out, err = runCommand(ctx, dir, p.Input, b.python, src)
+		out, err = RunCommand(ctx, dir, p.Input, b.python, src)
 	case "cpp":
 		bin := filepath.Join(dir, "main")
-		_, err = runCommand(ctx, dir, "", b.compileArgs(src, bin)...)
+		_, err = RunCommand(ctx, dir, "", b.compileArgs(src, bin)...)
 		if err == nil {
-			out, err = runCommand(ctx, dir, p.Input, bin)
+			out, err = RunCommand(ctx, dir, p.Input, bin)
 		}
 	default:
 		err = fmt.Errorf("bare: unknown language %q", p.Language)

@@ -1,4 +1,4 @@
-package bench
+package method
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/bench/report"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -33,6 +34,13 @@ type ctr struct {
 	limits    runner.Config // CPU, memory and /tmp size, as the service's defaults
 }
 
+// NewCtr returns the ctr method: ctr at socket, in namespace, with job
+// directories under work, the languages' images and the service's default
+// limits.
+func NewCtr(bin, socket, namespace, work string, langs map[string]runner.Language, limits runner.Config) Method {
+	return &ctr{bin: bin, socket: socket, namespace: namespace, work: work, langs: langs, limits: limits}
+}
+
 // ctrRun is one container of a ctr method run.
 type ctrRun struct {
 	id, image, jobDir string
@@ -41,7 +49,7 @@ type ctrRun struct {
 	argv              []string
 }
 
-func (c *ctr) Name() string { return MethodCtr }
+func (c *ctr) Name() string { return report.MethodCtr }
 
 func (c *ctr) Run(ctx context.Context, p Program) Outcome {
 	lang, ok := c.langs[p.Language]
@@ -70,7 +78,7 @@ func (c *ctr) Run(ctx context.Context, p Program) Outcome {
 // run runs one container and, when that failed, removes whatever of it is
 // left (ctr's --rm does not run when ctr itself is killed).
 func (c *ctr) run(ctx context.Context, r ctrRun, stdin string) (string, error) {
-	out, err := runCommand(ctx, c.work, stdin, c.args(r)...)
+	out, err := RunCommand(ctx, c.work, stdin, c.args(r)...)
 	if err != nil {
 		c.remove(r.id)
 	}
@@ -105,7 +113,7 @@ func (c *ctr) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	base := []string{c.bin, "--address", c.socket, "-n", c.namespace}
-	_, _ = runCommand(ctx, c.work, "", append(base, "tasks", "kill", "-s", "SIGKILL", id)...)
-	_, _ = runCommand(ctx, c.work, "", append(base, "tasks", "rm", "-f", id)...)
-	_, _ = runCommand(ctx, c.work, "", append(base, "containers", "rm", id)...)
+	_, _ = RunCommand(ctx, c.work, "", append(base, "tasks", "kill", "-s", "SIGKILL", id)...)
+	_, _ = RunCommand(ctx, c.work, "", append(base, "tasks", "rm", "-f", id)...)
+	_, _ = RunCommand(ctx, c.work, "", append(base, "containers", "rm", id)...)
 }
