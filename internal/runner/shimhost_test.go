@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/codeexec/codeexec/internal/runner/leftovers"
 	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/codeexec/codeexec/internal/testtiming"
 	"golang.org/x/sys/unix"
@@ -59,7 +60,7 @@ func TestShimHosts(t *testing.T) {
 				t.Fatalf("the run ended before its shim was killed: %v", err)
 			default:
 			}
-			for _, p := range sandbox.SandboxProcesses(r.cfg.Namespace) {
+			for _, p := range leftovers.SandboxProcesses(r.cfg.Namespace) {
 				if strings.Contains(p, "-run (") && strings.Contains(p, "python3") {
 					if s := sandbox.ShimProcesses(r.cfg.sandbox()); len(s) == 1 {
 						shim = s[0].PID
@@ -67,7 +68,7 @@ func TestShimHosts(t *testing.T) {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the run's program never started: %v, shims %v", sandbox.SandboxProcesses(r.cfg.Namespace), sandbox.ShimProcesses(r.cfg.sandbox()))
+				t.Fatalf("the run's program never started: %v, shims %v", leftovers.SandboxProcesses(r.cfg.Namespace), sandbox.ShimProcesses(r.cfg.sandbox()))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -97,7 +97,7 @@ type Manager struct {
 // the OCI runtime. An image that is missing is logged and left out
 // (Manager.Images lists the others); none at all is an error.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Manager, error) {
-	for _, dir := range []string{cfg.StateDir, JobsDir(cfg.StateDir), fifoDir(cfg)} {
+	for _, dir := range []string{cfg.StateDir, JobsDir(cfg.StateDir), FIFODir(cfg)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
@@ -350,7 +350,8 @@ func Dial(socket, ns string) (*client.Client, error) {
 // directory.
 func JobsDir(stateDir string) string { return filepath.Join(stateDir, "jobs") }
 
-func fifoDir(cfg Config) string { return filepath.Join(cfg.StateDir, "fifo") }
+// FIFODir is the directory of the FIFOs of cfg's tasks.
+func FIFODir(cfg Config) string { return filepath.Join(cfg.StateDir, "fifo") }
 
 // errImageMissing means an image is not in the namespace.
 var errImageMissing = errors.New("image missing")
@@ -425,4 +426,21 @@ func (m *Manager) ImageDigest(name string) string {
 		return img.Target().Digest.String()
 	}
 	return ""
+}
+
+// Client is the manager's containerd client.
+func (m *Manager) Client() *client.Client { return m.client }
+
+// Config is the manager's configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Owned lists what the manager keeps for its whole life (its lease, root
+// views and shim hosts, with their tasks, processes, cgroups, directories
+// and shims): leftovers.Of does not count them.
+func (m *Manager) Owned() []string {
+	own := []string{m.lease}
+	for _, root := range m.roots {
+		own = append(own, root.key)
+	}
+	return append(own, m.hosts.ids()...)
 }

@@ -42,7 +42,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 
 	// Sandbox records of shim hosts, once no container names them.
 	sbs, err := m.client.SandboxStore().List(ctx, owned)
-	if err != nil && !isUnimplemented(err) {
+	if err != nil && !IsUnimplemented(err) {
 		errs = append(errs, fmt.Errorf("list sandbox records: %w", err))
 	}
 	for _, sb := range sbs {
@@ -87,7 +87,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		}
 	}
 
-	for _, dir := range []string{JobsDir(m.cfg.StateDir), fifoDir(m.cfg)} {
+	for _, dir := range []string{JobsDir(m.cfg.StateDir), FIFODir(m.cfg)} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			errs = append(errs, err)

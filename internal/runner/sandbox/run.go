@@ -199,7 +199,7 @@ func (m *Manager) Prepare(reqCtx context.Context, sp Spec) (_ *Sandbox, retErr e
 	}
 	ioCreator := cio.NewCreator(
 		cio.WithStreams(p.stdinR, stdout, p.stderr),
-		cio.WithFIFODir(fifoDir(m.cfg)),
+		cio.WithFIFODir(FIFODir(m.cfg)),
 	)
 	if sp.NullIO {
 		ioCreator = cio.NullIO

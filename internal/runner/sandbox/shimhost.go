@@ -186,7 +186,7 @@ func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
 		Runtime:   ctrsandbox.RuntimeOpts{Name: m.runtime},
 		CreatedAt: now, UpdatedAt: now,
 	})
-	if isUnimplemented(err) {
+	if IsUnimplemented(err) {
 		return nil, errNoSandboxRecords
 	}
 	if err != nil {
@@ -205,8 +205,8 @@ func (hs *shimHosts) make(ctx context.Context) (_ *shimHost, retErr error) {
 	return h, nil
 }
 
-// isUnimplemented reports whether err says containerd lacks the API.
-func isUnimplemented(err error) bool {
+// IsUnimplemented reports whether err says containerd lacks the API.
+func IsUnimplemented(err error) bool {
 	return err != nil && (errdefs.IsNotImplemented(err) || status.Code(err) == codes.Unimplemented ||
 		strings.Contains(err.Error(), "unknown service"))
 }
@@ -295,17 +295,11 @@ func (hs *shimHosts) size() int {
 // the manager (its state directory), so that a scan of the namespace's
 // cgroups, processes and shims tells one manager's hosts from another's.
 func shimHostID(cfg Config) string {
-	return uuid.NewString() + "-" + ownerTag(cfg) + "-shim"
+	return uuid.NewString() + "-" + OwnerTag(cfg) + "-shim"
 }
 
-// ownerTag is a short digest of cfg's state directory.
-func ownerTag(cfg Config) string {
+// OwnerTag is a short digest of cfg's state directory.
+func OwnerTag(cfg Config) string {
 	sum := sha256.Sum256([]byte(cfg.StateDir))
 	return hex.EncodeToString(sum[:4])
-}
-
-// othersShimHost reports whether a leftover line names a shim host of a
-// manager other than cfg's.
-func othersShimHost(cfg Config, line string) bool {
-	return strings.Contains(line, "-shim") && !strings.Contains(line, "-"+ownerTag(cfg)+"-shim")
 }

@@ -1,4 +1,14 @@
-package sandbox
+// Package leftovers finds what codeexec's sandboxes left behind, from the
+// outside: containers, tasks, snapshots, leases and sandbox records
+// labelled by a manager in containerd, and on the host their job and FIFO
+// directories, cgroups, processes, shims and mounts.
+//
+// It only reads: removing is the sandbox manager's (Reconcile at start,
+// the janitor while it runs). The tests use it to prove that nothing
+// leaks, and `codeexec leftovers` to check a namespace after a run or a
+// crash. It knows the sandbox package's names and labels; the sandbox
+// package knows nothing of it.
+package leftovers
 
 import (
 	"context"
@@ -10,29 +20,25 @@ import (
 	"time"
 
 	"github.com/codeexec/codeexec/internal/runner/cgroups"
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 )
 
-// Leftovers lists, in words, what m has in flight or left behind:
-// containers, tasks, snapshots, leases other than its own, job and FIFO
-// directories, cgroups, processes and shims. After Wait it is empty unless
-// cleanup failed. Tests use it to prove that nothing leaks.
-func (m *Manager) Leftovers() []string {
-	own := []string{m.lease}
-	for _, root := range m.roots {
-		own = append(own, root.key)
-	}
-	own = append(own, m.hosts.ids()...)
-	return leftovers(m.client, m.cfg, own)
+// Of lists, in words, what m has in flight or left behind: containers,
+// tasks, snapshots, leases other than its own, job and FIFO directories,
+// cgroups, processes and shims. Once m's sandboxes are all destroyed it is
+// empty unless cleanup failed.
+func Of(m *sandbox.Manager) []string {
+	return leftovers(m.Client(), m.Config(), m.Owned())
 }
 
-// Leftovers lists what a runner with configuration cfg left behind, without
+// Left lists what a manager with configuration cfg left behind, without
 // starting one (starting one would reconcile them away). It is for checking
 // a service from the outside, after it stopped or crashed.
-func Leftovers(cfg Config) ([]string, error) {
-	c, err := Dial(cfg.Socket, cfg.Namespace)
+func Left(cfg sandbox.Config) ([]string, error) {
+	c, err := sandbox.Dial(cfg.Socket, cfg.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -40,20 +46,20 @@ func Leftovers(cfg Config) ([]string, error) {
 	return leftovers(c, cfg, nil), nil
 }
 
-// NamespaceLeftovers lists everything of any codeexec runner in cfg's
+// Namespace lists everything of any codeexec runner in cfg's
 // namespace (cfg.StateDir is ignored): containers, tasks, snapshots,
 // leases and sandbox records labelled by any runner, the namespace's
 // sandbox cgroups, processes, shims and mounts. With no service running in
 // the namespace it must be empty: `make test` runs it (`codeexec
 // leftovers`) after the suite, passing or failing, so that a test whose
 // teardown leaks fails the run even when its own check could not see it.
-func NamespaceLeftovers(cfg Config) ([]string, error) {
-	c, err := Dial(cfg.Socket, cfg.Namespace)
+func Namespace(cfg sandbox.Config) ([]string, error) {
+	c, err := sandbox.Dial(cfg.Socket, cfg.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q", LabelOwner))
+	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q", sandbox.LabelOwner))
 	out = append(out, hostLeftovers(cfg)...)
 	return append(out, namespaceMounts(cfg.Namespace)...), nil
 }
@@ -76,11 +82,11 @@ func namespaceMounts(ns string) []string {
 	return out
 }
 
-// leftovers lists what Leftovers does; own names what a runner still open
+// leftovers lists what Of and Left do; own names what a runner still open
 // keeps for its whole life (its lease, root views and shim hosts, with their
 // tasks, processes, cgroups, directories and shims): a line naming one of
 // them is not a leftover.
-func leftovers(c *client.Client, cfg Config, own []string) []string {
+func leftovers(c *client.Client, cfg sandbox.Config, own []string) []string {
 	var out []string
 	for _, line := range allLeftovers(c, cfg) {
 		if othersShimHost(cfg, line) {
@@ -95,9 +101,9 @@ func leftovers(c *client.Client, cfg Config, own []string) []string {
 }
 
 // allLeftovers lists everything of cfg's in containerd and on the host.
-func allLeftovers(c *client.Client, cfg Config) []string {
-	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q==%q", LabelOwner, cfg.StateDir))
-	for _, dir := range []string{JobsDir(cfg.StateDir), fifoDir(cfg)} {
+func allLeftovers(c *client.Client, cfg sandbox.Config) []string {
+	out := labelledLeftovers(c, cfg, fmt.Sprintf("labels.%q==%q", sandbox.LabelOwner, cfg.StateDir))
+	for _, dir := range []string{sandbox.JobsDir(cfg.StateDir), sandbox.FIFODir(cfg)} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			out = append(out, "file "+filepath.Join(dir, e.Name()))
@@ -109,7 +115,7 @@ func allLeftovers(c *client.Client, cfg Config) []string {
 // labelledLeftovers lists the containers, tasks, snapshots, leases and
 // sandbox records of cfg's namespace that match the containerd filter
 // owned.
-func labelledLeftovers(c *client.Client, cfg Config, owned string) []string {
+func labelledLeftovers(c *client.Client, cfg sandbox.Config, owned string) []string {
 	var out []string
 	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 10*time.Second)
 	defer cancel()
@@ -138,7 +144,7 @@ func labelledLeftovers(c *client.Client, cfg Config, owned string) []string {
 		out = append(out, "lease "+l.ID)
 	}
 	sbs, err := c.SandboxStore().List(ctx, owned)
-	if err != nil && !isUnimplemented(err) {
+	if err != nil && !sandbox.IsUnimplemented(err) {
 		out = append(out, "cannot list sandbox records: "+err.Error())
 	}
 	for _, sb := range sbs {
@@ -149,18 +155,18 @@ func labelledLeftovers(c *client.Client, cfg Config, owned string) []string {
 
 // hostLeftovers lists the sandbox cgroups, processes and shims of cfg's
 // namespace.
-func hostLeftovers(cfg Config) []string {
+func hostLeftovers(cfg sandbox.Config) []string {
 	var out []string
 	for _, ctrl := range []string{"memory", "pids", "cpu", ""} {
 		entries, _ := os.ReadDir(filepath.Join(cgroups.Root, ctrl, cfg.Namespace))
 		for _, e := range entries {
-			if e.IsDir() && IsSandboxCgroup(e.Name()) {
+			if e.IsDir() && sandbox.IsSandboxCgroup(e.Name()) {
 				out = append(out, "cgroup "+filepath.Join(ctrl, cfg.Namespace, e.Name()))
 			}
 		}
 	}
 	out = append(out, SandboxProcesses(cfg.Namespace)...)
-	for _, s := range ShimProcesses(cfg) {
+	for _, s := range sandbox.ShimProcesses(cfg) {
 		out = append(out, fmt.Sprintf("shim %d (%s)", s.PID, s.ID))
 	}
 	return out
@@ -184,8 +190,8 @@ func SandboxProcesses(ns string) []string {
 	return out
 }
 
-// IsSandboxCgroup reports whether a cgroup is named like a sandbox
-// container ("<uuid>-run", "<uuid>-compile", a shim host's "<uuid>-shim").
-func IsSandboxCgroup(name string) bool {
-	return strings.HasSuffix(name, "-run") || strings.HasSuffix(name, "-compile") || strings.HasSuffix(name, "-shim")
+// othersShimHost reports whether a leftover line names a shim host of a
+// manager other than cfg's.
+func othersShimHost(cfg sandbox.Config, line string) bool {
+	return strings.Contains(line, "-shim") && !strings.Contains(line, "-"+sandbox.OwnerTag(cfg)+"-shim")
 }
