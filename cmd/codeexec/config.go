@@ -14,6 +14,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/submissions"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +32,12 @@ type Config struct {
 	LogLevel        string
 	Runner          runner.Config
 	API             api.Config
+	// Submissions turns the asynchronous API on (docs/submissions.md).
+	Submissions bool
+	Queue       submissions.Config
+	// Workers is how many submissions this node runs at once; 0 is
+	// --max-concurrent.
+	Workers int
 }
 
 // NewConfig returns the defaults.
@@ -42,6 +49,12 @@ func NewConfig() Config {
 		LogLevel:        "info",
 		Runner:          withHelpers(runner.DefaultConfig()),
 		API:             api.DefaultConfig(),
+		Submissions:     true,
+		Queue: submissions.Config{
+			Replicas: 1, Retention: submissions.DefaultRetention, AckWait: submissions.DefaultAckWait,
+			MaxAttempts: submissions.DefaultMaxAttempts, MaxQueued: submissions.DefaultMaxQueued,
+			MaxQueuedPerOwner: submissions.DefaultMaxQueuedPerOwner,
+		},
 	}
 }
 
@@ -153,6 +166,20 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.Var(listFlag{&a.APIKeys}, "api-keys", "comma-separated API keys (16+ characters) required as Authorization: Bearer on POST /run and GET /runtimes; empty turns authentication off")
 	keysFile := fs.String("api-keys-file", "", "file with one API key per line (added to --api-keys)")
 	fs.BoolVar(&a.RateLimitByKey, "rate-limit-by-key", a.RateLimitByKey, "key the rate limiter by API key instead of client address")
+	q := &c.Queue
+	fs.BoolVar(&c.Submissions, "submissions", c.Submissions, "serve the asynchronous API (POST /submissions) on NATS JetStream: an embedded server storing under <state-dir>/nats, or --nats-url")
+	fs.Var(listFlag{&q.URLs}, "nats-url", "comma-separated NATS server URLs of a cluster that every node shares (default: the embedded server)")
+	fs.StringVar(&q.Credentials, "nats-creds", q.Credentials, "NATS credentials file for --nats-url")
+	fs.StringVar(&q.Listen, "nats-listen", q.Listen, "host:port on which the embedded NATS server accepts clients (default: none, in-process only)")
+	fs.IntVar(&q.Replicas, "nats-replicas", q.Replicas, "replicas of the submissions' stream and bucket: 1 embedded, 3 on a three-node cluster")
+	fs.DurationVar(&q.Retention, "submission-retention", q.Retention, "how long a submission and its result are kept after their last change")
+	fs.DurationVar(&q.AckWait, "submission-ack-wait", q.AckWait, "how long a node may be silent about a running submission before another node takes it over")
+	fs.IntVar(&q.MaxAttempts, "submission-attempts", q.MaxAttempts, "times a submission is started (a node that dies mid-run costs one) before it fails")
+	fs.IntVar(&q.MaxQueued, "max-queued", q.MaxQueued, "submissions waiting or running, over all keys, before 503")
+	fs.IntVar(&q.MaxQueuedPerOwner, "max-queued-per-key", q.MaxQueuedPerOwner, "submissions one API key may have waiting or running before 429; 0 for no limit")
+	fs.IntVar(&c.Workers, "submission-workers", c.Workers, "submissions this node runs at once (default: --max-concurrent)")
+	fs.DurationVar(&a.MaxSubmissionWait, "max-submission-wait", a.MaxSubmissionWait, "longest POST /submissions?wait=")
+	fs.IntVar(&a.MaxBatch, "max-batch", a.MaxBatch, "most submissions in one POST /submissions/batch, and ids in one GET /submissions?ids=")
 	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in python and cpp")
 	configFile := fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
 
@@ -249,8 +276,23 @@ func (c Config) Validate() error {
 	if err := c.API.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Submissions {
+		q := c.Queue
+		if len(q.URLs) == 0 {
+			q.Dir = c.queueDir()
+		}
+		if err := q.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Workers < 0 {
+			errs = append(errs, fmt.Errorf("submission workers must not be negative, got %d", c.Workers))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// queueDir is where the embedded NATS server stores: <state-dir>/nats.
+func (c Config) queueDir() string { return filepath.Join(c.Runner.StateDir, "nats") }
 
 func (c Config) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level

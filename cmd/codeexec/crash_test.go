@@ -20,11 +20,11 @@ type serviceProcess struct {
 	url string
 }
 
-func startServiceProcess(t *testing.T, cfg runner.Config) *serviceProcess {
+func startServiceProcess(t *testing.T, cfg runner.Config, args ...string) *serviceProcess {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--containerd-socket", cfg.Socket,
-		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--lane-agent", cfg.LaneAgent, "--pool-size", "1", "--log-level", "warn")
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", addr, "--containerd-socket", cfg.Socket,
+		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--lane-agent", cfg.LaneAgent, "--pool-size", "1", "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), runAsMainEnv+"=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/submissions"
 )
 
 // serve runs `codeexec serve args`.
@@ -35,8 +37,35 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var queue *submissions.Queue
+	var subs api.Submissions // nil unless the queue is on
+	if cfg.Submissions {
+		qc := cfg.Queue
+		if len(qc.URLs) == 0 {
+			qc.Dir = cfg.queueDir()
+		}
+		if queue, err = submissions.Open(ctx, qc, log); err != nil {
+			return fmt.Errorf("submissions: %w", err)
+		}
+		defer queue.Close()
+		subs = queue
+	}
+	svc := api.New(r, apiConfigFor(cfg.API, r.Languages()), log, subs)
+	workers := make(chan struct{})
+	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	if queue != nil {
+		go func() {
+			defer close(workers)
+			if err := queue.Work(wctx, cmp.Or(cfg.Workers, cfg.Runner.MaxConcurrent), svc.Execute); err != nil {
+				log.Error("submissions: workers stopped", "err", err)
+			}
+		}()
+	} else {
+		close(workers)
+	}
 	srv := &http.Server{
-		Handler:           api.NewHandler(r, apiConfigFor(cfg.API, r.Languages()), log),
+		Handler:           svc.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// The bound of a route that runs nothing: POST /run and /judge
@@ -56,7 +85,18 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("shutting down; waiting for in-flight runs", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	// The workers stop pulling at once and finish what they run, beside
+	// the HTTP requests in flight; what is still running at the deadline
+	// goes back to the queue for another node, or for this one's restart.
+	stopWork()
+	err = srv.Shutdown(sctx)
+	select {
+	case <-workers:
+	case <-sctx.Done():
+		queue.Abort()
+		<-workers
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

@@ -34,6 +34,11 @@ const (
 	// What an answer may take beyond the request's own worst case:
 	// preparing its sandboxes and writing the body.
 	DefaultAnswerMargin = 30 * time.Second
+
+	// Asynchronous submissions (docs/submissions.md).
+	DefaultMaxSubmissionWait = time.Minute // the longest ?wait=
+	DefaultMaxBatch          = 20          // submissions per batch request, and ids per GET, as Judge0's default
+	MaxMetadataBytes         = 4 << 10     // a submission's "metadata", as sent
 )
 
 // Config sets the limits of the HTTP API.
@@ -96,6 +101,12 @@ type Config struct {
 	// case (its sandboxes' preparation, writing the body), and the write
 	// deadline of every route that runs nothing.
 	AnswerMargin time.Duration
+
+	// MaxSubmissionWait bounds POST /submissions?wait=SECONDS.
+	MaxSubmissionWait time.Duration
+	// MaxBatch caps the submissions of POST /submissions/batch and the
+	// ids of GET /submissions?ids=.
+	MaxBatch int
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -122,6 +133,9 @@ func DefaultConfig() Config {
 		CompileTimeout: runner.DefaultCompileTimeout,
 		RunTimeout:     runner.DefaultRunTimeout,
 		AnswerMargin:   DefaultAnswerMargin,
+
+		MaxSubmissionWait: DefaultMaxSubmissionWait,
+		MaxBatch:          DefaultMaxBatch,
 	}
 }
 
@@ -194,6 +208,9 @@ func (c Config) Validate() error {
 	if c.QueueTimeout < 0 || c.CompileTimeout <= 0 || c.RunTimeout <= 0 || c.AnswerMargin <= 0 {
 		bad("QueueTimeout must not be negative, and CompileTimeout, RunTimeout and AnswerMargin must be positive, got %s, %s, %s and %s",
 			c.QueueTimeout, c.CompileTimeout, c.RunTimeout, c.AnswerMargin)
+	}
+	if c.MaxSubmissionWait < 0 || c.MaxBatch < 1 {
+		bad("MaxSubmissionWait must not be negative and MaxBatch must be at least 1, got %s and %d", c.MaxSubmissionWait, c.MaxBatch)
 	}
 	if c.CheckerTimeout <= 0 {
 		bad("CheckerTimeout must be positive, got %s", c.CheckerTimeout)

@@ -23,9 +23,11 @@ type (
 	tooLargeError  = jsonbody.TooLarge  // the body, code or input is over its limit: 413
 	mediaTypeError = jsonbody.MediaType // the body is not declared as JSON: 415
 	rateLimitError string               // the client address used up its rate limit: 429
+	conflictError  string               // the request contradicts the resource's state: 409
 )
 
 func (e rateLimitError) Error() string { return string(e) }
+func (e conflictError) Error() string  { return string(e) }
 
 // languageError reports a language this service does not run. It matches
 // runner.ErrUnknownLanguage with errors.Is, whether the API caught it during
@@ -67,6 +69,7 @@ func statusOf(err error) (int, string) {
 		tooLarge  tooLargeError
 		mediaType mediaTypeError
 		limited   rateLimitError
+		conflict  conflictError
 		language  *languageError
 	)
 	switch {
@@ -88,9 +91,14 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnsupportedMediaType, mediaType.Error()
 	case errors.As(err, &limited):
 		return http.StatusTooManyRequests, limited.Error()
+	case errors.As(err, &conflict):
+		return http.StatusConflict, conflict.Error()
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized, "a valid API key is required: send Authorization: Bearer <key>"
 	case errors.Is(err, errNotFound):
+		if msg, ok := strings.CutPrefix(err.Error(), errNotFound.Error()+": "); ok {
+			return http.StatusNotFound, "not found: " + msg
+		}
 		return http.StatusNotFound, "not found"
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed, "method not allowed"

@@ -15,6 +15,7 @@ import (
 	"github.com/codeexec/codeexec/internal/api/metrics"
 	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/submissions"
 )
 
 // Runner runs one program. A program that fails is a Result with a nil
@@ -51,12 +52,27 @@ type handler struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
 	trusted   []netip.Prefix
+	subs      Submissions // nil: no asynchronous API
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
 // fails or r is nil, since both are wiring mistakes to fix before serving;
 // call cfg.Validate first to report them gracefully. A nil log discards.
 func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
+	return New(r, cfg, log, nil).Handler
+}
+
+// Service is the HTTP API and, with a queue of submissions, the function
+// that runs what the queue hands out.
+type Service struct {
+	Handler http.Handler
+	// Execute runs a queued submission as POST /run or /judge would.
+	Execute submissions.Exec
+}
+
+// New is NewHandler with the asynchronous API (POST, GET, DELETE
+// /submissions) on subs, when subs is not nil.
+func New(r Runner, cfg Config, log *slog.Logger, subs Submissions) Service {
 	if err := cfg.Validate(); err != nil {
 		panic("api: invalid config: " + err.Error())
 	}
@@ -71,13 +87,18 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 		cfg:       cfg,
 		languages: slices.Sorted(slices.Values(cfg.Languages)), // a copy: the caller may reuse its slice
 		log:       log,
+		subs:      subs,
 	}
 	h.cfg.Languages = h.languages
 	h.metrics = metrics.New(r, h.languages)
 	for _, p := range cfg.TrustedProxies {
 		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
 	}
+	return Service{Handler: h.routes(), Execute: h.Execute}
+}
 
+// routes is the API's router.
+func (h *handler) routes() http.Handler {
 	mux := chi.NewRouter()
 	// Order matters: the request id exists before anything logs, and the
 	// recoverer sits inside it so a panic's record and 500 carry the id.
@@ -89,9 +110,22 @@ func NewHandler(r Runner, cfg Config, log *slog.Logger) http.Handler {
 	mux.Get("/readyz", h.readyz)
 	mux.Method(http.MethodGet, "/metrics", h.metrics.Handler())
 	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
-	mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/run", h.run)
-	if _, ok := r.(judge.Sandboxes); ok {
-		mux.With(append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)...).Post("/judge", h.judge)
+	// Each route that runs or queues something has a rate limiter of its
+	// own; a submission and a batch share one.
+	limited := func() []func(http.Handler) http.Handler {
+		return append([]func(http.Handler) http.Handler{h.requireKey}, h.rateLimit()...)
+	}
+	mux.With(limited()...).Post("/run", h.run)
+	if _, ok := h.runner.(judge.Sandboxes); ok {
+		mux.With(limited()...).Post("/judge", h.judge)
+	}
+	if h.subs != nil {
+		submitting := limited()
+		mux.With(submitting...).Post("/submissions", h.submit)
+		mux.With(submitting...).Post("/submissions/batch", h.submitBatch)
+		mux.With(h.requireKey).Get("/submissions", h.listSubmissions)
+		mux.With(h.requireKey).Get("/submissions/{id}", h.getSubmission)
+		mux.With(h.requireKey).Delete("/submissions/{id}", h.cancelSubmission)
 	}
 
 	h.allow = allowHeaders(mux)

@@ -101,20 +101,26 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	// The worst case with the lanes asked for must be within the ceiling;
-	// once the batch is open, the deadlines follow the lanes it got.
-	lanes := max(min(h.cfg.JudgeLanes, len(req.Tests)), 1)
-	bound := h.judgeBound(req, lanes)
-	if bound > h.cfg.MaxJudgeDuration {
-		h.writeError(w, r, invalidError(fmt.Sprintf(
-			"the judgement may take up to %s (%d tests on %d lanes at up to %s each, with the queue and the build), past max_judge_duration %s: send fewer tests or lower time limits",
-			bound.Round(time.Second), len(req.Tests), lanes, judge.TestsBound(req, h.judgeOptions(), 1)/time.Duration(len(req.Tests)),
-			h.cfg.MaxJudgeDuration)))
+	resp, err := h.judgeOne(r.Context(), sb, req, func(d time.Duration) { h.extendWrite(w, r, d) }, requestIDAttr(r))
+	if err != nil {
+		h.writeError(w, r, err)
 		return
 	}
-	h.extendWrite(w, r, bound)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// judgeOne judges a validated request under ctx, counts and logs it, and
+// returns the answer of POST /judge. extend is told, before anything runs
+// and again once the lanes are open, how long the rest may take; attrs go
+// into the log record.
+func (h *handler) judgeOne(ctx context.Context, sb judge.Sandboxes, req judge.Request, extend func(time.Duration), attrs ...slog.Attr) (judgeResponse, error) {
+	// validateJudge made sure the worst case with the lanes asked for is
+	// within the ceiling; once the batch is open, the deadlines follow the
+	// lanes it got.
+	bound := h.judgeBound(req, judgeLanes(h.cfg, req))
+	extend(bound)
 	start := time.Now()
-	ctx, cancel := context.WithCancel(r.Context())
+	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var overran atomic.Bool
 	cut := time.AfterFunc(bound, func() { overran.Store(true); cancel() })
@@ -123,27 +129,31 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 	opt.Opened = func(got int) {
 		rest := judge.TestsBound(req, opt, got)
 		cut.Reset(rest)
-		h.extendWrite(w, r, rest)
+		extend(rest)
 	}
-	res, err := judge.Judge(ctx, sb, req, opt)
+	res, err := judge.Judge(jctx, sb, req, opt)
 	if err != nil {
-		if overran.Load() && r.Context().Err() == nil {
+		if overran.Load() && ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", errOverran, err)
 		} else {
-			err = h.runError(r.Context(), runner.Request{Language: req.Language}, judgeInvalid(err))
+			err = h.runError(ctx, runner.Request{Language: req.Language}, judgeInvalid(err))
 		}
 		h.observeError(err)
-		h.writeError(w, r, err)
-		return
+		return judgeResponse{}, err
 	}
 	resp := newJudgeResponse(uuid.NewString(), res)
 	h.metrics.ObserveJudge(req.Language, res)
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "judge",
+	h.log.LogAttrs(ctx, slog.LevelInfo, "judge", append([]slog.Attr{
 		slog.String("id", resp.ID), slog.String("language", req.Language), slog.String("verdict", string(res.Verdict)),
 		slog.Int("passed", res.Passed), slog.Int("total", res.Total),
-		slog.Int64("compile_ms", resp.CompileMS), slog.Int64("judge_ms", time.Since(start).Milliseconds()),
-		requestIDAttr(r))
-	writeJSON(w, http.StatusOK, resp)
+		slog.Int64("compile_ms", resp.CompileMS), slog.Int64("judge_ms", time.Since(start).Milliseconds())},
+		attrs...)...)
+	return resp, nil
+}
+
+// judgeLanes is how many lanes a request asks for.
+func judgeLanes(cfg Config, req judge.Request) int {
+	return max(min(cfg.JudgeLanes, len(req.Tests)), 1)
 }
 
 func newJudgeResponse(id string, res judge.Result) judgeResponse {
@@ -241,6 +251,14 @@ func (h *handler) validateJudge(in *judgeRequest) (judge.Request, error) {
 			return req, err
 		}
 		req.Checker = &judge.Checker{Language: *c.Language, Code: *c.Code}
+	}
+	// The worst case with the lanes asked for must be within the ceiling.
+	lanes := judgeLanes(h.cfg, req)
+	if bound := h.judgeBound(req, lanes); bound > h.cfg.MaxJudgeDuration {
+		return req, invalidError(fmt.Sprintf(
+			"the judgement may take up to %s (%d tests on %d lanes at up to %s each, with the queue and the build), past max_judge_duration %s: send fewer tests or lower time limits",
+			bound.Round(time.Second), len(req.Tests), lanes, judge.TestsBound(req, h.judgeOptions(), 1)/time.Duration(len(req.Tests)),
+			h.cfg.MaxJudgeDuration))
 	}
 	return req, nil
 }

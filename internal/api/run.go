@@ -21,18 +21,27 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 
 	// r.Context() ends when the client disconnects, so the runner can stop
 	// the sandbox instead of running a program nobody will read.
-	res, err := h.runner.Run(r.Context(), req)
+	resp, err := h.runOne(r.Context(), req, requestIDAttr(r))
 	if err != nil {
-		err = h.runError(r.Context(), req, err)
-		h.observeError(err)
 		h.writeError(w, r, err)
 		return
 	}
-	h.metrics.ObserveRun(req.Language, res)
-
-	resp := newRunResponse(res)
-	h.logRun(r, req, resp)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// runOne runs a validated request, counts and logs it, and returns the
+// answer of POST /run; attrs go into its log record.
+func (h *handler) runOne(ctx context.Context, req runner.Request, attrs ...slog.Attr) (runResponse, error) {
+	res, err := h.runner.Run(ctx, req)
+	if err != nil {
+		err = h.runError(ctx, req, err)
+		h.observeError(err)
+		return runResponse{}, err
+	}
+	h.metrics.ObserveRun(req.Language, res)
+	resp := newRunResponse(res)
+	h.logRun(ctx, req, resp, attrs...)
+	return resp, nil
 }
 
 // runError adds what only the handler knows to an error from the runner:
@@ -52,7 +61,7 @@ func (h *handler) runError(ctx context.Context, req runner.Request, err error) e
 }
 
 // logRun writes the one record of a finished run.
-func (h *handler) logRun(r *http.Request, req runner.Request, resp runResponse) {
+func (h *handler) logRun(ctx context.Context, req runner.Request, resp runResponse, more ...slog.Attr) {
 	attrs := []slog.Attr{
 		slog.String("id", resp.ID),
 		slog.String("language", req.Language),
@@ -70,7 +79,6 @@ func (h *handler) logRun(r *http.Request, req runner.Request, resp runResponse) 
 		slog.Int64("compile_ms", resp.CompileMS),
 		slog.Int64("queue_ms", resp.QueueMS),
 		slog.Int64("prepare_ms", resp.PrepareMS),
-		requestIDAttr(r),
 	)
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "run", attrs...)
+	h.log.LogAttrs(ctx, slog.LevelInfo, "run", append(attrs, more...)...)
 }

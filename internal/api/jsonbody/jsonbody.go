@@ -8,6 +8,7 @@ package jsonbody
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,19 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, into any, field
 	// none. bodyReader remembers a read failure so it is not mistaken for
 	// malformed JSON.
 	body := &bodyReader{r: http.MaxBytesReader(innermost(w), r.Body, limit)}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return decodeError(err, body.err, fields)
+	}
+	return checkTrailing(dec, body)
+}
+
+// Unmarshal decodes b strictly into into, as Decode does a body: one
+// object, no unknown field, the same messages. It is for a request body
+// kept for later, such as an asynchronous submission's.
+func Unmarshal(b []byte, into any, fields string) error {
+	body := &bodyReader{r: bytes.NewReader(b)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {

@@ -1,0 +1,404 @@
+package submissions
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The names in JetStream. A fleet shares them: every node pulls from the
+// same stream through the same durable consumer.
+const (
+	StreamName    = "CODEEXEC_SUBMISSIONS"
+	Bucket        = "codeexec_submissions"
+	ConsumerName  = "codeexec_workers"
+	subjectPrefix = "codeexec.submissions"
+	cancelSubject = "codeexec.cancel"
+	// Anonymous is the owner token of submissions made without an API key.
+	Anonymous = "anonymous"
+)
+
+// Status is where a submission is in its life.
+type Status string
+
+// The statuses. Done, Cancelled and Failed are final.
+const (
+	Queued    Status = "queued"
+	Running   Status = "running"
+	Done      Status = "done"
+	Cancelled Status = "cancelled"
+	Failed    Status = "failed"
+)
+
+// Final reports whether s is a status a record never leaves.
+func (s Status) Final() bool { return s == Done || s == Cancelled || s == Failed }
+
+// Record is what the bucket keeps of a submission.
+type Record struct {
+	ID          string          `json:"id"`
+	Kind        string          `json:"kind"`
+	Status      Status          `json:"status"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	Attempts    int             `json:"attempts"`
+	Node        string          `json:"node,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	CallbackURL string          `json:"callback_url,omitempty"`
+	// Result is what Exec answered for a submission that ran (done);
+	// Error what it answered for one that could not (failed), or why the
+	// queue gave up on it.
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  json.RawMessage `json:"error,omitempty"`
+	// Owner is the token of the API key that made the submission (a
+	// subject token: letters, digits, '-', '_'), or "anonymous".
+	Owner string `json:"owner"`
+}
+
+// Submission is what Submit stores.
+type Submission struct {
+	Kind        string
+	Body        json.RawMessage // run by Exec, opaque here
+	Owner       string          // a token naming the API key; "" for none
+	Metadata    json.RawMessage
+	CallbackURL string
+}
+
+// Job is what a worker hands to Exec: the message in the stream.
+type Job struct {
+	ID    string          `json:"id"`
+	Kind  string          `json:"kind"`
+	Owner string          `json:"owner"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// Outcome is what Exec made of a job: Result when it ran, or Error when
+// it cannot run (a request the service refuses). One is set.
+type Outcome struct {
+	Result json.RawMessage
+	Error  json.RawMessage
+}
+
+// Exec runs a job. An error means the service cannot run it now (every
+// sandbox busy, the container runtime down): the job goes back to the
+// queue and is tried again later, on this node or another.
+type Exec func(ctx context.Context, j Job) (Outcome, error)
+
+// Errors of the queue.
+var (
+	ErrNotFound = errors.New("no such submission")
+	ErrFinal    = errors.New("the submission has already finished")
+	ErrTooMany   = errors.New("too many submissions waiting")
+	ErrQueueFull = errors.New("the queue is full")
+	ErrTooLarge = errors.New("submission too large")
+)
+
+// Queue is a node's handle on the submissions: it submits, reads,
+// cancels and, once Work is called, runs them.
+type Queue struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *server.Server // the embedded server, or nil
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	kv     jetstream.KeyValue
+	cons   jetstream.Consumer
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // by submission id
+	base    context.Context               // the runs' parent: cancelled when Work's drain ends
+	stop    context.CancelFunc
+
+	deliveries, redeliveries atomic.Int64
+}
+
+// Open connects to cfg's NATS (starting the embedded server when
+// cfg.URLs is empty) and makes sure the stream, the bucket and the
+// consumer exist with cfg's settings.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := &Queue{cfg: cfg, log: log, running: map[string]context.CancelFunc{}}
+	q.base, q.stop = context.WithCancel(context.Background())
+	defer func() {
+		if retErr != nil {
+			q.Close()
+		}
+	}()
+	opts := []nats.Option{nats.Name("codeexec " + cfg.Node), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	url := strings.Join(cfg.URLs, ",")
+	if len(cfg.URLs) == 0 {
+		srv, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		q.srv = srv
+		url = srv.ClientURL()
+		opts = append(opts, nats.InProcessServer(srv))
+	} else if cfg.Credentials != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Credentials))
+	}
+	var err error
+	if q.nc, err = nats.Connect(url, opts...); err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	if q.js, err = jetstream.New(q.nc); err != nil {
+		return nil, err
+	}
+	q.stream, err = q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "codeexec submissions waiting to run",
+		Subjects:    []string{subjectPrefix + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.Retention,
+		MaxMsgs:     int64(cfg.MaxQueued),
+		Discard:     jetstream.DiscardNew,
+		Duplicates:  time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	q.kv, err = q.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      Bucket,
+		Description: "codeexec submissions: status and result",
+		TTL:         cfg.Retention,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		History:     1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", Bucket, err)
+	}
+	q.cons, err = q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "every codeexec node pulls from here",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1, // attempts are counted on the record (Config.MaxAttempts)
+		MaxAckPending: -1,
+		Replicas:      cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
+	}
+	return q, nil
+}
+
+// Close disconnects, and stops the embedded server. Work must have
+// returned first.
+func (q *Queue) Close() {
+	q.stop()
+	if q.nc != nil {
+		q.nc.Close()
+	}
+	if q.srv != nil {
+		q.srv.Shutdown()
+		q.srv.WaitForShutdown()
+	}
+}
+
+// subject is where the submissions of owner go: one subject per owner,
+// so that the stream counts what each owner has waiting.
+func subject(owner string) string { return subjectPrefix + "." + owner }
+
+// Submit stores s and queues it, and returns its record.
+func (q *Queue) Submit(ctx context.Context, s Submission) (Record, error) {
+	owner := cmp.Or(s.Owner, Anonymous)
+	if q.cfg.MaxQueuedPerOwner > 0 && owner != Anonymous {
+		n, err := q.Waiting(ctx, owner)
+		if err != nil {
+			return Record{}, err
+		}
+		if n >= q.cfg.MaxQueuedPerOwner {
+			return Record{}, fmt.Errorf("%w: %d of this key's submissions are queued or running; the limit is %d", ErrTooMany, n, q.cfg.MaxQueuedPerOwner)
+		}
+	}
+	rec := Record{
+		ID: uuid.NewString(), Kind: s.Kind, Status: Queued, CreatedAt: time.Now().UTC(),
+		Metadata: s.Metadata, CallbackURL: s.CallbackURL, Owner: owner,
+	}
+	msg, err := json.Marshal(Job{ID: rec.ID, Kind: s.Kind, Owner: owner, Body: s.Body})
+	if err != nil {
+		return Record{}, err
+	}
+	if len(msg) > int(q.nc.MaxPayload()) {
+		return Record{}, fmt.Errorf("%w: %d bytes; the queue takes up to %d", ErrTooLarge, len(msg), q.nc.MaxPayload())
+	}
+	if err := q.put(ctx, rec, 0); err != nil {
+		return Record{}, err
+	}
+	if _, err := q.js.Publish(ctx, subject(owner), msg, jetstream.WithMsgID(rec.ID)); err != nil {
+		// Not queued: the record goes too, so nobody waits on it.
+		_ = q.kv.Delete(context.WithoutCancel(ctx), rec.ID)
+		if strings.Contains(err.Error(), "maximum messages exceeded") {
+			return Record{}, fmt.Errorf("%w: it holds its maximum of %d submissions", ErrQueueFull, q.cfg.MaxQueued)
+		}
+		return Record{}, fmt.Errorf("queue submission: %w", err)
+	}
+	return rec, nil
+}
+
+// put writes rec: creates it when rev is 0, else replaces revision rev.
+// It returns jetstream.ErrKeyRevisionMismatch (or ErrKeyExists) when
+// someone else wrote first.
+func (q *Queue) put(ctx context.Context, rec Record, rev uint64) error {
+	_, err := q.putRev(ctx, rec, rev)
+	return err
+}
+
+func (q *Queue) putRev(ctx context.Context, rec Record, rev uint64) (uint64, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return q.kv.Create(ctx, rec.ID, b)
+	}
+	return q.kv.Update(ctx, rec.ID, b, rev)
+}
+
+// conflict reports whether err says another writer changed the record.
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// Get returns submission id's record and revision.
+func (q *Queue) Get(ctx context.Context, id string) (Record, uint64, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return Record{}, 0, ErrNotFound
+	}
+	e, err := q.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Record{}, 0, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, 0, err
+	}
+	var rec Record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return Record{}, 0, fmt.Errorf("record %s: %w", id, err)
+	}
+	return rec, e.Revision(), nil
+}
+
+// Cancel cancels a queued or running submission of owner's (another
+// owner's is ErrNotFound), and returns its record. A running one is
+// killed by the node that runs it. A final one is ErrFinal.
+func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
+	for {
+		rec, rev, err := q.Get(ctx, id)
+		if err != nil {
+			return Record{}, err
+		}
+		if rec.Owner != cmp.Or(owner, Anonymous) {
+			return Record{}, ErrNotFound
+		}
+		if rec.Status.Final() {
+			return rec, ErrFinal
+		}
+		was := rec.Status
+		now := time.Now().UTC()
+		rec.Status, rec.FinishedAt = Cancelled, &now
+		if err := q.put(ctx, rec, rev); conflict(err) {
+			continue // it changed meanwhile: decide again
+		} else if err != nil {
+			return Record{}, err
+		}
+		if was == Running {
+			if err := q.nc.Publish(cancelSubject, []byte(id)); err != nil {
+				q.log.Warn("cannot ask the nodes to stop a cancelled submission", "id", id, "err", err)
+			}
+		}
+		return rec, nil
+	}
+}
+
+// Wait returns submission id's record once it is final, or its latest
+// record with ctx's error when ctx ends first.
+func (q *Queue) Wait(ctx context.Context, id string) (Record, error) {
+	rec, _, err := q.Get(ctx, id)
+	if err != nil || rec.Status.Final() {
+		return rec, err
+	}
+	w, err := q.kv.Watch(ctx, id, jetstream.UpdatesOnly())
+	if err != nil {
+		return rec, err
+	}
+	defer func() { _ = w.Stop() }()
+	// A change between Get and Watch would be missed: read once more.
+	if rec, _, err = q.Get(ctx, id); err != nil || rec.Status.Final() {
+		return rec, err
+	}
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				return rec, ErrNotFound
+			}
+			var next Record
+			if json.Unmarshal(e.Value(), &next) == nil {
+				rec = next
+			}
+			if rec.Status.Final() {
+				return rec, nil
+			}
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		}
+	}
+}
+
+// Waiting counts owner's submissions in the stream: queued, or running
+// and not yet acknowledged.
+func (q *Queue) Waiting(ctx context.Context, owner string) (int, error) {
+	subj := subject(cmp.Or(owner, Anonymous))
+	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	return int(info.State.Subjects[subj]), nil
+}
+
+// Stats are the queue's figures for /metrics.
+type Stats struct {
+	Depth        uint64        // messages in the stream: queued or running
+	OldestAge    time.Duration // of the oldest message; 0 when empty
+	Deliveries   int64         // messages this node received
+	Redeliveries int64         // of them, the ones delivered before
+}
+
+// Stats reads the stream's state and this node's counters.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	s := Stats{Depth: info.State.Msgs, Deliveries: q.deliveries.Load(), Redeliveries: q.redeliveries.Load()}
+	if s.Depth > 0 && !info.State.FirstTime.IsZero() {
+		s.OldestAge = time.Since(info.State.FirstTime)
+	}
+	return s, nil
+}

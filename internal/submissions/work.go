@@ -1,0 +1,221 @@
+package submissions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// retryDelay is how long a job the service could not run now (busy,
+// runtime down) waits before it is delivered again.
+const retryDelay = 2 * time.Second
+
+// Work pulls submissions and runs each with exec, at most slots at once,
+// until ctx ends; then it stops pulling and returns once the runs in
+// flight have ended. Abort ends those runs early: they go back to the
+// queue for another node.
+func (q *Queue) Work(ctx context.Context, slots int, exec Exec) error {
+	sub, err := q.nc.Subscribe(cancelSubject, func(m *nats.Msg) {
+		q.mu.Lock()
+		stop := q.running[string(m.Data)]
+		q.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to cancellations: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	free := make(chan struct{}, slots)
+	for {
+		select {
+		case free <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			<-free
+			if ctx.Err() != nil {
+				return nil
+			}
+			q.log.Warn("cannot pull submissions; trying again", "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		got := false
+		for msg := range batch.Messages() {
+			got = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-free }()
+				q.handle(msg, exec)
+			}()
+		}
+		if !got {
+			<-free
+		}
+	}
+}
+
+// Abort cancels the runs in flight; their submissions go back to the
+// queue. For a shutdown that cannot wait for them.
+func (q *Queue) Abort() { q.stop() }
+
+// handle runs one message's submission, unless its record says it must
+// not run, and stores the result before acknowledging the message.
+func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
+	ctx := context.WithoutCancel(q.base)
+	q.deliveries.Add(1)
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 1 {
+		q.redeliveries.Add(1)
+	}
+	var j Job
+	if err := json.Unmarshal(msg.Data(), &j); err != nil {
+		q.log.Error("dropping a message that is not a submission", "err", err)
+		_ = msg.Term()
+		return
+	}
+	rec, rev, err := q.Get(ctx, j.ID)
+	if errors.Is(err, ErrNotFound) {
+		// Expired, or its Submit failed half-way: nobody waits for it.
+		_ = msg.Ack()
+		return
+	}
+	if err != nil {
+		q.log.Warn("cannot read a submission's record; it will be delivered again", "id", j.ID, "err", err)
+		_ = msg.NakWithDelay(retryDelay)
+		return
+	}
+	if rec.Status.Final() {
+		_ = msg.Ack()
+		return
+	}
+	now := time.Now().UTC()
+	if rec.Attempts >= q.cfg.MaxAttempts {
+		rec.Status, rec.FinishedAt = Failed, &now
+		rec.Error = errorJSON(fmt.Sprintf("given up after %d attempts: each ended with its node gone", rec.Attempts))
+		q.finish(msg, rec, rev)
+		return
+	}
+	before := rec
+	rec.Status, rec.StartedAt, rec.Node = Running, &now, q.cfg.Node
+	rec.Attempts++
+	rev, err = q.putRev(ctx, rec, rev)
+	if err != nil {
+		// Cancelled or changed meanwhile: look again later.
+		_ = msg.NakWithDelay(100 * time.Millisecond)
+		return
+	}
+
+	runCtx, cancel := context.WithCancel(q.base)
+	defer cancel()
+	q.mu.Lock()
+	q.running[j.ID] = cancel
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		delete(q.running, j.ID)
+		q.mu.Unlock()
+	}()
+	progress := time.NewTicker(q.cfg.AckWait / 3)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-progress.C:
+				_ = msg.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	out, err := exec(runCtx, j)
+	progress.Stop()
+	close(done)
+
+	switch {
+	case q.base.Err() != nil || err != nil:
+		// Shutting down, or the service cannot run it now: back to the
+		// queue, the attempt not counted.
+		if err != nil && q.base.Err() == nil {
+			q.log.Info("submission put back: the service cannot run it now", "id", j.ID, "err", err)
+		}
+		before.StartedAt, before.Node = rec.StartedAt, rec.Node
+		if err := q.put(ctx, before, rev); err != nil && !conflict(err) {
+			q.log.Warn("cannot put a submission back", "id", j.ID, "err", err)
+		}
+		_ = msg.NakWithDelay(retryDelay)
+		return
+	case runCtx.Err() != nil:
+		// Cancelled: the record says so already.
+		_ = msg.Ack()
+		return
+	}
+	end := time.Now().UTC()
+	rec.FinishedAt = &end
+	if out.Error != nil {
+		rec.Status, rec.Error = Failed, out.Error
+	} else {
+		rec.Status, rec.Result = Done, out.Result
+	}
+	q.finish(msg, rec, rev)
+}
+
+// finish stores a final record at revision rev and acknowledges the
+// message. If someone else wrote first (a cancellation, or another node
+// that ran the same submission when this one was too slow to report
+// progress), their record stands. While the record cannot be stored (a
+// NATS server gone, its streams electing new leaders), it tries again,
+// reporting progress so that the submission is not run again elsewhere,
+// for up to storeFor; after that the message is left unacknowledged, to
+// be delivered again.
+func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
+	give := time.Now().Add(storeFor)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := q.put(ctx, rec, rev)
+		cancel()
+		if err == nil || conflict(err) {
+			break
+		}
+		if time.Now().After(give) {
+			q.log.Error("cannot store a submission's result; it will run again", "id", rec.ID, "err", err)
+			return
+		}
+		q.log.Warn("cannot store a submission's result yet; trying again", "id", rec.ID, "err", err)
+		_ = msg.InProgress()
+		time.Sleep(wait)
+	}
+	// Acknowledged or not, the stored result decides: a redelivered
+	// message of a final record is dropped.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(ctx); err != nil {
+		q.log.Warn("cannot acknowledge a finished submission; its redelivery will be dropped", "id", rec.ID, "err", err)
+	}
+}
+
+// storeFor is how long a worker keeps trying to store a result.
+const storeFor = 2 * time.Minute
+
+// errorJSON is the error body of a submission the queue gave up on.
+func errorJSON(msg string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return b
+}
