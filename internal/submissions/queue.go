@@ -98,11 +98,11 @@ type Exec func(ctx context.Context, j Job) (Outcome, error)
 
 // Errors of the queue.
 var (
-	ErrNotFound = errors.New("no such submission")
-	ErrFinal    = errors.New("the submission has already finished")
+	ErrNotFound  = errors.New("no such submission")
+	ErrFinal     = errors.New("the submission has already finished")
 	ErrTooMany   = errors.New("too many submissions waiting")
 	ErrQueueFull = errors.New("the queue is full")
-	ErrTooLarge = errors.New("submission too large")
+	ErrTooLarge  = errors.New("submission too large")
 )
 
 // Queue is a node's handle on the submissions: it submits, reads,
