@@ -38,6 +38,10 @@ type Config struct {
 	// Workers is how many submissions this node runs at once; 0 is
 	// --max-concurrent.
 	Workers int
+	// CallbackSecret signs callbacks; without one, callback_url is
+	// refused. CallbackTimeout bounds each attempt.
+	CallbackSecret  string
+	CallbackTimeout time.Duration
 }
 
 // NewConfig returns the defaults.
@@ -50,10 +54,12 @@ func NewConfig() Config {
 		Runner:          withHelpers(runner.DefaultConfig()),
 		API:             api.DefaultConfig(),
 		Submissions:     true,
+		CallbackTimeout: 10 * time.Second,
 		Queue: submissions.Config{
 			Replicas: 1, Retention: submissions.DefaultRetention, AckWait: submissions.DefaultAckWait,
 			MaxAttempts: submissions.DefaultMaxAttempts, MaxQueued: submissions.DefaultMaxQueued,
 			MaxQueuedPerOwner: submissions.DefaultMaxQueuedPerOwner,
+			CallbackRetryFor:  submissions.DefaultCallbackRetryFor,
 		},
 	}
 }
@@ -180,6 +186,11 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.IntVar(&c.Workers, "submission-workers", c.Workers, "submissions this node runs at once (default: --max-concurrent)")
 	fs.DurationVar(&a.MaxSubmissionWait, "max-submission-wait", a.MaxSubmissionWait, "longest POST /submissions?wait=")
 	fs.IntVar(&a.MaxBatch, "max-batch", a.MaxBatch, "most submissions in one POST /submissions/batch, and ids in one GET /submissions?ids=")
+	fs.StringVar(&c.CallbackSecret, "callback-secret", c.CallbackSecret, "secret (16+ characters) that signs callbacks (HMAC-SHA256, header Codeexec-Signature); without one, callback_url is refused")
+	secretFile := fs.String("callback-secret-file", "", "file holding the callback secret (instead of --callback-secret)")
+	fs.Var(listFlag{&a.CallbackAllow}, "callback-allow", "comma-separated CIDR ranges callbacks may reach although internal (loopback, private, link-local are refused by default), and host names: if any is given, the only hosts callbacks may name")
+	fs.DurationVar(&c.CallbackTimeout, "callback-timeout", c.CallbackTimeout, "time limit of one callback attempt")
+	fs.DurationVar(&q.CallbackRetryFor, "callback-retry-for", q.CallbackRetryFor, "how long a failing callback is retried (exponential backoff with jitter) after its submission finished")
 	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in python and cpp")
 	configFile := fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
 
@@ -192,6 +203,13 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 			if err := applySettings(fs, file); err != nil {
 				return err
 			}
+		}
+		if *secretFile != "" {
+			b, err := os.ReadFile(*secretFile)
+			if err != nil {
+				return fmt.Errorf("callback secret file: %w", err)
+			}
+			c.CallbackSecret = strings.TrimSpace(string(b))
 		}
 		if err := c.finish(*runtimes, *keysFile); err != nil {
 			return err
@@ -247,6 +265,7 @@ func (c *Config) finish(runtimes, keysFile string) error {
 		}
 	}
 	c.API.OutputBytes = c.Runner.OutputBytes
+	c.API.Callbacks = c.Submissions && c.CallbackSecret != ""
 	// The runner's timeouts give each request's worst case, and so the
 	// deadline of its answer (api.Config).
 	c.API.QueueTimeout, c.API.CompileTimeout, c.API.RunTimeout = c.Runner.QueueTimeout, c.Runner.CompileTimeout, c.Runner.RunTimeout
@@ -283,6 +302,12 @@ func (c Config) Validate() error {
 		}
 		if err := q.Validate(); err != nil {
 			errs = append(errs, err)
+		}
+		if c.CallbackSecret != "" && len(c.CallbackSecret) < 16 {
+			errs = append(errs, fmt.Errorf("callback secret is %d characters; use at least 16", len(c.CallbackSecret)))
+		}
+		if c.CallbackTimeout < time.Second {
+			errs = append(errs, fmt.Errorf("callback timeout must be at least 1s, got %s", c.CallbackTimeout))
 		}
 		if c.Workers < 0 {
 			errs = append(errs, fmt.Errorf("submission workers must not be negative, got %d", c.Workers))

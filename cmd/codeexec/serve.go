@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/api"
+	"github.com/codeexec/codeexec/internal/callback"
 	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/submissions"
 )
@@ -55,11 +57,24 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	if queue != nil {
-		go func() {
-			defer close(workers)
+		var wg sync.WaitGroup
+		wg.Go(func() {
 			if err := queue.Work(wctx, cmp.Or(cfg.Workers, cfg.Runner.MaxConcurrent), svc.Execute); err != nil {
 				log.Error("submissions: workers stopped", "err", err)
 			}
+		})
+		if cfg.CallbackSecret != "" {
+			allow, _ := callback.ParseAllow(cfg.API.CallbackAllow) // Validate checked it
+			sender := callback.NewSender([]byte(cfg.CallbackSecret), allow, cfg.CallbackTimeout)
+			wg.Go(func() {
+				_ = queue.Deliver(wctx, callbackSenders, func(ctx context.Context, rec submissions.Record) (int, error) {
+					return sender.Send(ctx, rec.CallbackURL, rec.ID, svc.CallbackBody(rec))
+				})
+			})
+		}
+		go func() {
+			wg.Wait()
+			close(workers)
 		}()
 	} else {
 		close(workers)
@@ -101,6 +116,9 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// callbackSenders is how many callbacks a node delivers at once.
+const callbackSenders = 8
 
 // apiConfigFor is the API configuration for the languages the runner
 // serves: those whose image it found (runner.New).

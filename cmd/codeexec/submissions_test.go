@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/callback"
 	"github.com/codeexec/codeexec/internal/runner/runnertest"
 )
 
@@ -59,8 +62,23 @@ func postJSON(t *testing.T, url, body string, into any) {
 // the two that were running on a second attempt.
 func TestQueuedSubmissionsSurviveACrash(t *testing.T) {
 	cfg := runnertest.Config(t)
+	// A receiver of callbacks, on loopback, that checks each signature.
+	const secret = "crash-test-callback-secret"
+	var mu sync.Mutex
+	called := map[string]int{}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if err := callback.Verify([]byte(secret), r.Header.Get(callback.Header), b, time.Minute, time.Now()); err != nil {
+			t.Errorf("callback: %v", err)
+		}
+		mu.Lock()
+		called[r.Header.Get("Codeexec-Submission")]++
+		mu.Unlock()
+	}))
+	defer receiver.Close()
 	// Two workers, and a node silent for 3 s loses its submissions.
-	args := []string{"--submission-workers", "2", "--submission-ack-wait", "3s"}
+	args := []string{"--submission-workers", "2", "--submission-ack-wait", "3s",
+		"--callback-secret", secret, "--callback-allow", "127.0.0.0/8"}
 	svc := startServiceProcess(t, cfg, args...)
 
 	var ids []string
@@ -80,7 +98,11 @@ func TestQueuedSubmissionsSurviveACrash(t *testing.T) {
 	for b := range 5 {
 		var items []string
 		for i := range 10 {
-			items = append(items, fmt.Sprintf(`{"kind":"run","language":"python","code":"print(%d)","metadata":{"n":%d}}`, b*10+i, b*10+i))
+			cb := ""
+			if i%5 == 0 {
+				cb = `,"callback_url":"` + receiver.URL + `/hook"`
+			}
+			items = append(items, fmt.Sprintf(`{"kind":"run","language":"python","code":"print(%d)","metadata":{"n":%d}%s}`, b*10+i, b*10+i, cb))
 		}
 		var out struct {
 			Submissions []submission `json:"submissions"`
@@ -128,6 +150,23 @@ func TestQueuedSubmissionsSurviveACrash(t *testing.T) {
 				t.Fatalf("submission %s still %s after the restart", id, s.Status)
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Every fifth of the fifty had a callback: each is delivered.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := 0
+		for i, id := range ids[2:] {
+			if i%5 == 0 && called[id] > 0 {
+				n++
+			}
+		}
+		mu.Unlock()
+		if n == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 10 callbacks delivered", n)
 		}
 	}
 	svc.stop(t)

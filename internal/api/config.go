@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/callback"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -107,6 +108,13 @@ type Config struct {
 	// MaxBatch caps the submissions of POST /submissions/batch and the
 	// ids of GET /submissions?ids=.
 	MaxBatch int
+	// Callbacks says whether a submission may have a callback_url: the
+	// service has a secret to sign them with.
+	Callbacks bool
+	// CallbackAllow admits CIDR ranges that callbacks may reach although
+	// internal, and, if it names any host, limits callbacks to those
+	// hosts (callback.ParseAllow).
+	CallbackAllow []string
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -211,6 +219,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSubmissionWait < 0 || c.MaxBatch < 1 {
 		bad("MaxSubmissionWait must not be negative and MaxBatch must be at least 1, got %s and %d", c.MaxSubmissionWait, c.MaxBatch)
+	}
+	if _, err := callback.ParseAllow(c.CallbackAllow); err != nil {
+		bad("%v", err)
 	}
 	if c.CheckerTimeout <= 0 {
 		bad("CheckerTimeout must be positive, got %s", c.CheckerTimeout)

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/codeexec/codeexec/internal/api/metrics"
+	"github.com/codeexec/codeexec/internal/callback"
 	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/submissions"
@@ -53,6 +54,8 @@ type handler struct {
 	metrics   *metrics.Metrics
 	trusted   []netip.Prefix
 	subs      Submissions // nil: no asynchronous API
+	// callbackAllow is cfg.CallbackAllow, parsed.
+	callbackAllow callback.Allow
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
@@ -68,6 +71,8 @@ type Service struct {
 	Handler http.Handler
 	// Execute runs a queued submission as POST /run or /judge would.
 	Execute submissions.Exec
+	// CallbackBody is the body of a submission's callback.
+	CallbackBody func(submissions.Record) []byte
 }
 
 // New is NewHandler with the asynchronous API (POST, GET, DELETE
@@ -94,7 +99,8 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions) Service {
 	for _, p := range cfg.TrustedProxies {
 		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
 	}
-	return Service{Handler: h.routes(), Execute: h.Execute}
+	h.callbackAllow, _ = callback.ParseAllow(cfg.CallbackAllow) // Validate checked it
+	return Service{Handler: h.routes(), Execute: h.Execute, CallbackBody: h.CallbackBody}
 }
 
 // routes is the API's router.

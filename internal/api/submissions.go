@@ -37,28 +37,30 @@ const (
 
 // submissionFields are the fields a submission adds to a /run or /judge
 // body.
-const submissionFields = `"kind" and "metadata"`
+const submissionFields = `"kind", "metadata" and "callback_url"`
 
 // submissionView is a submission as GET /submissions/{id} shows it: the
 // record without its owner.
 type submissionView struct {
-	ID         string             `json:"id"`
-	Kind       string             `json:"kind"`
-	Status     submissions.Status `json:"status"`
-	CreatedAt  time.Time          `json:"created_at"`
-	StartedAt  *time.Time         `json:"started_at,omitempty"`
-	FinishedAt *time.Time         `json:"finished_at,omitempty"`
-	Attempts   int                `json:"attempts"`
-	Metadata   json.RawMessage    `json:"metadata,omitempty"`
-	Result     json.RawMessage    `json:"result,omitempty"`
-	Error      json.RawMessage    `json:"error,omitempty"`
+	ID          string                     `json:"id"`
+	Kind        string                     `json:"kind"`
+	Status      submissions.Status         `json:"status"`
+	CreatedAt   time.Time                  `json:"created_at"`
+	StartedAt   *time.Time                 `json:"started_at,omitempty"`
+	FinishedAt  *time.Time                 `json:"finished_at,omitempty"`
+	Attempts    int                        `json:"attempts"`
+	Metadata    json.RawMessage            `json:"metadata,omitempty"`
+	CallbackURL string                     `json:"callback_url,omitempty"`
+	Callback    *submissions.CallbackState `json:"callback,omitempty"`
+	Result      json.RawMessage            `json:"result,omitempty"`
+	Error       json.RawMessage            `json:"error,omitempty"`
 }
 
 func viewOf(rec submissions.Record) submissionView {
 	return submissionView{
 		ID: rec.ID, Kind: rec.Kind, Status: rec.Status, CreatedAt: rec.CreatedAt,
 		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, Attempts: rec.Attempts,
-		Metadata: rec.Metadata, Result: rec.Result, Error: rec.Error,
+		Metadata: rec.Metadata, CallbackURL: rec.CallbackURL, Callback: rec.Callback, Result: rec.Result, Error: rec.Error,
 	}
 }
 
@@ -152,8 +154,20 @@ func (h *handler) submission(in map[string]json.RawMessage, owner string) (submi
 		}
 		s.Metadata = compactJSON(m)
 	}
+	if u, ok := in["callback_url"]; ok && !bytes.Equal(u, []byte("null")) {
+		if err := json.Unmarshal(u, &s.CallbackURL); err != nil {
+			return s, invalidError(`"callback_url" must be a string`)
+		}
+		if !h.cfg.Callbacks {
+			return s, invalidError(`"callback_url": this service sends no callbacks (it has no --callback-secret)`)
+		}
+		if err := h.callbackAllow.Check(s.CallbackURL); err != nil {
+			return s, invalidError(err.Error())
+		}
+	}
 	delete(in, "kind")
 	delete(in, "metadata")
+	delete(in, "callback_url")
 	body, err := json.Marshal(in)
 	if err != nil {
 		return s, invalidError("the submission cannot be encoded again: " + err.Error())
@@ -369,6 +383,13 @@ func clip(b []byte) string {
 		return string(b[:40]) + "..."
 	}
 	return string(b)
+}
+
+// CallbackBody is what a submission's callback posts: the same JSON as
+// GET /submissions/{id}.
+func (h *handler) CallbackBody(rec submissions.Record) []byte {
+	b, _ := json.Marshal(viewOf(rec)) // a view always encodes
+	return b
 }
 
 // Execute runs a queued submission as its route would, and returns what

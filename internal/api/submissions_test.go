@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/callback"
 	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/submissions"
 )
@@ -41,10 +43,24 @@ func newSubmissionsAPI(tb testing.TB, f *fakeJudgeRunner, qcfg submissions.Confi
 		defer close(done)
 		_ = q.Work(wctx, 2, svc.Execute)
 	}()
+	delivered := make(chan struct{})
+	if cfg.Callbacks {
+		allow, _ := callback.ParseAllow(cfg.CallbackAllow)
+		sender := callback.NewSender([]byte(testSecret), allow, 5*time.Second)
+		go func() {
+			defer close(delivered)
+			_ = q.Deliver(wctx, 2, func(ctx context.Context, rec submissions.Record) (int, error) {
+				return sender.Send(ctx, rec.CallbackURL, rec.ID, svc.CallbackBody(rec))
+			})
+		}()
+	} else {
+		close(delivered)
+	}
 	tb.Cleanup(func() {
 		stop()
 		q.Abort()
 		<-done
+		<-delivered
 		q.Close()
 	})
 	return svc.Handler, q
@@ -186,7 +202,7 @@ func TestSubmissionsRefuseBadInput(t *testing.T) {
 		{`{"kind":"run","metadata":"x","language":"python","code":"x"}`, `"metadata" must be a JSON object`},
 		{`{"kind":"run","language":"python"}`, `"code" is required`},
 		{`{"kind":"run","language":"cobol","code":"x"}`, `unknown language "cobol"`},
-		{`{"kind":"run","language":"python","code":"x","tests":[]}`, `unknown field "tests"; the fields are "language", "code", "input", "limits", "kind" and "metadata"`},
+		{`{"kind":"run","language":"python","code":"x","tests":[]}`, `unknown field "tests"; the fields are "language", "code", "input", "limits", "kind", "metadata" and "callback_url"`},
 		{`{"kind":"judge","language":"python","code":"x"}`, `"tests" is required`},
 		{`{"kind":"run","language":"python","code":"x","limits":{"timeout_ms":-1}}`, `limits.timeout_ms`},
 		{`[]`, `request body must be a JSON object`},
@@ -362,4 +378,84 @@ func TestAKeySeesOnlyItsOwnSubmissions(t *testing.T) {
 		t.Fatalf("alice's fourth: %d %s", w.Code, w.Body)
 	}
 	accepted(t, serve(h, post("/submissions", body, bob)))
+}
+
+const testSecret = "callback-secret-for-tests"
+
+func TestCallbacks(t *testing.T) {
+	type got struct {
+		body []byte
+		sig  string
+	}
+	calls := make(chan got, 10)
+	var n atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- got{b, r.Header.Get(callback.Header)}
+		if n.Add(1) <= 2 {
+			w.WriteHeader(http.StatusBadGateway) // refuses the first two
+		}
+	}))
+	defer receiver.Close()
+	h, _ := newSubmissionsAPI(t, &fakeJudgeRunner{}, submissions.Config{CallbackBackoff: 20 * time.Millisecond},
+		func(c *Config) { c.Callbacks, c.CallbackAllow = true, []string{"127.0.0.0/8"} })
+	id := accepted(t, serve(h, post("/submissions", `{"kind":"run","language":"python","code":"print(1)","callback_url":"`+receiver.URL+`/hook"}`, "")))
+	var last got
+	for range 3 {
+		select {
+		case last = <-calls:
+		case <-time.After(30 * time.Second):
+			t.Fatal("fewer than three callback attempts")
+		}
+		if err := callback.Verify([]byte(testSecret), last.sig, last.body, time.Minute, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sent map[string]json.RawMessage
+	if err := json.Unmarshal(last.body, &sent); err != nil || string(sent["status"]) != `"done"` || sent["result"] == nil ||
+		string(sent["callback_url"]) != `"`+receiver.URL+`/hook"` {
+		t.Fatalf("callback body %s", last.body)
+	}
+	// The record says how the delivery went.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := serve(h, get("/submissions/"+id, ""))
+		var v struct {
+			Callback *submissions.CallbackState `json:"callback"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &v)
+		if cb := v.Callback; cb != nil && cb.DeliveredAt != nil {
+			if cb.Attempts != 3 || cb.LastStatus != 200 {
+				t.Fatalf("callback state %+v", cb)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never delivered: %s", w.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCallbackURLsAreChecked(t *testing.T) {
+	body := func(u string) string {
+		return `{"kind":"run","language":"python","code":"print(1)","callback_url":` + u + `}`
+	}
+	off, _ := newSubmissionsAPI(t, &fakeJudgeRunner{fakeRunner: fakeRunner{run: mustNotRun(t)}}, submissions.Config{})
+	if w := serve(off, post("/submissions", body(`"https://example.org/hook"`), "")); w.Code != http.StatusBadRequest || !strings.Contains(errorMessage(t, w), "--callback-secret") {
+		t.Errorf("without a secret: %d %s", w.Code, w.Body)
+	}
+	on, _ := newSubmissionsAPI(t, &fakeJudgeRunner{fakeRunner: fakeRunner{run: mustNotRun(t)}}, submissions.Config{},
+		func(c *Config) { c.Callbacks = true })
+	for u, want := range map[string]string{
+		`"ftp://example.org/x"`:           "http or https",
+		`"http://127.0.0.1:8080/"`:        "internal address",
+		`"http://169.254.169.254/latest"`: "internal address",
+		`"http://localhost/"`:             "localhost",
+		`3`:                               `"callback_url" must be a string`,
+	} {
+		if w := serve(on, post("/submissions", body(u), "")); w.Code != http.StatusBadRequest || !strings.Contains(errorMessage(t, w), want) {
+			t.Errorf("%s: %d %s, want 400 with %q", u, w.Code, w.Body, want)
+		}
+	}
 }

@@ -18,6 +18,12 @@ const (
 	// DefaultMaxPayload is the embedded server's largest message: the
 	// largest submission it queues. NATS advises against more than 8 MiB.
 	DefaultMaxPayload = 8 << 20
+	// A callback is tried again with exponential backoff and jitter from
+	// DefaultCallbackBackoff, at most DefaultCallbackMaxBackoff apart, for
+	// DefaultCallbackRetryFor after the submission finished.
+	DefaultCallbackBackoff    = time.Second
+	DefaultCallbackMaxBackoff = 5 * time.Minute
+	DefaultCallbackRetryFor   = time.Hour
 )
 
 // Config says where the submissions live and how they are run.
@@ -53,6 +59,9 @@ type Config struct {
 	MaxQueued, MaxQueuedPerOwner int
 	// MaxPayload is the embedded server's largest message.
 	MaxPayload int32
+	// CallbackBackoff, CallbackMaxBackoff and CallbackRetryFor shape the
+	// callbacks' retries (the defaults above).
+	CallbackBackoff, CallbackMaxBackoff, CallbackRetryFor time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +85,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPayload == 0 {
 		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.CallbackBackoff == 0 {
+		c.CallbackBackoff = DefaultCallbackBackoff
+	}
+	if c.CallbackMaxBackoff == 0 {
+		c.CallbackMaxBackoff = DefaultCallbackMaxBackoff
+	}
+	if c.CallbackRetryFor == 0 {
+		c.CallbackRetryFor = DefaultCallbackRetryFor
 	}
 	return c
 }
@@ -102,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxQueued < 1 || c.MaxQueuedPerOwner < 0 {
 		errs = append(errs, errors.New("submissions: max attempts and max queued must be positive"))
+	}
+	if c.CallbackBackoff < 0 || c.CallbackMaxBackoff < c.CallbackBackoff || c.CallbackRetryFor < 0 {
+		errs = append(errs, errors.New("submissions: callback backoff must be positive, at most the largest backoff"))
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,11 @@ const (
 	ConsumerName  = "codeexec_workers"
 	subjectPrefix = "codeexec.submissions"
 	cancelSubject = "codeexec.cancel"
+	// The callbacks to deliver: one message per finished submission that
+	// has a callback URL.
+	CallbackStream   = "CODEEXEC_CALLBACKS"
+	CallbackConsumer = "codeexec_callbacks"
+	callbackSubject  = "codeexec.callbacks"
 	// Anonymous is the owner token of submissions made without an API key.
 	Anonymous = "anonymous"
 )
@@ -62,9 +67,21 @@ type Record struct {
 	// queue gave up on it.
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  json.RawMessage `json:"error,omitempty"`
+	// Callback is how the delivery to CallbackURL went.
+	Callback *CallbackState `json:"callback,omitempty"`
 	// Owner is the token of the API key that made the submission (a
 	// subject token: letters, digits, '-', '_'), or "anonymous".
 	Owner string `json:"owner"`
+}
+
+// CallbackState records the attempts to deliver a callback.
+type CallbackState struct {
+	Attempts    int        `json:"attempts"`
+	LastStatus  int        `json:"last_status,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// GaveUp is set when Config.CallbackRetryFor passed without a 2xx.
+	GaveUp bool `json:"gave_up,omitempty"`
 }
 
 // Submission is what Submit stores.
@@ -116,6 +133,7 @@ type Queue struct {
 	stream jetstream.Stream
 	kv     jetstream.KeyValue
 	cons   jetstream.Consumer
+	cbCons jetstream.Consumer
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // by submission id
@@ -200,6 +218,31 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
+	}
+	cbStream, err := q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        CallbackStream,
+		Description: "codeexec callbacks to deliver",
+		Subjects:    []string{callbackSubject},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.Retention,
+		Duplicates:  time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", CallbackStream, err)
+	}
+	q.cbCons, err = cbStream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       CallbackConsumer,
+		Description:   "every codeexec node delivers callbacks from here",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: -1,
+		Replicas:      cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", CallbackConsumer, err)
 	}
 	return q, nil
 }
@@ -329,6 +372,7 @@ func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 				q.log.Warn("cannot ask the nodes to stop a cancelled submission", "id", id, "err", err)
 			}
 		}
+		q.queueCallback(ctx, rec)
 		return rec, nil
 	}
 }

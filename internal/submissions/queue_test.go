@@ -354,3 +354,131 @@ func TestConfigValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// deliver runs q's callback deliverers until the test ends.
+func deliver(t *testing.T, q *Queue, send Send) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = q.Deliver(ctx, 2, send)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// callbackState waits until id's callback is delivered or given up.
+func callbackState(t *testing.T, q *Queue, id string) *CallbackState {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, _, err := q.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb := rec.Callback; cb != nil && (cb.DeliveredAt != nil || cb.GaveUp) {
+			return cb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("callback of %s: %+v", id, rec.Callback)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCallbacksAreRetriedUntilDelivered(t *testing.T) {
+	q := open(t, Config{CallbackBackoff: 50 * time.Millisecond, CallbackMaxBackoff: 200 * time.Millisecond})
+	var calls atomic.Int32
+	var times []time.Time
+	var mu sync.Mutex
+	deliver(t, q, func(_ context.Context, rec Record) (int, error) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		switch calls.Add(1) {
+		case 1:
+			return 0, errors.New("connection refused")
+		case 2:
+			return 503, nil
+		}
+		if rec.Status != Done || rec.CallbackURL != "https://example.org/hook" {
+			t.Errorf("callback of %+v", rec)
+		}
+		return 200, nil
+	})
+	work(t, q, 1, echo)
+	rec, err := q.Submit(context.Background(), Submission{Kind: "run", Body: json.RawMessage(`{}`), CallbackURL: "https://example.org/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := callbackState(t, q, rec.ID)
+	if cb.DeliveredAt == nil || cb.Attempts != 3 || cb.LastStatus != 200 || cb.LastError != "" || cb.GaveUp {
+		t.Fatalf("callback %+v", cb)
+	}
+	// The waits grew: 50 ms then 100 ms, each ±20 %.
+	if d1, d2 := times[1].Sub(times[0]), times[2].Sub(times[1]); d1 < 40*time.Millisecond || d2 < 80*time.Millisecond {
+		t.Errorf("backoff %s then %s", d1, d2)
+	}
+	// Submissions without a callback URL send nothing.
+	wait(t, q, submit(t, q, `{}`).ID)
+	time.Sleep(100 * time.Millisecond)
+	if calls.Load() != 3 {
+		t.Fatalf("%d calls", calls.Load())
+	}
+}
+
+func TestACallbackIsGivenUpAfterItsTime(t *testing.T) {
+	q := open(t, Config{CallbackBackoff: 50 * time.Millisecond, CallbackMaxBackoff: 50 * time.Millisecond, CallbackRetryFor: 300 * time.Millisecond})
+	deliver(t, q, func(context.Context, Record) (int, error) { return 500, nil })
+	work(t, q, 1, echo)
+	rec, err := q.Submit(context.Background(), Submission{Kind: "run", Body: json.RawMessage(`{}`), CallbackURL: "https://example.org/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := callbackState(t, q, rec.ID)
+	if !cb.GaveUp || cb.DeliveredAt != nil || cb.Attempts < 3 || cb.LastStatus != 500 {
+		t.Fatalf("callback %+v", cb)
+	}
+}
+
+func TestACallbackOutlivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	q := open(t, Config{Dir: dir})
+	work(t, q, 1, echo)
+	rec, err := q.Submit(context.Background(), Submission{Kind: "run", Body: json.RawMessage(`{}`), CallbackURL: "https://example.org/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, q, rec.ID)
+	q.Close() // before any deliverer ran
+	q = open(t, Config{Dir: dir})
+	var got atomic.Int32
+	deliver(t, q, func(context.Context, Record) (int, error) { got.Add(1); return 200, nil })
+	if cb := callbackState(t, q, rec.ID); cb.Attempts != 1 || got.Load() != 1 {
+		t.Fatalf("callback %+v after %d sends", cb, got.Load())
+	}
+}
+
+func TestCancelSendsTheCallback(t *testing.T) {
+	q := open(t, Config{})
+	sent := make(chan Record, 1)
+	deliver(t, q, func(_ context.Context, rec Record) (int, error) { sent <- rec; return 200, nil })
+	rec, err := q.Submit(context.Background(), Submission{Kind: "run", Body: json.RawMessage(`{}`), CallbackURL: "https://example.org/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Cancel(context.Background(), rec.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-sent:
+		if got.Status != Cancelled {
+			t.Fatalf("%+v", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback for a cancelled submission")
+	}
+}

@@ -103,6 +103,9 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 		return
 	}
 	if rec.Status.Final() {
+		// Its callback may not have been queued, if the node that stored
+		// the result died in between.
+		q.queueCallback(ctx, rec)
 		_ = msg.Ack()
 		return
 	}
@@ -191,7 +194,11 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := q.put(ctx, rec, rev)
 		cancel()
-		if err == nil || conflict(err) {
+		if err == nil {
+			q.queueCallback(context.Background(), rec)
+			break
+		}
+		if conflict(err) {
 			break
 		}
 		if time.Now().After(give) {
