@@ -96,6 +96,9 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions) Service {
 	}
 	h.cfg.Languages = h.languages
 	h.metrics = metrics.New(r, h.languages)
+	if st, ok := subs.(metrics.SubmissionStats); ok {
+		h.metrics.WatchSubmissions(st)
+	}
 	for _, p := range cfg.TrustedProxies {
 		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
 	}

@@ -190,6 +190,11 @@ func TestWaitGivesUpWithTheQueuedAnswer(t *testing.T) {
 	if d := time.Since(start); d < time.Second {
 		t.Fatalf("answered after %s, before the wait", d)
 	}
+	// It is still in the stream, running, a second old at least.
+	m := serve(h, get("/metrics", "")).Body.String()
+	if !strings.Contains(m, "codeexec_submissions_waiting 1\n") || strings.Contains(m, "codeexec_submissions_oldest_age_seconds 0\n") {
+		t.Errorf("/metrics:\n%s", m)
+	}
 }
 
 func TestSubmissionsRefuseBadInput(t *testing.T) {
@@ -434,6 +439,20 @@ func TestCallbacks(t *testing.T) {
 			t.Fatalf("never delivered: %s", w.Body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	m := serve(h, get("/metrics", "")).Body.String()
+	for _, want := range []string{
+		`codeexec_callback_attempts_total{result="delivered"} 1`,
+		`codeexec_callback_attempts_total{result="failed"} 2`,
+		"codeexec_submission_deliveries_total 1",
+		"codeexec_submission_redeliveries_total 0",
+		"codeexec_submissions_waiting 0",
+		"codeexec_submissions_oldest_age_seconds 0",
+		"codeexec_submissions_queue_up 1",
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 

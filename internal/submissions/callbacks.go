@@ -94,6 +94,11 @@ func (q *Queue) deliver(msg jetstream.Msg, send Send) {
 	status, sendErr := send(ctx, rec)
 	now := time.Now().UTC()
 	ok := sendErr == nil && status >= 200 && status < 300
+	if ok {
+		q.callbacksSent.Add(1)
+	} else {
+		q.callbacksMissed.Add(1)
+	}
 	var attempts int
 	var gaveUp bool
 	// Record the attempt; the record may change meanwhile (compare-and-set).

@@ -140,7 +140,8 @@ type Queue struct {
 	base    context.Context               // the runs' parent: cancelled when Work's drain ends
 	stop    context.CancelFunc
 
-	deliveries, redeliveries atomic.Int64
+	deliveries, redeliveries       atomic.Int64
+	callbacksSent, callbacksMissed atomic.Int64
 }
 
 // Open connects to cfg's NATS (starting the embedded server when
@@ -432,15 +433,19 @@ type Stats struct {
 	OldestAge    time.Duration // of the oldest message; 0 when empty
 	Deliveries   int64         // messages this node received
 	Redeliveries int64         // of them, the ones delivered before
+	// Callback attempts this node made: answered 2xx, or not.
+	CallbacksDelivered, CallbacksFailed int64
 }
 
 // Stats reads the stream's state and this node's counters.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	s := Stats{Deliveries: q.deliveries.Load(), Redeliveries: q.redeliveries.Load(),
+		CallbacksDelivered: q.callbacksSent.Load(), CallbacksFailed: q.callbacksMissed.Load()}
 	info, err := q.stream.Info(ctx)
 	if err != nil {
-		return Stats{}, err
+		return s, err
 	}
-	s := Stats{Depth: info.State.Msgs, Deliveries: q.deliveries.Load(), Redeliveries: q.redeliveries.Load()}
+	s.Depth = info.State.Msgs
 	if s.Depth > 0 && !info.State.FirstTime.IsZero() {
 		s.OldestAge = time.Since(info.State.FirstTime)
 	}

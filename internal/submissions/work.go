@@ -186,8 +186,9 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 // progress), their record stands. While the record cannot be stored (a
 // NATS server gone, its streams electing new leaders), it tries again,
 // reporting progress so that the submission is not run again elsewhere,
-// for up to storeFor; after that the message is left unacknowledged, to
-// be delivered again.
+// for up to storeFor; after that, or once this node's connection is
+// closed or its runs aborted, the message is left unacknowledged, to be
+// delivered again.
 func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 	give := time.Now().Add(storeFor)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
@@ -201,7 +202,7 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		if conflict(err) {
 			break
 		}
-		if time.Now().After(give) {
+		if time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
 			q.log.Error("cannot store a submission's result; it will run again", "id", rec.ID, "err", err)
 			return
 		}

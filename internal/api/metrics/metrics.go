@@ -6,7 +6,9 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/judge"
 	"github.com/codeexec/codeexec/internal/runner"
+	"github.com/codeexec/codeexec/internal/submissions"
 )
 
 // Gauges is implemented by a Runner that reports its current load. Its
@@ -97,6 +100,60 @@ func New(r any, languages []string) *Metrics {
 		}
 	}
 	return m
+}
+
+// SubmissionStats is implemented by a queue of submissions that reports
+// its figures (submissions.Queue).
+type SubmissionStats interface {
+	Stats(ctx context.Context) (submissions.Stats, error)
+}
+
+// WatchSubmissions reads q's figures at every scrape.
+func (m *Metrics) WatchSubmissions(q SubmissionStats) {
+	m.reg.MustRegister(&submissionCollector{q: q})
+}
+
+var (
+	descQueued = prometheus.NewDesc("codeexec_submissions_waiting",
+		"Submissions in the stream, queued or running (the whole fleet's).", nil, nil)
+	descOldest = prometheus.NewDesc("codeexec_submissions_oldest_age_seconds",
+		"Age of the oldest submission in the stream; 0 when it is empty.", nil, nil)
+	descDeliveries = prometheus.NewDesc("codeexec_submission_deliveries_total",
+		"Submissions this node received from the stream, redeliveries included.", nil, nil)
+	descRedeliveries = prometheus.NewDesc("codeexec_submission_redeliveries_total",
+		"Submissions this node received again (their node died or was slow, or the service was busy).", nil, nil)
+	descCallbacks = prometheus.NewDesc("codeexec_callback_attempts_total",
+		"Callback attempts this node made, by result: delivered (2xx) or failed.", []string{"result"}, nil)
+	descQueueUp = prometheus.NewDesc("codeexec_submissions_queue_up",
+		"1 when the queue's figures could be read at this scrape, else 0.", nil, nil)
+)
+
+// submissionCollector reads the queue once per scrape.
+type submissionCollector struct{ q SubmissionStats }
+
+func (c *submissionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descQueued, descOldest, descDeliveries, descRedeliveries, descCallbacks, descQueueUp} {
+		ch <- d
+	}
+}
+
+func (c *submissionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.q.Stats(ctx)
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descQueueUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.CounterValue, float64(s.Deliveries))
+	ch <- prometheus.MustNewConstMetric(descRedeliveries, prometheus.CounterValue, float64(s.Redeliveries))
+	ch <- prometheus.MustNewConstMetric(descCallbacks, prometheus.CounterValue, float64(s.CallbacksDelivered), "delivered")
+	ch <- prometheus.MustNewConstMetric(descCallbacks, prometheus.CounterValue, float64(s.CallbacksFailed), "failed")
+	if err == nil {
+		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(s.Depth))
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, s.OldestAge.Seconds())
+	}
 }
 
 // Handler serves the metrics in Prometheus' text format.
