@@ -18,15 +18,28 @@ type Send func(ctx context.Context, rec Record) (int, error)
 // queueCallback puts rec's callback in the callbacks' stream, when rec has
 // a callback URL. The message is the submission's id; JetStream drops a
 // second one within a minute (the message id), and a delivered callback's
-// record says so, so a callback queued twice is still delivered once.
-func (q *Queue) queueCallback(ctx context.Context, rec Record) {
+// record says so, so a callback queued twice is still delivered once. It
+// tries for up to 30 s (a NATS server gone, its streams electing a new
+// leader); the caller keeps the submission's message unacknowledged when
+// it fails, so that the callback is queued when that message comes back.
+func (q *Queue) queueCallback(ctx context.Context, rec Record) error {
 	if rec.CallbackURL == "" || (rec.Callback != nil && (rec.Callback.DeliveredAt != nil || rec.Callback.GaveUp)) {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := q.js.Publish(ctx, callbackSubject, []byte(rec.ID), jetstream.WithMsgID("callback-"+rec.ID)); err != nil {
-		q.log.Error("cannot queue a callback; it is queued again if the submission's message comes back", "id", rec.ID, "err", err)
+	ctx = context.WithoutCancel(ctx)
+	give := time.Now().Add(30 * time.Second)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := q.js.Publish(pctx, callbackSubject, []byte(rec.ID), jetstream.WithMsgID("callback-"+rec.ID))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(give) || q.nc.IsClosed() {
+			q.log.Error("cannot queue a callback; it is queued when the submission's message comes back", "id", rec.ID, "err", err)
+			return err
+		}
+		time.Sleep(wait)
 	}
 }
 

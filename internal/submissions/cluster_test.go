@@ -81,7 +81,8 @@ func natsCluster(t *testing.T, n int) []*server.Server {
 // TestAThreeNodeClusterLosesNothing runs three queue nodes, each on its
 // own server of a three-server cluster with three replicas, and kills a
 // queue node and a NATS server while they run: every submission ends done
-// with its own answer, once.
+// with its own answer, run to the end once (twice only when the node that
+// died ran it to the end before it could store the result).
 func TestAThreeNodeClusterLosesNothing(t *testing.T) {
 	servers := natsCluster(t, 3)
 	nodes := make([]*Queue, 3)
@@ -89,7 +90,8 @@ func TestAThreeNodeClusterLosesNothing(t *testing.T) {
 		nodes[i] = open(t, Config{URLs: []string{servers[i].ClientURL()}, Replicas: 3, AckWait: 2 * time.Second, Node: fmt.Sprintf("q%d", i+1)})
 	}
 
-	var runs sync.Map // id → how many times a node ran it to the end
+	var mu sync.Mutex
+	runs := map[string][]int{} // id → the nodes that ran it to the end
 	var dying atomic.Bool
 	exec := func(node int) Exec {
 		return func(ctx context.Context, j Job) (Outcome, error) {
@@ -103,8 +105,9 @@ func TestAThreeNodeClusterLosesNothing(t *testing.T) {
 				<-ctx.Done()
 				return Outcome{}, ctx.Err()
 			}
-			n, _ := runs.LoadOrStore(j.ID, new(atomic.Int32))
-			n.(*atomic.Int32).Add(1)
+			mu.Lock()
+			runs[j.ID] = append(runs[j.ID], node)
+			mu.Unlock()
 			return Outcome{Result: j.Body}, nil
 		}
 	}
@@ -148,9 +151,13 @@ func TestAThreeNodeClusterLosesNothing(t *testing.T) {
 		if got.Status != Done || string(got.Result) != fmt.Sprint(i) {
 			t.Fatalf("submission %d: %+v", i, got)
 		}
-		n, ok := runs.Load(id)
-		if !ok || n.(*atomic.Int32).Load() != 1 {
-			t.Errorf("submission %d ran to the end %v times", i, n)
+		// Once, or twice when node 1 ran it to the end and died before it
+		// stored the result (at least once, then).
+		mu.Lock()
+		ran := runs[id]
+		mu.Unlock()
+		if len(ran) != 1 && (len(ran) != 2 || ran[0] != 0) {
+			t.Errorf("submission %d ran to the end on nodes %v", i, ran)
 		}
 	}
 	if r := nodes[1].redeliveries.Load() + nodes[2].redeliveries.Load(); r == 0 {

@@ -373,7 +373,9 @@ func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 				q.log.Warn("cannot ask the nodes to stop a cancelled submission", "id", id, "err", err)
 			}
 		}
-		q.queueCallback(ctx, rec)
+		// A cancellation's callback that cannot be queued now is queued
+		// when the submission's message comes back (see handle).
+		_ = q.queueCallback(ctx, rec)
 		return rec, nil
 	}
 }

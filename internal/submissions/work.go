@@ -104,8 +104,11 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 	}
 	if rec.Status.Final() {
 		// Its callback may not have been queued, if the node that stored
-		// the result died in between.
-		q.queueCallback(ctx, rec)
+		// the result died in between, or could not reach the stream.
+		if err := q.queueCallback(ctx, rec); err != nil {
+			_ = msg.NakWithDelay(retryDelay)
+			return
+		}
 		_ = msg.Ack()
 		return
 	}
@@ -196,10 +199,21 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		err := q.put(ctx, rec, rev)
 		cancel()
 		if err == nil {
-			q.queueCallback(context.Background(), rec)
+			if err := q.queueCallback(context.Background(), rec); err != nil {
+				// Left unacknowledged: the message comes back, finds the
+				// record final, and queues the callback then.
+				return
+			}
 			break
 		}
 		if conflict(err) {
+			// Another writer's record stands (a cancellation, another
+			// node's result); make sure its callback is queued.
+			if cur, _, err := q.Get(context.Background(), rec.ID); err == nil && cur.Status.Final() {
+				if err := q.queueCallback(context.Background(), cur); err != nil {
+					return
+				}
+			}
 			break
 		}
 		if time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
