@@ -43,7 +43,10 @@ BENCH_FLAGS ?=
 # pinned containerd's commands first on PATH (the restart tests run it).
 load_env = set -a && . $(ENV_FILE) && set +a && export PATH="$${CODEEXEC_CONTAINERD_BIN:+$$CODEEXEC_CONTAINERD_BIN:}$$PATH"
 
-.PHONY: help build $(SHIM) setup images run test test-stress test-slow test-cgroup2 bench clean stop-containerd
+# A real NATS server (the module go.mod pins) for the fleet's chaos test.
+NATS_SERVER := bin/nats-server
+
+.PHONY: help build $(SHIM) $(NATS_SERVER) setup images run test test-stress test-slow test-cgroup2 test-chaos bench clean stop-containerd
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -83,6 +86,19 @@ test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration test
 	echo "make test: nothing may be left in namespace $(TEST_NAMESPACE), passing or failing (codeexec leftovers)" >&2 && \
 	{ $(GO) run ./cmd/codeexec leftovers --namespace $(TEST_NAMESPACE) || status=1; } && \
 	exit $$status
+
+test-chaos: setup $(LANE) $(SHIM) $(NATS_SERVER) ## A 3-server NATS cluster, 3 service instances, 500 submissions, a service and a NATS server killed mid-way (docs/submissions.md; ~10 min)
+	$(load_env) && \
+	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) CODEEXEC_SHIM_WRAPPER=$(CURDIR)/$(SHIM) \
+	  CODEEXEC_CHAOS=1 CODEEXEC_NATS_SERVER=$(CURDIR)/$(NATS_SERVER) && \
+	status=0 && \
+	{ $(GO) test -count=1 -timeout 40m -v -run 'TestChaosFleetLosesNothing' ./cmd/codeexec || status=$$?; } && \
+	{ $(GO) run ./cmd/codeexec leftovers --namespace $(TEST_NAMESPACE) || status=1; } && \
+	exit $$status
+
+$(NATS_SERVER):
+	mkdir -p bin
+	$(GO) build -o $@ github.com/nats-io/nats-server/v2
 
 test-stress: ## Run `make test` under a load that keeps every core busy (STRESS_RUNS=3 for three runs)
 	scripts/test-stress.sh $(STRESS_RUNS)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,11 +23,18 @@ type serviceProcess struct {
 
 func startServiceProcess(t *testing.T, cfg runner.Config, args ...string) *serviceProcess {
 	t.Helper()
+	return startServiceProcessTo(t, cfg, os.Stderr, args...)
+}
+
+// startServiceProcessTo is startServiceProcess with the service's log
+// written to stderr.
+func startServiceProcessTo(t *testing.T, cfg runner.Config, stderr io.Writer, args ...string) *serviceProcess {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", addr, "--containerd-socket", cfg.Socket,
 		"--namespace", cfg.Namespace, "--state-dir", cfg.StateDir, "--lane-agent", cfg.LaneAgent, "--pool-size", "1", "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), runAsMainEnv+"=1")
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
