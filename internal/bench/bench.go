@@ -150,9 +150,9 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 	case MethodBare:
 		m, err := method.NewBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
 		return m, "", err
-	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm:
+	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm, MethodAsync:
 		args := append(slices.Clone(c.ServeArgs), c.ColdArgs...)
-		if name == MethodWarm || name == MethodBaseWarm {
+		if name == MethodWarm || name == MethodBaseWarm || name == MethodAsync {
 			args = append(slices.Clone(c.ServeArgs), c.WarmArgs...)
 		}
 		socket, binary := c.Socket, c.Binary
@@ -177,7 +177,9 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 			return nil, "", err
 		}
 		*instances = append(*instances, in)
-		return newService(name, in.url, in.cmd.Process.Pid, c.Concurrency, c.RunTimeout), "", nil
+		s := newService(name, in.url, in.cmd.Process.Pid, c.Concurrency, c.RunTimeout)
+		s.async = name == MethodAsync
+		return s, "", nil
 	case MethodCtr:
 		return method.NewCtr(c.Ctr, c.Socket, c.Namespace, work, langs, runner.DefaultConfig()), "", nil
 	case MethodDocker:

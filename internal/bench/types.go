@@ -30,6 +30,7 @@ const (
 	MethodDocker   = report.MethodDocker
 	MethodBaseCold = report.MethodBaseCold
 	MethodBaseWarm = report.MethodBaseWarm
+	MethodAsync    = report.MethodAsync
 )
 
 // Names of the files Report.WriteFiles writes.

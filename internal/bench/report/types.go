@@ -89,9 +89,12 @@ const (
 	// one.
 	MethodBaseCold = "base-cold"
 	MethodBaseWarm = "base-warm"
+	// The warm service's asynchronous API: POST /submissions?wait=, the
+	// same program queued, run by a worker, and answered when done.
+	MethodAsync = "async"
 )
 
 // AllMethods lists every method, in report order.
 func AllMethods() []string {
-	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodCtr, MethodDocker}
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodCtr, MethodDocker}
 }
