@@ -104,3 +104,48 @@ func benchAdmission(b *testing.B, path, body string, per int) {
 	b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkQueuedRoundTrip measures what the queue adds to a run: the
+// p50 of POST /submissions?wait= against that of POST /run, one client,
+// over real HTTP, with a runner that answers at once.
+//
+//	go test -run '^$' -bench BenchmarkQueuedRoundTrip -benchtime 500x ./internal/api/
+func BenchmarkQueuedRoundTrip(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.RateLimit = 0
+	q, err := submissions.Open(context.Background(), submissions.Config{Dir: b.TempDir(), Node: "bench"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	svc := New(&fakeJudgeRunner{fakeRunner: fakeRunner{run: succeed}}, cfg, nil, q)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = q.Work(ctx, 4, svc.Execute) }()
+	defer func() { cancel(); <-done }()
+	srv := httptest.NewServer(svc.Handler)
+	defer srv.Close()
+	for _, c := range []struct{ name, path, body string }{
+		{"run", "/run", `{"language":"python","code":"print(1)"}`},
+		{"queued", "/submissions?wait=10", `{"kind":"run","language":"python","code":"print(1)"}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var lats []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := http.Post(srv.URL+c.path, "application/json", strings.NewReader(c.body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+				lats = append(lats, time.Since(t0))
+			}
+			slices.Sort(lats)
+			b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
+}

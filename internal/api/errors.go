@@ -51,6 +51,9 @@ var (
 	errClientGone = errors.New("client closed request")
 	// errPanic stands for a recovered panic; its details go only to the log.
 	errPanic = errors.New("handler panicked")
+	// errQueueDown is the submissions' queue not answering (NATS
+	// unreachable, or a cluster without quorum).
+	errQueueDown = errors.New("the submission queue is unavailable")
 )
 
 // statusClientClosedRequest is nginx's non-standard code for a request whose
@@ -108,6 +111,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "the judgement did not end within the worst case its limits allow: the service is overloaded; retry later"
 	case errors.Is(err, runner.ErrUnavailable):
 		return http.StatusServiceUnavailable, "the container runtime is unavailable; try again later"
+	case errors.Is(err, errQueueDown):
+		return http.StatusServiceUnavailable, "the submission queue is unavailable; try again later"
 	default:
 		return http.StatusInternalServerError, "internal error"
 	}
@@ -123,7 +128,7 @@ type errorBody struct {
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
 	// The 503s are passing states: say when to come back.
-	if errors.Is(err, runner.ErrBusy) || errors.Is(err, runner.ErrUnavailable) || errors.Is(err, errOverran) {
+	if errors.Is(err, runner.ErrBusy) || errors.Is(err, runner.ErrUnavailable) || errors.Is(err, errOverran) || errors.Is(err, errQueueDown) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(h.cfg.BusyRetryAfter)))
 	}
 

@@ -192,11 +192,7 @@ func (h *handler) submission(in map[string]json.RawMessage, owner string) (submi
 // fields allowed beside it, for the unknown-field message.
 func (h *handler) decodeRun(body []byte, more string) (runner.Request, error) {
 	var in *runRequest
-	fields := runFields
-	if more != "" {
-		fields = strings.Replace(fields, " and ", ", ", 1) + ", " + more
-	}
-	if err := jsonbody.Unmarshal(body, &in, fields); err != nil {
+	if err := jsonbody.Unmarshal(body, &in, withFields(runFields, more)); err != nil {
 		return runner.Request{}, err
 	}
 	if in == nil {
@@ -211,14 +207,18 @@ func (h *handler) decodeRun(body []byte, more string) (runner.Request, error) {
 // decodeJudge decodes and validates a kept POST /judge body.
 func (h *handler) decodeJudge(body []byte, more string) (judge.Request, error) {
 	var in *judgeRequest
-	fields := judgeFields
-	if more != "" {
-		fields = strings.Replace(fields, " and ", ", ", 1) + ", " + more
-	}
-	if err := jsonbody.Unmarshal(body, &in, fields); err != nil {
+	if err := jsonbody.Unmarshal(body, &in, withFields(judgeFields, more)); err != nil {
 		return judge.Request{}, err
 	}
 	return h.validateJudge(in)
+}
+
+// withFields joins two lists of field names ("a", "b" and "c") into one.
+func withFields(fields, more string) string {
+	if more == "" {
+		return fields
+	}
+	return strings.Replace(fields, " and ", ", ", 1) + ", " + more
 }
 
 // submitError maps the queue's refusals to the client's errors.
@@ -231,7 +231,16 @@ func submitError(err error) error {
 	case errors.Is(err, submissions.ErrQueueFull):
 		return fmt.Errorf("%w: %w", runner.ErrBusy, err)
 	}
-	return err
+	return queueError(err)
+}
+
+// queueError marks an error of the queue that is none of its refusals:
+// NATS unreachable or without quorum, a 503 the client may retry.
+func queueError(err error) error {
+	if err == nil || errors.Is(err, submissions.ErrNotFound) || errors.Is(err, submissions.ErrFinal) || errors.Is(err, errNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errQueueDown, err)
 }
 
 // batchRequest is the body of POST /submissions/batch.
@@ -307,7 +316,7 @@ func (h *handler) lookup(ctx context.Context, id, owner string) (submissions.Rec
 	if errors.Is(err, submissions.ErrNotFound) || (err == nil && rec.Owner != ownerToken(owner)) {
 		return rec, fmt.Errorf("%w: submission %s", errNotFound, id)
 	}
-	return rec, err
+	return rec, queueError(err)
 }
 
 // ownerToken is the token the queue records for owner.
@@ -361,7 +370,7 @@ func (h *handler) cancelSubmission(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, conflictError(fmt.Sprintf("submission %s has already finished (%s); it cannot be cancelled", id, rec.Status)))
 		return
 	case err != nil:
-		h.writeError(w, r, err)
+		h.writeError(w, r, queueError(err))
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "cancelled", slog.String("id", id), requestIDAttr(r))

@@ -478,3 +478,20 @@ func TestCallbackURLsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestAQueueThatDoesNotAnswerIsA503(t *testing.T) {
+	h, q := newSubmissionsAPI(t, &fakeJudgeRunner{}, submissions.Config{})
+	id := accepted(t, serve(h, post("/submissions", `{"kind":"run","language":"python","code":"print(1)"}`, "")))
+	q.Close() // NATS gone, as a cluster without quorum
+	for _, r := range []*http.Request{
+		post("/submissions", `{"kind":"run","language":"python","code":"print(1)"}`, ""),
+		get("/submissions/"+id, ""),
+		httptest.NewRequest(http.MethodDelete, "/submissions/"+id, nil),
+	} {
+		w := serve(h, r)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" ||
+			!strings.Contains(errorMessage(t, w), "the submission queue is unavailable") {
+			t.Errorf("%s %s: %d %s", r.Method, r.URL, w.Code, w.Body)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,43 +47,8 @@ func (q *Queue) queueCallback(ctx context.Context, rec Record) error {
 // jitter until Config.CallbackRetryFor has passed since the submission
 // finished; every attempt is recorded on the submission.
 func (q *Queue) Deliver(ctx context.Context, slots int, send Send) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	free := make(chan struct{}, slots)
-	for {
-		select {
-		case free <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
-		batch, err := q.cbCons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			<-free
-			if ctx.Err() != nil {
-				return nil
-			}
-			q.log.Warn("cannot pull callbacks; trying again", "err", err)
-			select {
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-				return nil
-			}
-			continue
-		}
-		got := false
-		for msg := range batch.Messages() {
-			got = true
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-free }()
-				q.deliver(msg, send)
-			}()
-		}
-		if !got {
-			<-free
-		}
-	}
+	q.pull(ctx, q.cbCons, slots, "callbacks", func(msg jetstream.Msg) { q.deliver(msg, send) })
+	return nil
 }
 
 // deliver makes one attempt at the callback of msg's submission.

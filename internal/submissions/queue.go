@@ -26,6 +26,7 @@ const (
 	ConsumerName  = "codeexec_workers"
 	subjectPrefix = "codeexec.submissions"
 	cancelSubject = "codeexec.cancel"
+	finalPrefix   = "codeexec.final"
 	// The callbacks to deliver: one message per finished submission that
 	// has a callback URL.
 	CallbackStream   = "CODEEXEC_CALLBACKS"
@@ -373,6 +374,7 @@ func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 				q.log.Warn("cannot ask the nodes to stop a cancelled submission", "id", id, "err", err)
 			}
 		}
+		q.notifyFinal(id)
 		// A cancellation's callback that cannot be queued now is queued
 		// when the submission's message comes back (see handle).
 		_ = q.queueCallback(ctx, rec)
@@ -383,40 +385,40 @@ func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 // Wait returns submission id's record once it is final, or its latest
 // record with ctx's error when ctx ends first.
 func (q *Queue) Wait(ctx context.Context, id string) (Record, error) {
-	rec, _, err := q.Get(ctx, id)
-	if err != nil || rec.Status.Final() {
-		return rec, err
-	}
-	w, err := q.kv.Watch(ctx, id, jetstream.UpdatesOnly())
+	// A plain NATS subscription to the submission's "final" notice, made
+	// before the record is read, so that no change is missed; the record
+	// stays the truth, read again on each notice (and once a second, in
+	// case a notice was lost). A JetStream watch would cost a consumer
+	// per waiting request.
+	notices := make(chan *nats.Msg, 4)
+	sub, err := q.nc.ChanSubscribe(finalSubject(id), notices)
 	if err != nil {
-		return rec, err
+		return Record{}, err
 	}
-	defer func() { _ = w.Stop() }()
-	// A change between Get and Watch would be missed: read once more.
-	if rec, _, err = q.Get(ctx, id); err != nil || rec.Status.Final() {
-		return rec, err
-	}
+	defer func() { _ = sub.Unsubscribe() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
+		rec, _, err := q.Get(ctx, id)
+		if err != nil || rec.Status.Final() {
+			return rec, err
+		}
 		select {
-		case e := <-w.Updates():
-			if e == nil {
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				return rec, ErrNotFound
-			}
-			var next Record
-			if json.Unmarshal(e.Value(), &next) == nil {
-				rec = next
-			}
-			if rec.Status.Final() {
-				return rec, nil
-			}
+		case <-notices:
+		case <-tick.C:
 		case <-ctx.Done():
 			return rec, ctx.Err()
 		}
 	}
 }
+
+// finalSubject is where a node says that submission id's record became
+// final (notifyFinal), for Wait.
+func finalSubject(id string) string { return finalPrefix + "." + id }
+
+// notifyFinal tells waiters that id's record is final. Best effort: a
+// waiter also reads the record once a second.
+func (q *Queue) notifyFinal(id string) { _ = q.nc.Publish(finalSubject(id), nil) }
 
 // Waiting counts owner's submissions in the stream: queued, or running
 // and not yet acknowledged.

@@ -34,6 +34,15 @@ func (q *Queue) Work(ctx context.Context, slots int, exec Exec) error {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
+	q.pull(ctx, q.cons, slots, "submissions", func(msg jetstream.Msg) { q.handle(msg, exec) })
+	return nil
+}
+
+// pull fetches messages from cons one at a time, whenever fewer than slots
+// are being handled, and handles each in a goroutine of its own, until ctx
+// ends; then it waits for those in flight. A message is fetched only when
+// a slot is free, so none waits in a buffer while its ack wait runs out.
+func (q *Queue) pull(ctx context.Context, cons jetstream.Consumer, slots int, what string, handle func(jetstream.Msg)) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	free := make(chan struct{}, slots)
@@ -41,31 +50,29 @@ func (q *Queue) Work(ctx context.Context, slots int, exec Exec) error {
 		select {
 		case free <- struct{}{}:
 		case <-ctx.Done():
-			return nil
+			return
 		}
-		batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			<-free
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
-			q.log.Warn("cannot pull submissions; trying again", "err", err)
+			q.log.Warn("cannot pull "+what+"; trying again", "err", err)
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
-				return nil
+				return
 			}
 			continue
 		}
 		got := false
 		for msg := range batch.Messages() {
 			got = true
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer func() { <-free }()
-				q.handle(msg, exec)
-			}()
+				handle(msg)
+			})
 		}
 		if !got {
 			<-free
@@ -199,6 +206,7 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		err := q.put(ctx, rec, rev)
 		cancel()
 		if err == nil {
+			q.notifyFinal(rec.ID)
 			if err := q.queueCallback(context.Background(), rec); err != nil {
 				// Left unacknowledged: the message comes back, finds the
 				// record final, and queues the callback then.
