@@ -495,3 +495,17 @@ func TestAQueueThatDoesNotAnswerIsA503(t *testing.T) {
 		}
 	}
 }
+
+// A judgement larger than a NATS message (here 10 MiB of tests) is
+// queued through the object store, and its result read back.
+func TestALargeJudgeSubmission(t *testing.T) {
+	h, _ := newSubmissionsAPI(t, &fakeJudgeRunner{}, submissions.Config{})
+	big := strings.Repeat("7", 5<<20) + "\n"
+	tests := `{"input":"` + big[:len(big)-1] + `\n","expected_output":"` + big[:len(big)-1] + `\n"}`
+	id := accepted(t, serve(h, post("/submissions", `{"kind":"judge","language":"cpp","code":"x","return_output":true,"tests":[`+tests+`]}`, "")))
+	v := finished(t, h, id, "")
+	var res judgeResponse
+	if err := json.Unmarshal(v["result"], &res); err != nil || res.Verdict != "accepted" || res.Passed != 1 {
+		t.Fatalf("%s: %.200s", v["status"], v["result"])
+	}
+}

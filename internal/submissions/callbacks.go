@@ -80,7 +80,7 @@ func (q *Queue) deliver(msg jetstream.Msg, send Send) {
 	var gaveUp bool
 	// Record the attempt; the record may change meanwhile (compare-and-set).
 	for tries := 0; ; tries++ {
-		cur, rev, err := q.Get(ctx, id)
+		cur, rev, err := q.get(ctx, id)
 		if err != nil {
 			break
 		}

@@ -15,9 +15,13 @@ const (
 	DefaultMaxAttempts       = 3
 	DefaultMaxQueued         = 100_000
 	DefaultMaxQueuedPerOwner = 1_000
-	// DefaultMaxPayload is the embedded server's largest message: the
-	// largest submission it queues. NATS advises against more than 8 MiB.
+	// DefaultMaxPayload is the embedded server's largest message. NATS
+	// advises against more than 8 MiB; a larger submission is stored in
+	// chunks (Bodies).
 	DefaultMaxPayload = 8 << 20
+	// DefaultMaxBodyBytes bounds a submission's body: room for the
+	// largest POST /judge body (48 MiB) with its metadata.
+	DefaultMaxBodyBytes = 64 << 20
 	// A callback is tried again with exponential backoff and jitter from
 	// DefaultCallbackBackoff, at most DefaultCallbackMaxBackoff apart, for
 	// DefaultCallbackRetryFor after the submission finished.
@@ -33,6 +37,10 @@ type Config struct {
 	URLs []string
 	// Credentials is a NATS credentials file for URLs.
 	Credentials string
+	// TLSCA is a PEM file of the CAs that sign the servers' certificates
+	// (default: the system's roots); TLSCert and TLSKey are this node's
+	// client certificate and key, for servers that verify clients.
+	TLSCA, TLSCert, TLSKey string
 	// Dir is the embedded server's JetStream store.
 	Dir string
 	// Listen, when set (host:port), lets NATS clients reach the embedded
@@ -59,6 +67,9 @@ type Config struct {
 	MaxQueued, MaxQueuedPerOwner int
 	// MaxPayload is the embedded server's largest message.
 	MaxPayload int32
+	// MaxBodyBytes is the largest submission body the queue takes (larger
+	// than a message: it goes to the object store in chunks).
+	MaxBodyBytes int
 	// CallbackBackoff, CallbackMaxBackoff and CallbackRetryFor shape the
 	// callbacks' retries (the defaults above).
 	CallbackBackoff, CallbackMaxBackoff, CallbackRetryFor time.Duration
@@ -86,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxPayload == 0 {
 		c.MaxPayload = DefaultMaxPayload
 	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	if c.CallbackBackoff == 0 {
 		c.CallbackBackoff = DefaultCallbackBackoff
 	}
@@ -103,6 +117,12 @@ func (c Config) Validate() error {
 	var errs []error
 	if len(c.URLs) == 0 && c.Dir == "" {
 		errs = append(errs, errors.New("submissions: the embedded server needs a directory"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("submissions: a NATS client certificate needs its key, and a key its certificate"))
+	}
+	if len(c.URLs) == 0 && (c.TLSCA != "" || c.TLSCert != "" || c.Credentials != "") {
+		errs = append(errs, errors.New("submissions: NATS credentials and TLS settings need --nats-url (the embedded server is reached in process)"))
 	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {

@@ -29,6 +29,9 @@ const (
 	finalPrefix   = "codeexec.final"
 	// The callbacks to deliver: one message per finished submission that
 	// has a callback URL.
+	// Bodies is the object store of submissions too large to travel in
+	// their message (over inlineBytes).
+	Bodies           = "codeexec_bodies"
 	CallbackStream   = "CODEEXEC_CALLBACKS"
 	CallbackConsumer = "codeexec_callbacks"
 	callbackSubject  = "codeexec.callbacks"
@@ -68,6 +71,9 @@ type Record struct {
 	// queue gave up on it.
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  json.RawMessage `json:"error,omitempty"`
+	// ResultStored says Result is in the Bodies object store (it was
+	// larger than a message); Get reads it from there.
+	ResultStored bool `json:"result_stored,omitempty"`
 	// Callback is how the delivery to CallbackURL went.
 	Callback *CallbackState `json:"callback,omitempty"`
 	// Owner is the token of the API key that made the submission (a
@@ -99,8 +105,16 @@ type Job struct {
 	ID    string          `json:"id"`
 	Kind  string          `json:"kind"`
 	Owner string          `json:"owner"`
-	Body  json.RawMessage `json:"body"`
+	Body  json.RawMessage `json:"body,omitempty"`
+	// Stored says the body is in the Bodies object store under the id,
+	// not in the message.
+	Stored bool `json:"stored,omitempty"`
 }
+
+// inlineBytes is the largest body carried in its message. Larger ones go
+// to the object store in chunks, so that a fleet's NATS servers need no
+// max_payload above NATS's default (1 MB).
+const inlineBytes = 256 << 10
 
 // Outcome is what Exec made of a job: Result when it ran, or Error when
 // it cannot run (a request the service refuses). One is set.
@@ -133,6 +147,7 @@ type Queue struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	kv     jetstream.KeyValue
+	bodies jetstream.ObjectStore
 	cons   jetstream.Consumer
 	cbCons jetstream.Consumer
 
@@ -173,8 +188,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 		q.srv = srv
 		url = srv.ClientURL()
 		opts = append(opts, nats.InProcessServer(srv))
-	} else if cfg.Credentials != "" {
-		opts = append(opts, nats.UserCredentials(cfg.Credentials))
+	} else {
+		if cfg.Credentials != "" {
+			opts = append(opts, nats.UserCredentials(cfg.Credentials))
+		}
+		if cfg.TLSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.TLSCA))
+		}
+		if cfg.TLSCert != "" {
+			opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+		}
 	}
 	var err error
 	if q.nc, err = nats.Connect(url, opts...); err != nil {
@@ -208,6 +231,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", Bucket, err)
+	}
+	q.bodies, err = q.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      Bodies,
+		Description: "codeexec submissions too large for a message",
+		TTL:         cfg.Retention,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create object store %s: %w", Bodies, err)
 	}
 	q.cons, err = q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
@@ -282,25 +315,53 @@ func (q *Queue) Submit(ctx context.Context, s Submission) (Record, error) {
 		ID: uuid.NewString(), Kind: s.Kind, Status: Queued, CreatedAt: time.Now().UTC(),
 		Metadata: s.Metadata, CallbackURL: s.CallbackURL, Owner: owner,
 	}
-	msg, err := json.Marshal(Job{ID: rec.ID, Kind: s.Kind, Owner: owner, Body: s.Body})
+	if len(s.Body) > q.cfg.MaxBodyBytes {
+		return Record{}, fmt.Errorf("%w: %d bytes; the queue takes up to %d", ErrTooLarge, len(s.Body), q.cfg.MaxBodyBytes)
+	}
+	job := Job{ID: rec.ID, Kind: s.Kind, Owner: owner, Body: s.Body}
+	if len(s.Body) > q.inline() {
+		if _, err := q.bodies.PutBytes(ctx, rec.ID, s.Body); err != nil {
+			return Record{}, fmt.Errorf("store a submission's body: %w", err)
+		}
+		job.Body, job.Stored = nil, true
+	}
+	msg, err := json.Marshal(job)
 	if err != nil {
 		return Record{}, err
 	}
-	if len(msg) > int(q.nc.MaxPayload()) {
-		return Record{}, fmt.Errorf("%w: %d bytes; the queue takes up to %d", ErrTooLarge, len(msg), q.nc.MaxPayload())
-	}
 	if err := q.put(ctx, rec, 0); err != nil {
+		q.dropBody(job)
 		return Record{}, err
 	}
 	if _, err := q.js.Publish(ctx, subject(owner), msg, jetstream.WithMsgID(rec.ID)); err != nil {
-		// Not queued: the record goes too, so nobody waits on it.
+		// Not queued: the record and the body go too, so nobody waits on it.
 		_ = q.kv.Delete(context.WithoutCancel(ctx), rec.ID)
+		q.dropBody(job)
 		if strings.Contains(err.Error(), "maximum messages exceeded") {
 			return Record{}, fmt.Errorf("%w: it holds its maximum of %d submissions", ErrQueueFull, q.cfg.MaxQueued)
 		}
 		return Record{}, fmt.Errorf("queue submission: %w", err)
 	}
 	return rec, nil
+}
+
+// inline is the largest body or result kept in a message or a record:
+// inlineBytes, or less when the server takes smaller messages.
+func (q *Queue) inline() int {
+	return min(inlineBytes, int(q.nc.MaxPayload())-4096)
+}
+
+// dropBody removes a stored body that no one will run (best effort: the
+// object store's TTL removes what is left).
+func (q *Queue) dropBody(j Job) {
+	if !j.Stored {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.bodies.Delete(ctx, j.ID); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		q.log.Warn("cannot remove a submission's stored body; it expires with the retention", "id", j.ID, "err", err)
+	}
 }
 
 // put writes rec: creates it when rev is 0, else replaces revision rev.
@@ -329,6 +390,23 @@ func conflict(err error) bool {
 
 // Get returns submission id's record and revision.
 func (q *Queue) Get(ctx context.Context, id string) (Record, uint64, error) {
+	rec, rev, err := q.get(ctx, id)
+	if err == nil && rec.ResultStored {
+		b, err := q.bodies.GetBytes(ctx, resultObject(id))
+		if err != nil {
+			return rec, rev, fmt.Errorf("read the stored result of %s: %w", id, err)
+		}
+		rec.Result = b
+	}
+	return rec, rev, err
+}
+
+// resultObject names a result kept in the object store.
+func resultObject(id string) string { return "result-" + id }
+
+// get returns id's record as the bucket holds it: a large result left in
+// the object store. Records are written back from what get returns.
+func (q *Queue) get(ctx context.Context, id string) (Record, uint64, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return Record{}, 0, ErrNotFound
 	}
@@ -351,7 +429,7 @@ func (q *Queue) Get(ctx context.Context, id string) (Record, uint64, error) {
 // killed by the node that runs it. A final one is ErrFinal.
 func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 	for {
-		rec, rev, err := q.Get(ctx, id)
+		rec, rev, err := q.get(ctx, id)
 		if err != nil {
 			return Record{}, err
 		}

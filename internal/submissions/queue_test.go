@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // open starts a queue on an embedded server in a temporary directory.
@@ -220,7 +222,7 @@ func TestOwners(t *testing.T) {
 }
 
 func TestTheQueueIsBounded(t *testing.T) {
-	q := open(t, Config{MaxQueued: 3, MaxPayload: 4096})
+	q := open(t, Config{MaxQueued: 3, MaxBodyBytes: 4096})
 	for range 3 {
 		submit(t, q, `{}`)
 	}
@@ -230,7 +232,7 @@ func TestTheQueueIsBounded(t *testing.T) {
 	}
 	_, err = q.Submit(context.Background(), Submission{Kind: "run", Body: json.RawMessage(`{"code":"` + strings.Repeat("a", 5000) + `"}`)})
 	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("a submission over the payload limit: %v", err)
+		t.Fatalf("a submission over the body limit: %v", err)
 	}
 }
 
@@ -480,5 +482,40 @@ func TestCancelSendsTheCallback(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no callback for a cancelled submission")
+	}
+}
+
+// A body larger than a message goes through the object store, and is
+// removed from it once the submission is final; so does a result larger
+// than a record, which Get reads back.
+func TestALargeBodyGoesThroughTheObjectStore(t *testing.T) {
+	q := open(t, Config{MaxPayload: 1 << 20, MaxBodyBytes: 4 << 20})
+	work(t, q, 1, echo)
+	body := `"` + strings.Repeat("x", 3<<20) + `"`
+	rec, err := q.Submit(context.Background(), Submission{Kind: "judge", Body: json.RawMessage(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := wait(t, q, rec.ID)
+	if got.Status != Done || string(got.Result) != body || !got.ResultStored {
+		t.Fatalf("status %s, result of %d bytes, stored %v", got.Status, len(got.Result), got.ResultStored)
+	}
+	if again, _, err := q.Get(context.Background(), rec.ID); err != nil || string(again.Result) != body {
+		t.Fatalf("Get: %d bytes, %v", len(again.Result), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := q.bodies.GetInfo(context.Background(), rec.ID)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stored body is still there: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err = q.Submit(context.Background(), Submission{Kind: "judge", Body: json.RawMessage(`"` + strings.Repeat("x", 5<<20) + `"`)})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a body over MaxBodyBytes: %v", err)
 	}
 }

@@ -98,9 +98,10 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 		_ = msg.Term()
 		return
 	}
-	rec, rev, err := q.Get(ctx, j.ID)
+	rec, rev, err := q.get(ctx, j.ID)
 	if errors.Is(err, ErrNotFound) {
 		// Expired, or its Submit failed half-way: nobody waits for it.
+		q.dropBody(j)
 		_ = msg.Ack()
 		return
 	}
@@ -123,8 +124,15 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 	if rec.Attempts >= q.cfg.MaxAttempts {
 		rec.Status, rec.FinishedAt = Failed, &now
 		rec.Error = errorJSON(fmt.Sprintf("given up after %d attempts: each ended with its node gone", rec.Attempts))
-		q.finish(msg, rec, rev)
+		q.finish(msg, j, rec, rev)
 		return
+	}
+	if j.Stored {
+		if j.Body, err = q.bodies.GetBytes(ctx, j.ID); err != nil {
+			q.log.Warn("cannot read a submission's stored body; it will be delivered again", "id", j.ID, "err", err)
+			_ = msg.NakWithDelay(retryDelay)
+			return
+		}
 	}
 	before := rec
 	rec.Status, rec.StartedAt, rec.Node = Running, &now, q.cfg.Node
@@ -187,7 +195,15 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 	} else {
 		rec.Status, rec.Result = Done, out.Result
 	}
-	q.finish(msg, rec, rev)
+	if len(rec.Result) > q.inline() {
+		// Too large for the record: the object store keeps it.
+		if err := q.storeResult(msg, rec.ID, rec.Result); err != nil {
+			q.log.Error("cannot store a submission's result; it will run again", "id", rec.ID, "err", err)
+			return
+		}
+		rec.Result, rec.ResultStored = nil, true
+	}
+	q.finish(msg, j, rec, rev)
 }
 
 // finish stores a final record at revision rev and acknowledges the
@@ -199,7 +215,7 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 // for up to storeFor; after that, or once this node's connection is
 // closed or its runs aborted, the message is left unacknowledged, to be
 // delivered again.
-func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
+func (q *Queue) finish(msg jetstream.Msg, j Job, rec Record, rev uint64) {
 	give := time.Now().Add(storeFor)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -207,6 +223,7 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		cancel()
 		if err == nil {
 			q.notifyFinal(rec.ID)
+			q.dropBody(j)
 			if err := q.queueCallback(context.Background(), rec); err != nil {
 				// Left unacknowledged: the message comes back, finds the
 				// record final, and queues the callback then.
@@ -217,7 +234,7 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 		if conflict(err) {
 			// Another writer's record stands (a cancellation, another
 			// node's result); make sure its callback is queued.
-			if cur, _, err := q.Get(context.Background(), rec.ID); err == nil && cur.Status.Final() {
+			if cur, _, err := q.get(context.Background(), rec.ID); err == nil && cur.Status.Final() {
 				if err := q.queueCallback(context.Background(), cur); err != nil {
 					return
 				}
@@ -238,6 +255,22 @@ func (q *Queue) finish(msg jetstream.Msg, rec Record, rev uint64) {
 	defer cancel()
 	if err := msg.DoubleAck(ctx); err != nil {
 		q.log.Warn("cannot acknowledge a finished submission; its redelivery will be dropped", "id", rec.ID, "err", err)
+	}
+}
+
+// storeResult puts a large result in the object store, trying as finish
+// does (progress marked) for up to storeFor.
+func (q *Queue) storeResult(msg jetstream.Msg, id string, b []byte) error {
+	give := time.Now().Add(storeFor)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := q.bodies.PutBytes(ctx, resultObject(id), b)
+		cancel()
+		if err == nil || time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
+			return err
+		}
+		_ = msg.InProgress()
+		time.Sleep(wait)
 	}
 }
 
