@@ -87,13 +87,16 @@ test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration test
 	{ $(GO) run ./cmd/codeexec leftovers --namespace $(TEST_NAMESPACE) || status=1; } && \
 	exit $$status
 
-test-chaos: setup $(LANE) $(SHIM) $(NATS_SERVER) ## A 3-server NATS cluster, 3 service instances, 500 submissions, a service and a NATS server killed mid-way (docs/submissions.md; ~10 min)
+test-chaos: setup $(LANE) $(SHIM) $(NATS_SERVER) ## A 3-server NATS cluster, 3 service instances (namespaces codeexec-chaos-1..3), 500 submissions, a service and a NATS server killed mid-way (docs/fleet.md; ~5 min)
 	$(load_env) && \
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) CODEEXEC_SHIM_WRAPPER=$(CURDIR)/$(SHIM) \
 	  CODEEXEC_CHAOS=1 CODEEXEC_NATS_SERVER=$(CURDIR)/$(NATS_SERVER) && \
 	status=0 && \
+	scripts/images.sh --languages python,cpp --namespace codeexec-chaos-1 --namespace codeexec-chaos-2 --namespace codeexec-chaos-3 >/dev/null && \
 	{ $(GO) test -count=1 -timeout 40m -v -run 'TestChaosFleetLosesNothing' ./cmd/codeexec || status=$$?; } && \
-	{ $(GO) run ./cmd/codeexec leftovers --namespace $(TEST_NAMESPACE) || status=1; } && \
+	for ns in codeexec-chaos-1 codeexec-chaos-2 codeexec-chaos-3; do \
+	  $(GO) run ./cmd/codeexec leftovers --namespace $$ns || status=1; \
+	done && \
 	exit $$status
 
 $(NATS_SERVER):

@@ -213,9 +213,9 @@ func TestChaosFleetLosesNothing(t *testing.T) {
 		hooks = append(hooks, s.URL+"/hook")
 	}
 
-	// The service instances, each with its own state directory (one
-	// containerd namespace: instances that share one leave each other's
-	// sandboxes alone).
+	// The service instances, each with its own containerd namespace and
+	// state directory, on one containerd (make test-chaos imports the
+	// images into codeexec-chaos-1 to -3).
 	logDir := t.TempDir()
 	cfgs := make([]runner.Config, 3)
 	svcs := make([]*serviceProcess, 3)
@@ -235,6 +235,7 @@ func TestChaosFleetLosesNothing(t *testing.T) {
 	}
 	for i := range cfgs {
 		cfgs[i] = runnertest.Config(t)
+		cfgs[i].Namespace = fmt.Sprintf("codeexec-chaos-%d", i+1)
 		start(i)
 	}
 	url := func(i int) string { return svcs[i].url }
@@ -314,7 +315,7 @@ func TestChaosFleetLosesNothing(t *testing.T) {
 	for {
 		got, done := poll()
 		if !killedService && done >= total/4 && judging(t, cfgs[0]) {
-			t.Logf("%s: %d done; SIGKILL to service 1 while the fleet judges", time.Since(began).Round(time.Second), done)
+			t.Logf("%s: %d done; SIGKILL to service 1 while it judges", time.Since(began).Round(time.Second), done)
 			alive[0] = false
 			svcs[0].crash(t)
 			killedService = true
@@ -434,9 +435,7 @@ func TestChaosFleetLosesNothing(t *testing.T) {
 }
 
 // judging reports whether a judge lane runs in cfg's namespace now: its
-// agent is the lane sandbox's init (/run/data/.lane). The namespace is the
-// fleet's, so this says the fleet judges; with every instance's slots
-// taken, instance 1 does too.
+// agent is the lane sandbox's init (/run/data/.lane).
 func judging(t *testing.T, cfg runner.Config) bool {
 	return hasProcessOf(t, cfg, "/run/data/.lane")
 }
