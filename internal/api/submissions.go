@@ -97,14 +97,9 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, invalidError("request body must be a JSON object, got null"))
 		return
 	}
-	s, err := h.submission(*in, h.owner(r))
+	rec, err := h.store(r.Context(), *in, h.owner(r))
 	if err != nil {
 		h.writeError(w, r, err)
-		return
-	}
-	rec, err := h.subs.Submit(r.Context(), s)
-	if err != nil {
-		h.writeError(w, r, submitError(err))
 		return
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "submitted", slog.String("id", rec.ID), slog.String("kind", rec.Kind), requestIDAttr(r))
@@ -186,6 +181,17 @@ func (h *handler) submission(in map[string]json.RawMessage, owner string) (submi
 	}
 	s.Body, s.Owner = body, owner
 	return s, nil
+}
+
+// store validates one submission and stores it, with the queue's
+// refusals as the client's errors.
+func (h *handler) store(ctx context.Context, in map[string]json.RawMessage, owner string) (submissions.Record, error) {
+	s, err := h.submission(in, owner)
+	if err != nil {
+		return submissions.Record{}, err
+	}
+	rec, err := h.subs.Submit(ctx, s)
+	return rec, submitError(err)
 }
 
 // decodeRun decodes and validates a kept POST /run body; more names the
@@ -279,17 +285,13 @@ func (h *handler) submitBatch(w http.ResponseWriter, r *http.Request) {
 	owner := h.owner(r)
 	out := make([]batchItem, len(in.Submissions))
 	for i, item := range in.Submissions {
-		var err error
-		var s submissions.Submission
-		if item == nil {
-			err = invalidError("a submission must be a JSON object, got null")
-		} else if s, err = h.submission(item, owner); err == nil {
+		var err error = invalidError("a submission must be a JSON object, got null")
+		if item != nil {
 			var rec submissions.Record
-			if rec, err = h.subs.Submit(r.Context(), s); err == nil {
+			if rec, err = h.store(r.Context(), item, owner); err == nil {
 				out[i].acceptedView = &acceptedView{ID: rec.ID, Status: rec.Status, CreatedAt: rec.CreatedAt}
 				continue
 			}
-			err = submitError(err)
 		}
 		status, msg := statusOf(err)
 		if status >= 500 && !errors.Is(err, runner.ErrBusy) {
@@ -313,18 +315,10 @@ func (h *handler) getSubmission(w http.ResponseWriter, r *http.Request) {
 // lookup returns owner's submission id; another owner's is not found.
 func (h *handler) lookup(ctx context.Context, id, owner string) (submissions.Record, error) {
 	rec, _, err := h.subs.Get(ctx, id)
-	if errors.Is(err, submissions.ErrNotFound) || (err == nil && rec.Owner != ownerToken(owner)) {
+	if errors.Is(err, submissions.ErrNotFound) || (err == nil && !rec.OwnedBy(owner)) {
 		return rec, fmt.Errorf("%w: submission %s", errNotFound, id)
 	}
 	return rec, queueError(err)
-}
-
-// ownerToken is the token the queue records for owner.
-func ownerToken(owner string) string {
-	if owner == "" {
-		return submissions.Anonymous
-	}
-	return owner
 }
 
 // listSubmissions serves GET /submissions?ids=a,b,c: each in order, null
@@ -361,7 +355,7 @@ func (h *handler) listSubmissions(w http.ResponseWriter, r *http.Request) {
 // never runs, a running one is killed; a finished one is a 409.
 func (h *handler) cancelSubmission(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	rec, err := h.subs.Cancel(r.Context(), id, ownerToken(h.owner(r)))
+	rec, err := h.subs.Cancel(r.Context(), id, h.owner(r))
 	switch {
 	case errors.Is(err, submissions.ErrNotFound):
 		h.writeError(w, r, fmt.Errorf("%w: submission %s", errNotFound, id))

@@ -18,28 +18,27 @@ type Send func(ctx context.Context, rec Record) (int, error)
 // a callback URL. The message is the submission's id; JetStream drops a
 // second one within a minute (the message id), and a delivered callback's
 // record says so, so a callback queued twice is still delivered once. It
-// tries for up to 30 s (a NATS server gone, its streams electing a new
-// leader); the caller keeps the submission's message unacknowledged when
+// tries for up to 30 s (persist: a NATS server gone, its streams electing
+// a new leader); the caller keeps the submission's message unacknowledged when
 // it fails, so that the callback is queued when that message comes back.
 func (q *Queue) queueCallback(ctx context.Context, rec Record) error {
-	if rec.CallbackURL == "" || (rec.Callback != nil && (rec.Callback.DeliveredAt != nil || rec.Callback.GaveUp)) {
+	if !rec.callbackPending() {
 		return nil
 	}
-	ctx = context.WithoutCancel(ctx)
-	give := time.Now().Add(30 * time.Second)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := q.js.Publish(pctx, callbackSubject, []byte(rec.ID), jetstream.WithMsgID("callback-"+rec.ID))
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(give) || q.nc.IsClosed() {
-			q.log.Error("cannot queue a callback; it is queued when the submission's message comes back", "id", rec.ID, "err", err)
-			return err
-		}
-		time.Sleep(wait)
+	err := q.persist(30*time.Second, 5*time.Second, func(ctx context.Context) error {
+		_, err := q.js.Publish(ctx, callbackSubject, []byte(rec.ID), jetstream.WithMsgID("callback-"+rec.ID))
+		return err
+	}, nil)
+	if err != nil {
+		q.log.Error("cannot queue a callback; it is queued when the submission's message comes back", "id", rec.ID, "err", err)
 	}
+	return err
+}
+
+// callbackPending reports whether rec has a callback not yet delivered
+// nor given up.
+func (rec Record) callbackPending() bool {
+	return rec.CallbackURL != "" && (rec.Callback == nil || (rec.Callback.DeliveredAt == nil && !rec.Callback.GaveUp))
 }
 
 // Deliver delivers callbacks with send, at most slots at once, until ctx
@@ -55,17 +54,16 @@ func (q *Queue) Deliver(ctx context.Context, slots int, send Send) error {
 func (q *Queue) deliver(msg jetstream.Msg, send Send) {
 	ctx := context.WithoutCancel(q.base)
 	id := string(msg.Data())
-	rec, _, err := q.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	rec, _, err := q.get(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && !rec.callbackPending()) {
 		_ = msg.Ack()
 		return
+	}
+	if err == nil {
+		err = q.fill(ctx, &rec) // the body sent carries the result
 	}
 	if err != nil {
 		_ = msg.NakWithDelay(q.cfg.CallbackBackoff)
-		return
-	}
-	if rec.CallbackURL == "" || (rec.Callback != nil && (rec.Callback.DeliveredAt != nil || rec.Callback.GaveUp)) {
-		_ = msg.Ack()
 		return
 	}
 	status, sendErr := send(ctx, rec)

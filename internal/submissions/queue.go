@@ -91,6 +91,9 @@ type CallbackState struct {
 	GaveUp bool `json:"gave_up,omitempty"`
 }
 
+// OwnedBy reports whether owner (a key's token, "" for none) made rec.
+func (rec Record) OwnedBy(owner string) bool { return rec.Owner == cmp.Or(owner, Anonymous) }
+
 // Submission is what Submit stores.
 type Submission struct {
 	Kind        string
@@ -206,20 +209,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 	if q.js, err = jetstream.New(q.nc); err != nil {
 		return nil, err
 	}
-	q.stream, err = q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if q.stream, q.cons, err = workQueue(ctx, q.js, cfg, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "codeexec submissions waiting to run",
 		Subjects:    []string{subjectPrefix + ".>"},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxAge:      cfg.Retention,
 		MaxMsgs:     int64(cfg.MaxQueued),
 		Discard:     jetstream.DiscardNew,
-		Duplicates:  time.Minute,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}, ConsumerName, "every codeexec node pulls from here"); err != nil {
+		return nil, err
 	}
 	q.kv, err = q.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
@@ -242,34 +239,29 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 	if err != nil {
 		return nil, fmt.Errorf("create object store %s: %w", Bodies, err)
 	}
-	q.cons, err = q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "every codeexec node pulls from here",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    -1, // attempts are counted on the record (Config.MaxAttempts)
-		MaxAckPending: -1,
-		Replicas:      cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
-	}
-	cbStream, err := q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, q.cbCons, err = workQueue(ctx, q.js, cfg, jetstream.StreamConfig{
 		Name:        CallbackStream,
 		Description: "codeexec callbacks to deliver",
 		Subjects:    []string{callbackSubject},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxAge:      cfg.Retention,
-		Duplicates:  time.Minute,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", CallbackStream, err)
+	}, CallbackConsumer, "every codeexec node delivers callbacks from here"); err != nil {
+		return nil, err
 	}
-	q.cbCons, err = cbStream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       CallbackConsumer,
-		Description:   "every codeexec node delivers callbacks from here",
+	return q, nil
+}
+
+// workQueue makes sure a work-queue stream sc (file storage, cfg's
+// replicas and retention, a minute of duplicate detection) and its one
+// durable pull consumer exist. Attempts are counted on the records
+// (Config.MaxAttempts), so the consumer redelivers without end.
+func workQueue(ctx context.Context, js jetstream.JetStream, cfg Config, sc jetstream.StreamConfig, consumer, about string) (jetstream.Stream, jetstream.Consumer, error) {
+	sc.Retention, sc.Storage, sc.Replicas, sc.MaxAge, sc.Duplicates = jetstream.WorkQueuePolicy, jetstream.FileStorage, cfg.Replicas, cfg.Retention, time.Minute
+	stream, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create stream %s: %w", sc.Name, err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       consumer,
+		Description:   about,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1,
@@ -277,9 +269,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 		Replicas:      cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", CallbackConsumer, err)
+		return nil, nil, fmt.Errorf("create consumer %s: %w", consumer, err)
 	}
-	return q, nil
+	return stream, cons, nil
 }
 
 // Close disconnects, and stops the embedded server. Work must have
@@ -301,6 +293,9 @@ func subject(owner string) string { return subjectPrefix + "." + owner }
 
 // Submit stores s and queues it, and returns its record.
 func (q *Queue) Submit(ctx context.Context, s Submission) (Record, error) {
+	if len(s.Body) > q.cfg.MaxBodyBytes {
+		return Record{}, fmt.Errorf("%w: %d bytes; the queue takes up to %d", ErrTooLarge, len(s.Body), q.cfg.MaxBodyBytes)
+	}
 	owner := cmp.Or(s.Owner, Anonymous)
 	if q.cfg.MaxQueuedPerOwner > 0 && owner != Anonymous {
 		n, err := q.Waiting(ctx, owner)
@@ -314,9 +309,6 @@ func (q *Queue) Submit(ctx context.Context, s Submission) (Record, error) {
 	rec := Record{
 		ID: uuid.NewString(), Kind: s.Kind, Status: Queued, CreatedAt: time.Now().UTC(),
 		Metadata: s.Metadata, CallbackURL: s.CallbackURL, Owner: owner,
-	}
-	if len(s.Body) > q.cfg.MaxBodyBytes {
-		return Record{}, fmt.Errorf("%w: %d bytes; the queue takes up to %d", ErrTooLarge, len(s.Body), q.cfg.MaxBodyBytes)
 	}
 	job := Job{ID: rec.ID, Kind: s.Kind, Owner: owner, Body: s.Body}
 	if len(s.Body) > q.inline() {
@@ -391,14 +383,23 @@ func conflict(err error) bool {
 // Get returns submission id's record and revision.
 func (q *Queue) Get(ctx context.Context, id string) (Record, uint64, error) {
 	rec, rev, err := q.get(ctx, id)
-	if err == nil && rec.ResultStored {
-		b, err := q.bodies.GetBytes(ctx, resultObject(id))
-		if err != nil {
-			return rec, rev, fmt.Errorf("read the stored result of %s: %w", id, err)
-		}
-		rec.Result = b
+	if err == nil {
+		err = q.fill(ctx, &rec)
 	}
 	return rec, rev, err
+}
+
+// fill reads into rec the result kept in the object store, if any.
+func (q *Queue) fill(ctx context.Context, rec *Record) error {
+	if !rec.ResultStored {
+		return nil
+	}
+	b, err := q.bodies.GetBytes(ctx, resultObject(rec.ID))
+	if err != nil {
+		return fmt.Errorf("read the stored result of %s: %w", rec.ID, err)
+	}
+	rec.Result = b
+	return nil
 }
 
 // resultObject names a result kept in the object store.
@@ -433,7 +434,7 @@ func (q *Queue) Cancel(ctx context.Context, id, owner string) (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		if rec.Owner != cmp.Or(owner, Anonymous) {
+		if !rec.OwnedBy(owner) {
 			return Record{}, ErrNotFound
 		}
 		if rec.Status.Final() {

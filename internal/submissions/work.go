@@ -134,7 +134,6 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 			return
 		}
 	}
-	before := rec
 	rec.Status, rec.StartedAt, rec.Node = Running, &now, q.cfg.Node
 	rec.Attempts++
 	rev, err = q.putRev(ctx, rec, rev)
@@ -177,8 +176,9 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 		if err != nil && q.base.Err() == nil {
 			q.log.Info("submission put back: the service cannot run it now", "id", j.ID, "err", err)
 		}
-		before.StartedAt, before.Node = rec.StartedAt, rec.Node
-		if err := q.put(ctx, before, rev); err != nil && !conflict(err) {
+		rec.Status = Queued
+		rec.Attempts--
+		if err := q.put(ctx, rec, rev); err != nil && !conflict(err) {
 			q.log.Warn("cannot put a submission back", "id", j.ID, "err", err)
 		}
 		_ = msg.NakWithDelay(retryDelay)
@@ -216,38 +216,30 @@ func (q *Queue) handle(msg jetstream.Msg, exec Exec) {
 // closed or its runs aborted, the message is left unacknowledged, to be
 // delivered again.
 func (q *Queue) finish(msg jetstream.Msg, j Job, rec Record, rev uint64) {
-	give := time.Now().Add(storeFor)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := q.put(ctx, rec, rev)
-		cancel()
-		if err == nil {
-			q.notifyFinal(rec.ID)
-			q.dropBody(j)
-			if err := q.queueCallback(context.Background(), rec); err != nil {
-				// Left unacknowledged: the message comes back, finds the
-				// record final, and queues the callback then.
-				return
-			}
-			break
-		}
-		if conflict(err) {
-			// Another writer's record stands (a cancellation, another
-			// node's result); make sure its callback is queued.
-			if cur, _, err := q.get(context.Background(), rec.ID); err == nil && cur.Status.Final() {
-				if err := q.queueCallback(context.Background(), cur); err != nil {
-					return
-				}
-			}
-			break
-		}
-		if time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
-			q.log.Error("cannot store a submission's result; it will run again", "id", rec.ID, "err", err)
-			return
-		}
+	err := q.persist(storeFor, 5*time.Second, func(ctx context.Context) error { return q.put(ctx, rec, rev) }, func(err error) {
 		q.log.Warn("cannot store a submission's result yet; trying again", "id", rec.ID, "err", err)
 		_ = msg.InProgress()
-		time.Sleep(wait)
+	})
+	switch {
+	case err == nil:
+		q.notifyFinal(rec.ID)
+		q.dropBody(j)
+		if err := q.queueCallback(context.Background(), rec); err != nil {
+			// Left unacknowledged: the message comes back, finds the
+			// record final, and queues the callback then.
+			return
+		}
+	case conflict(err):
+		// Another writer's record stands (a cancellation, another
+		// node's result); make sure its callback is queued.
+		if cur, _, err := q.get(context.Background(), rec.ID); err == nil && cur.Status.Final() {
+			if err := q.queueCallback(context.Background(), cur); err != nil {
+				return
+			}
+		}
+	default:
+		q.log.Error("cannot store a submission's result; it will run again", "id", rec.ID, "err", err)
+		return
 	}
 	// Acknowledged or not, the stored result decides: a redelivered
 	// message of a final record is dropped.
@@ -261,15 +253,30 @@ func (q *Queue) finish(msg jetstream.Msg, j Job, rec Record, rev uint64) {
 // storeResult puts a large result in the object store, trying as finish
 // does (progress marked) for up to storeFor.
 func (q *Queue) storeResult(msg jetstream.Msg, id string, b []byte) error {
-	give := time.Now().Add(storeFor)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return q.persist(storeFor, 30*time.Second, func(ctx context.Context) error {
 		_, err := q.bodies.PutBytes(ctx, resultObject(id), b)
+		return err
+	}, func(error) { _ = msg.InProgress() })
+}
+
+// persist runs op, each try bounded by each, until it succeeds, a record
+// conflict ends it (someone else wrote first), limit has passed, or this
+// node's connection is closed or its runs aborted; between tries it calls
+// between with the try's error and waits 100 ms, doubling up to 2 s. It
+// returns op's last error. For writes that must outlast a NATS server's
+// loss while its streams elect new leaders.
+func (q *Queue) persist(limit, each time.Duration, op func(context.Context) error, between func(error)) error {
+	give := time.Now().Add(limit)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), each)
+		err := op(ctx)
 		cancel()
-		if err == nil || time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
+		if err == nil || conflict(err) || time.Now().After(give) || q.nc.IsClosed() || q.base.Err() != nil {
 			return err
 		}
-		_ = msg.InProgress()
+		if between != nil {
+			between(err)
+		}
 		time.Sleep(wait)
 	}
 }
