@@ -63,6 +63,7 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer, getenv func(strin
 		newServeCommand(stderr, serveConfig),
 		newRunCommand(stdin, stdout, stderr),
 		newJudgeCommand(stdout, stderr),
+		newVerifyProblemCommand(stdout, stderr),
 		newImagesCommand(stdout, stderr),
 		newLeftoversCommand(stdout, stderr),
 		newBenchCommand(stdout, stderr),

@@ -29,6 +29,7 @@ func judgeCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 type judgeOptions struct {
 	checkerFile, checkerLang, mode string
 	stop                           bool
+	problem                        string // a Kattis problem package's folder
 }
 
 // newJudgeCommand is `codeexec judge`: one program file against a folder
@@ -36,11 +37,12 @@ type judgeOptions struct {
 // line per test and a summary.
 func newJudgeCommand(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "judge --language LANG [--checker FILE] FILE TESTS",
-		Short: "Judge a program against a folder of tests, as POST /judge",
-		Long: fmt.Sprintf("Judges FILE against the tests in the folder TESTS (NAME.in with NAME.out or\nNAME.ans, or a Kattis data/sample and data/secret), as POST /judge would.\n"+
-			"Exits 0 when every test is accepted, %d when one is not, %d on a compile\nerror, 1 when the command itself failed.", judgeExitRejected, judgeExitCompileError),
-		Args: cobra.ExactArgs(2),
+		Use:   "judge --language LANG [--checker FILE] FILE TESTS | judge --language LANG --problem DIR FILE",
+		Short: "Judge a program against a folder of tests, or a problem package, as POST /judge",
+		Long: fmt.Sprintf("Judges FILE against the tests in the folder TESTS (NAME.in with NAME.out or\nNAME.ans, or a Kattis data/sample and data/secret), as POST /judge would;\n"+
+			"with --problem, against a Kattis problem package (its limits, validation and\ngroups) as POST /judge with \"problem\" would.\n"+
+			"Exits 0 when the verdict is accepted, %d when it is not, %d on a compile\nerror, 1 when the command itself failed.", judgeExitRejected, judgeExitCompileError),
+		Args: cobra.RangeArgs(1, 2),
 	}
 	fs := cmd.Flags()
 	cfg, lang, stateRoot := cliFlags(fs)
@@ -49,10 +51,18 @@ func newJudgeCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.checkerLang, "checker-language", "cpp", "language of the checker")
 	fs.StringVar(&o.mode, "compare", string(judge.ModeLines), "comparison without a checker: exact, lines, tokens or float")
 	fs.BoolVar(&o.stop, "stop-on-failure", false, "skip the tests after the first that is not accepted")
+	fs.StringVar(&o.problem, "problem", "", "a Kattis problem package's folder to judge against, instead of TESTS")
 	fs.BoolVar(&cfg.BatchFreshSandboxes, "fresh-sandboxes", false, "a fresh container for every test")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if *lang == "" {
-			return errors.New("give --language, a program file and a tests folder")
+		switch {
+		case *lang == "":
+			return errors.New("give --language, a program file and a tests folder (or --problem DIR)")
+		case o.problem != "" && len(args) == 1:
+			return judgeProblem(cmd.Context(), *cfg, *lang, *stateRoot, o.problem, args[0], stdout, stderr)
+		case o.problem != "":
+			return errors.New("give a program file and --problem DIR, without a tests folder")
+		case len(args) != 2:
+			return errors.New("give a program file and a tests folder")
 		}
 		return judgeFiles(cmd.Context(), *cfg, *lang, *stateRoot, o, args[0], args[1], stdout, stderr)
 	}
@@ -86,15 +96,31 @@ func judgeFiles(ctx context.Context, cfg runner.Config, lang, stateRoot string, 
 		req.Compare = judge.Compare{}
 	}
 
+	names := make([]string, len(tests))
+	for i, t := range tests {
+		names[i] = t.Name
+	}
 	r, closeRunner, err := openCLIRunner(ctx, cfg, stateRoot, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeRunner()
-	res, err := judge.Judge(ctx, r, req, judge.Options{Lanes: api.DefaultJudgeLanes, OutputBytes: cfg.OutputBytes, CheckerTimeout: api.DefaultCheckerTimeout})
+	res, err := judge.Judge(ctx, r, req, cliJudgeOptions(cfg))
 	if err != nil {
 		return err
 	}
+	return printJudged(stdout, stderr, names, res)
+}
+
+// cliJudgeOptions are the judge's options on the command line: the
+// service's defaults.
+func cliJudgeOptions(cfg runner.Config) judge.Options {
+	return judge.Options{Lanes: api.DefaultJudgeLanes, OutputBytes: cfg.OutputBytes, CheckerTimeout: api.DefaultCheckerTimeout}
+}
+
+// printJudged prints a line per test and the verdict, and returns the
+// command's exit.
+func printJudged(stdout, stderr io.Writer, names []string, res judge.Result) error {
 	switch {
 	case res.Verdict == judge.StatusCompileError:
 		fmt.Fprint(stderr, res.CompileOutput)
@@ -102,16 +128,26 @@ func judgeFiles(ctx context.Context, cfg runner.Config, lang, stateRoot string, 
 		fmt.Fprint(stderr, "checker: ", res.CheckerOutput)
 	}
 	for i, t := range res.Tests {
-		line := fmt.Sprintf("%s: %s", tests[i].Name, t.Status)
+		line := fmt.Sprintf("%s: %s", names[i], t.Status)
 		if t.Status != judge.StatusSkipped {
 			line += fmt.Sprintf(" (%d ms, %.1f MiB)", t.Time.Milliseconds(), float64(t.MemoryPeakBytes)/(1<<20))
+		}
+		if t.Score != nil {
+			line += fmt.Sprintf(" score %g", *t.Score)
 		}
 		if t.Message != "" {
 			line += ": " + strings.ReplaceAll(t.Message, "\n", " ")
 		}
 		fmt.Fprintln(stdout, line)
 	}
-	fmt.Fprintf(stdout, "verdict: %s (%d of %d tests accepted)\n", res.Verdict, res.Passed, res.Total)
+	for _, g := range res.Groups {
+		fmt.Fprintf(stdout, "group %s: %s, score %g\n", g.Name, g.Verdict, g.Score)
+	}
+	score := ""
+	if res.Score != nil {
+		score = fmt.Sprintf(", score %g", *res.Score)
+	}
+	fmt.Fprintf(stdout, "verdict: %s (%d of %d tests accepted%s)\n", res.Verdict, res.Passed, res.Total, score)
 	switch res.Verdict {
 	case judge.StatusAccepted:
 		return nil

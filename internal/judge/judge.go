@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/problem"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -45,14 +46,20 @@ type Sandboxes interface {
 
 // Request is one submission and its tests.
 type Request struct {
-	Language      string
-	Code          string
-	Tests         []Test
-	Limits        runner.Limits // for every test; a test's own Timeout and OutputBytes win
-	Compare       Compare
-	Checker       *Checker // compares instead of Compare when set
-	StopOnFailure bool     // skip the tests after the first that is not accepted
-	ReturnOutput  bool     // return every test's stdout and stderr, not only the failed ones'
+	Language string
+	Code     string
+	Tests    []Test
+	Limits   runner.Limits // for every test; a test's own Timeout and OutputBytes win
+	Compare  Compare
+	Checker  *Checker // compares instead of Compare when set
+	// Validator, when set, judges each output by the Kattis format's
+	// output validator protocol instead of Compare (validator.go).
+	Validator *Validator
+	// KattisDefault compares by the Kattis default validator's rules
+	// with each test's ValidatorFlags, instead of Compare.
+	KattisDefault bool
+	StopOnFailure bool // skip the tests after the first that is not accepted
+	ReturnOutput  bool // return every test's stdout and stderr, not only the failed ones'
 }
 
 // Test is one test case.
@@ -61,6 +68,9 @@ type Test struct {
 	ExpectedOutput string
 	Timeout        time.Duration // 0: the request's
 	OutputBytes    int           // 0: the request's
+	// ValidatorFlags are a Kattis validator's flags for this test (the
+	// package's validator_flags and its group's output_validator_flags).
+	ValidatorFlags []string
 }
 
 // Checker is a program that judges each output (testlib's protocol, see
@@ -91,6 +101,8 @@ type Result struct {
 	CompileTime   time.Duration
 	CheckerOutput string // the checker's compiler output, when it did not compile
 	Tests         []TestResult
+	Score         *float64              // a scoring problem's (GradeProblem)
+	Groups        []problem.GroupResult // a scoring problem's groups
 }
 
 // TestResult is the judgement of one test.
@@ -107,6 +119,7 @@ type TestResult struct {
 	Time            time.Duration
 	CPUTime         time.Duration
 	MemoryPeakBytes int64
+	Score           *float64 // a Kattis validator's score.txt, when it wrote one on an accepted output
 }
 
 // Judge judges req. A submission that fails (does not compile, crashes,
@@ -117,9 +130,17 @@ func Judge(ctx context.Context, s Sandboxes, req Request, opt Options) (Result, 
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	progs := []runner.Program{{Language: req.Language, Code: req.Code, Limits: req.Limits}}
-	if req.Checker != nil {
+	switch {
+	case req.Checker != nil && req.Validator != nil:
+		return Result{}, fmt.Errorf("%w: a checker and a validator at once", ErrInvalid)
+	case req.Checker != nil:
 		progs = append(progs, runner.Program{Language: req.Checker.Language, Code: req.Checker.Code,
 			Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
+	case req.Validator != nil && req.Validator.Interactive:
+		return Result{}, fmt.Errorf("%w: interactive validation is not supported yet", ErrInvalid)
+	case req.Validator != nil:
+		progs = append(progs, runner.Program{Language: req.Validator.Language, Code: req.Validator.Code,
+			Files: req.Validator.Files, Feedback: true, Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
 	}
 	lanes := max(min(opt.Lanes, len(req.Tests)), 1)
 	batch, builds, err := s.OpenBatch(ctx, progs, lanes)
@@ -230,7 +251,22 @@ func judgeTest(ctx context.Context, b runner.Batch, lane int, req Request, opt O
 		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes}
 	switch run.Status {
 	case runner.StatusSuccess:
-		if req.Checker != nil {
+		if req.Validator != nil {
+			val, err := b.Run(ctx, lane, 1, validatorRun(t, run.Stdout))
+			if err != nil {
+				return TestResult{}, err
+			}
+			tr.Status, tr.Message, tr.Score = validatorVerdict(val, req.Validator.Score)
+		} else if req.KattisDefault {
+			k, err := ParseKattisFlags(t.ValidatorFlags)
+			if err != nil {
+				tr.Status, tr.Message = StatusCheckerError, err.Error()
+			} else if msg := k.Diff(t.ExpectedOutput, run.Stdout); msg != "" {
+				tr.Status, tr.Message = StatusWrongAnswer, cut(msg, maxMessage)
+			} else {
+				tr.Status = StatusAccepted
+			}
+		} else if req.Checker != nil {
 			chk, err := b.Run(ctx, lane, 1, runner.BatchRun{Args: checkerArgs, Files: map[string]string{
 				CheckerInput: t.Input, CheckerOutput: run.Stdout, CheckerAnswer: t.ExpectedOutput}})
 			if err != nil {

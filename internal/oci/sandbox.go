@@ -28,6 +28,12 @@ const JobMountPoint = "/job"
 // there.
 const DataMountPoint = "/run/data"
 
+// FeedbackMountPoint is where an output validator's sandbox sees its
+// feedback directory (the Kattis format's feedback_dir), writable: the one
+// place outside the scratch mounts where a run may write, read back by the
+// service after the run. Only a problem's validator gets one.
+const FeedbackMountPoint = "/run/feedback"
+
 // AnchorUID is the identity of the idle init of a sandbox that serves many
 // runs: not SandboxUID, so that no run can signal it or read its memory.
 const AnchorUID = 65534
@@ -40,6 +46,7 @@ type Params struct {
 	JobDir      string   // host directory mounted at JobMountPoint
 	JobReadOnly bool     // mount the job directory read-only
 	DataDir     string   // host directory mounted read-only at DataMountPoint; none if empty
+	FeedbackDir string   // host directory mounted read-write at FeedbackMountPoint; none if empty
 	Anchor      bool     // the process is the idle init of a sandbox serving many runs: it runs as AnchorUID
 	SpecVersion string   // the runtime-spec version the spec declares; containerd's own if empty
 	RootPath    string   // host directory that is the root filesystem; the task's snapshot (bundle's rootfs) if empty
@@ -70,6 +77,7 @@ func Sandbox(p Params) oci.SpecOpts {
 		WithTmpfs("/dev/shm", l.TmpBytes, l.TmpInodes),
 		WithBindMount(p.JobDir, JobMountPoint, p.JobReadOnly),
 		withDataDir(p.DataDir),
+		withFeedbackDir(p.FeedbackDir),
 		withAnchor(p.Anchor),
 		WithEnv(sandboxEnv),
 		WithArgs(p.Cwd, p.Args...),
@@ -84,6 +92,15 @@ func withDataDir(dir string) oci.SpecOpts {
 		return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
 	}
 	return WithBindMount(dir, DataMountPoint, true)
+}
+
+// withFeedbackDir mounts dir read-write at FeedbackMountPoint; it is a
+// no-op for an empty dir.
+func withFeedbackDir(dir string) oci.SpecOpts {
+	if dir == "" {
+		return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
+	}
+	return WithBindMount(dir, FeedbackMountPoint, false)
 }
 
 // withAnchor runs the process as AnchorUID when anchor is set; it is a

@@ -575,15 +575,59 @@ func submissions(files Files) []Submission {
 		seen[p] = true
 		s := Submission{Expect: parts[0]}
 		prog, why := program(files, p)
-		if prog != nil {
-			s.Program = *prog
-		} else {
+		switch {
+		case prog == nil:
 			s.Program, s.Skip = Program{Path: p}, why
+		case prog.Language == "python" && strings.Contains(firstLine(prog.Code), "python2"):
+			s.Program, s.Skip = *prog, "Python 2 is not a language codeexec has"
+		case prog.Language == "java" && !strings.Contains(prog.Code, "class Main"):
+			s.Program, s.Skip = *prog, "codeexec's Java runs the class Main"
+		case expectations[s.Expect] == nil:
+			s.Program, s.Skip = *prog, fmt.Sprintf("no verdict is expected of the folder %s", parts[0])
+		default:
+			s.Program = *prog
 		}
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// expectations say, per folder of submissions/, which verdicts (and, for
+// a scoring problem, which scores out of the full score) meet it.
+var expectations = map[string]func(v Verdict, score, full float64, scoring bool) bool{
+	"accepted": func(v Verdict, score, full float64, scoring bool) bool {
+		return v == AC && (!scoring || score == full)
+	},
+	"partially_accepted": func(v Verdict, score, full float64, scoring bool) bool {
+		return v == AC && scoring && score > 0 && score < full
+	},
+	"wrong_answer":        func(v Verdict, _, _ float64, _ bool) bool { return v == WA },
+	"time_limit_exceeded": func(v Verdict, _, _ float64, _ bool) bool { return v == TLE },
+	"run_time_error":      func(v Verdict, _, _ float64, _ bool) bool { return v == RTE || v == MLE },
+	// slow_accepted (problemtools' examples): accepted, or over the limit.
+	"slow_accepted": func(v Verdict, _, _ float64, _ bool) bool { return v == AC || v == TLE },
+}
+
+// Meets reports whether a grade meets what the submission's folder
+// expects; full is the score of a submission that passes every test.
+func (s Submission) Meets(v Verdict, score, full float64, scoring bool) bool {
+	e := expectations[s.Expect]
+	return e != nil && e(v, score, full, scoring)
+}
+
+// FullScore is the score of a submission that passes every test.
+func (p *Problem) FullScore() float64 {
+	o := make([]Outcome, len(p.Tests()))
+	for i := range o {
+		o[i] = Outcome{Verdict: AC}
+	}
+	return p.Grade(o).Score
 }
 
 // DetectArchive reports whether b starts like an archive Unpack reads.

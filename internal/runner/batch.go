@@ -21,6 +21,12 @@ type Program struct {
 	Language string
 	Code     string
 	Limits   Limits // memory and pids hold for every run; timeout and output are each run's default
+	// Files are written beside the source before the build, by plain
+	// name: a program's headers and data (a Kattis validator's validate.h).
+	Files map[string]string
+	// Feedback gives each run a writable feedback directory, read back
+	// into Result.Feedback: a Kattis output validator's (lane.Program).
+	Feedback bool
 }
 
 // Build says how building one program of a batch went. Interpreted
@@ -95,7 +101,13 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		if err != nil {
 			return nil, nil, err
 		}
-		b.progs = append(b.progs, &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code})
+		for name := range p.Files {
+			if !language.PlainName(name) || name == lang.SourceFile {
+				return nil, nil, fmt.Errorf("%w: file name %q must be a plain file name other than the source's", ErrInvalidBatch, name)
+			}
+		}
+		b.progs = append(b.progs, &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code,
+			files: p.Files, feedback: p.Feedback})
 	}
 	if r.sb.Down() {
 		return nil, nil, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
@@ -181,12 +193,15 @@ type batchProgram struct {
 	lim  effective
 	code string
 	dir  string // job directory: the source and what the compiler made
+
+	files    map[string]string // written beside the source
+	feedback bool
 }
 
 // lane is the program as its lanes run it.
 func (p *batchProgram) lane() *lane.Program {
 	return &lane.Program{ID: p.id, Image: p.lang.Name, Run: p.lang.Run, Dir: p.dir,
-		Limits: p.lim.run, Timeout: p.lim.runTimeout, Output: p.lim.output}
+		Limits: p.lim.run, Timeout: p.lim.runTimeout, Output: p.lim.output, Feedback: p.feedback}
 }
 
 func (b *batch) Lanes() int { return len(b.lanes) }
@@ -224,7 +239,7 @@ func (b *batch) Run(ctx context.Context, n, prog int, in BatchRun) (Result, erro
 		return Result{}, b.r.noteDown(err)
 	}
 	res := result(out.Execution)
-	res.ID, res.PrepareTime = out.ID, out.PrepareTime
+	res.ID, res.PrepareTime, res.Feedback = out.ID, out.PrepareTime, out.Feedback
 	return res, nil
 }
 
@@ -267,6 +282,11 @@ func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, erro
 	j := &job{id: p.id, lang: p.lang, dir: dir}
 	if err := j.writeSource(p.code); err != nil {
 		return Build{}, err
+	}
+	for name, body := range p.files {
+		if err := writeNew(filepath.Join(dir, name), body); err != nil {
+			return Build{}, fmt.Errorf("write program file: %w", err)
+		}
 	}
 	if !p.lang.Compiled() {
 		return Build{Status: StatusSuccess}, nil

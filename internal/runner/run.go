@@ -273,20 +273,7 @@ func (j *job) writeSource(code string) error {
 	if j.src != nil {
 		tmp = filepath.Join(j.dir, ".source")
 	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return fmt.Errorf("write source file: %w", err)
-	}
-	if _, err := f.WriteString(code); err != nil {
-		f.Close()
-		return fmt.Errorf("write source file: %w", err)
-	}
-	// Explicitly, whatever the service's umask: the sandbox user reads it.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("write source file: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeNew(tmp, code); err != nil {
 		return fmt.Errorf("write source file: %w", err)
 	}
 	if tmp != name {
@@ -295,6 +282,25 @@ func (j *job) writeSource(code string) error {
 		}
 	}
 	return nil
+}
+
+// writeNew creates the file name, which must not exist (O_EXCL, and
+// O_NOFOLLOW refuses a link in its place), readable by the sandbox user
+// whatever the service's umask, and writes body to it.
+func writeNew(name, body string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(body); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // feedSource writes the program into the source FIFO the prestarted

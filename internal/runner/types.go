@@ -60,6 +60,9 @@ type Result struct {
 	CPUTime         time.Duration // user+system CPU time of the run phase's cgroup
 	MemoryPeakBytes int64         // peak memory of the run phase's cgroup; 0 if unknown
 	OOMKilled       bool          // the kernel's OOM killer killed a process of the run
+	// Feedback is a batch run's feedback directory after the run
+	// (Program.Feedback): file name to contents.
+	Feedback map[string]string
 }
 
 // ErrUnknownLanguage is returned when Request.Language names no configured language.

@@ -37,6 +37,10 @@ type Program struct {
 	Limits  oci.Limits
 	Timeout time.Duration // a run's default wall-clock limit
 	Output  int           // a run's default cap on stdout and on stderr, each
+	// Feedback gives each run a writable feedback directory
+	// (oci.FeedbackMountPoint), emptied before the run and read after it
+	// (Outcome.Feedback): a Kattis output validator's.
+	Feedback bool
 }
 
 // Env is what every lane of a service shares.
@@ -59,8 +63,9 @@ type Input struct {
 // Outcome is what one run in a lane did.
 type Outcome struct {
 	*sandbox.Execution
-	ID          string        // names the run: its sandbox, or the lane's sandbox and the run's number
-	PrepareTime time.Duration // creating a fresh sandbox for the run; 0 in the agent's
+	ID          string            // names the run: its sandbox, or the lane's sandbox and the run's number
+	PrepareTime time.Duration     // creating a fresh sandbox for the run; 0 in the agent's
+	Feedback    map[string]string // the feedback directory's files after the run (Program.Feedback), cut to FeedbackBytes each
 }
 
 // Lane is one program's sandbox in one lane of a batch. Runs in it go one
@@ -74,6 +79,7 @@ type Lane struct {
 	mu       sync.Mutex
 	runs     int
 	dataDir  string
+	feedback string           // the feedback directory, when the program has one
 	box      *sandbox.Sandbox // the agent's sandbox; nil until prepared, or after a failed cleanup
 	agent    *agentConn       // the service's end of the agent's protocol
 	state    string           // the agent's inheritable state when it started (agentState)
@@ -125,6 +131,11 @@ func (l *Lane) ensureDataDir() error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	l.dataDir = dir
+	if l.prog.Feedback {
+		if err := l.makeFeedbackDir(); err != nil {
+			return err
+		}
+	}
 	if l.env.Agent != "" && !l.fresh {
 		return linkAgent(l.env.Agent, dir)
 	}
@@ -156,7 +167,7 @@ func (l *Lane) Start(ctx context.Context) error {
 	agent := newAgentConn()
 	p, err := l.env.Sandboxes.Prepare(ctx, sandbox.Spec{
 		ID: l.id(), Job: l.prog.ID, Image: l.prog.Image, Args: []string{agentPath}, Cwd: "/",
-		JobDir: l.prog.Dir, DataDir: l.dataDir, Prestart: true, Stdout: agent,
+		JobDir: l.prog.Dir, DataDir: l.dataDir, FeedbackDir: l.feedback, Prestart: true, Stdout: agent,
 		Limits: l.limits(), Timeout: l.prog.Timeout, NoShimHost: true,
 	})
 	if err != nil {
@@ -200,9 +211,11 @@ func (l *Lane) Destroy() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.destroyBox()
-	if l.dataDir != "" {
-		if err := os.RemoveAll(l.dataDir); err != nil {
-			l.env.Log.Error("remove data directory", "dir", l.dataDir, "err", err)
+	for _, dir := range []string{l.dataDir, l.feedback} {
+		if dir != "" {
+			if err := os.RemoveAll(dir); err != nil {
+				l.env.Log.Error("remove lane directory", "dir", dir, "err", err)
+			}
 		}
 	}
 }
@@ -278,8 +291,15 @@ func (l *Lane) Run(ctx context.Context, in Input) (Outcome, error) {
 	if in.OutputBytes > 0 {
 		output = in.OutputBytes
 	}
+	if err := l.emptyFeedback(); err != nil {
+		return Outcome{}, err
+	}
 	if l.fresh {
-		return l.runFresh(ctx, in, timeout, output)
+		res, err := l.runFresh(ctx, in, timeout, output)
+		if err == nil {
+			res.Feedback, err = l.readFeedback()
+		}
+		return res, err
 	}
 	if l.box == nil {
 		if err := l.Start(ctx); err != nil {
@@ -287,6 +307,10 @@ func (l *Lane) Run(ctx context.Context, in Input) (Outcome, error) {
 		}
 	}
 	res, ownPeak, err := l.agentRun(ctx, in, timeout, output)
+	if err == nil {
+		// Every process of the run is dead: nothing writes any more.
+		res.Feedback, err = l.readFeedback()
+	}
 	// The next run gets a new sandbox rather than one in an unknown state,
 	// or rather than one whose memory peak the kernel cannot reset (cgroup
 	// v2 before 6.12), where its peak would include this run's; a sandbox
@@ -304,7 +328,7 @@ func (l *Lane) runFresh(ctx context.Context, in Input, timeout time.Duration, ou
 	start := time.Now()
 	p, err := l.env.Sandboxes.Prepare(ctx, sandbox.Spec{
 		ID: l.id(), Job: l.prog.ID, Image: l.prog.Image, Args: append(slices.Clone(l.prog.Run), in.Args...),
-		Cwd: "/tmp", JobDir: l.prog.Dir, DataDir: l.dataDir, Limits: l.limits(), Timeout: timeout,
+		Cwd: "/tmp", JobDir: l.prog.Dir, DataDir: l.dataDir, FeedbackDir: l.feedback, Limits: l.limits(), Timeout: timeout,
 	})
 	if err != nil {
 		return Outcome{}, err

@@ -34,6 +34,9 @@ type Spec struct {
 	Prestart bool   // start the process at once (it waits on a FIFO)
 	Anchor   bool   // the process is the idle init of a shim host (oci.Params.Anchor)
 	DataDir  string // host directory mounted read-only at oci.DataMountPoint, or ""
+	// FeedbackDir is a host directory mounted read-write at
+	// oci.FeedbackMountPoint, or "": an output validator's feedback.
+	FeedbackDir string
 	// NoShimHost starts a shim of the sandbox's own (a shim host's anchor,
 	// the runtime probe, a judge lane) instead of joining a shim host's.
 	NoShimHost bool
@@ -174,6 +177,7 @@ func (m *Manager) Prepare(reqCtx context.Context, sp Spec) (_ *Sandbox, retErr e
 			JobDir:      sp.JobDir,
 			JobReadOnly: !sp.Writable,
 			DataDir:     sp.DataDir,
+			FeedbackDir: sp.FeedbackDir,
 			Anchor:      sp.Anchor,
 			SpecVersion: m.oci.specVersion,
 			RootPath:    rootPath,

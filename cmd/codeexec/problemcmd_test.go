@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codeexec/codeexec/internal/runner/runnertest"
+)
+
+// kattisExamples are problemtools' example packages (MIT licence; see
+// internal/problem/testdata/kattis/README.md).
+const kattisExamples = "../../internal/problem/testdata/kattis"
+
+// cliRun runs the codeexec command line against the test containerd and
+// returns its stdout and exit code.
+func cliRun(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cfg := runnertest.Config(t)
+	env := map[string]string{"CODEEXEC_CONTAINERD_SOCKET": cfg.Socket, "CODEEXEC_NAMESPACE": cfg.Namespace,
+		"CODEEXEC_LANE_AGENT": cfg.LaneAgent, "CODEEXEC_STATE_DIR": filepath.Join(cfg.StateDir, "cli")}
+	var stdout, stderr bytes.Buffer
+	err := execute(context.Background(), args, strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+	code := 0
+	var exit exitError
+	if errors.As(err, &exit) {
+		code = exit.code
+	} else if err != nil {
+		t.Fatalf("codeexec %s: %v\n%s\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), code
+}
+
+// TestVerifyProblem judges every jury submission of real packages through
+// `codeexec verify-problem`: each must get its folder's verdict, through
+// a C++ output validator with its header (different), the default
+// validator (hello) and scored groups with shared test cases (oddecho).
+func TestVerifyProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		judged int
+		lines  []string
+	}{
+		{"different", nil, 13, []string{
+			"validation custom",
+			"submissions/accepted/different.cc: OK (accepted, expected accepted)",
+			"submissions/time_limit_exceeded/different_linear_search.cc: OK (timeout, expected time_limit_exceeded)",
+			"submissions/wrong_answer/different_no_abs.cc: OK (wrong_answer, expected wrong_answer)",
+			"judge answer = 2 but submission output = -2", // the validator's judgemessage.txt
+			"submissions/accepted/different_py2.py: skipped: Python 2",
+		}},
+		// hello has no time limit of its own; its memory hog needs time to
+		// reach 512 MiB on a slow machine before the wall clock ends it.
+		{"hello", []string{"--run-timeout", "10s"}, 6, []string{
+			"submissions/run_time_error/memory_limit.cc: OK (memory_limit_exceeded, expected run_time_error)",
+			`String tokens mismatch Judge: "Hello" User: "Hello!"`,
+		}},
+		{"oddecho", nil, 3, []string{
+			"tests: sample 2, secret 16, secret/subtask1 3, secret/subtask2 13",
+			"submissions/accepted/echo.cpp: OK (accepted, score 100 of 100, expected accepted)",
+			"submissions/partially_accepted/sol.py: OK (accepted, score 50 of 100, expected partially_accepted)",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := cliRun(t, append(append([]string{"verify-problem"}, tc.args...), filepath.Join(kattisExamples, tc.name))...)
+			if code != 0 {
+				t.Errorf("exit %d\n%s", code, out)
+			}
+			for _, want := range append(tc.lines, "0 did not get their folder's verdict") {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if n := strings.Count(out, ": OK ("); n != tc.judged {
+				t.Errorf("%d submissions OK, want %d:\n%s", n, tc.judged, out)
+			}
+		})
+	}
+}
+
+// TestVerifyProblemFailsAWrongFolder puts an accepted program where a
+// wrong answer is expected: verify-problem must say so and exit 10.
+func TestVerifyProblemFailsAWrongFolder(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("problem.yaml", "name: Sum\nvalidator_flags: float_tolerance 1e-6\n")
+	write("data/secret/1.in", "1 2\n")
+	write("data/secret/1.ans", "3.0\n")
+	write("submissions/wrong_answer/sum.py", "a, b = map(int, input().split())\nprint(a + b)\n")
+	out, code := cliRun(t, "verify-problem", dir)
+	if code != verifyExitFailed || !strings.Contains(out, "sum.py: FAILED (accepted, expected wrong_answer)") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = cliRun(t, "judge", "--language", "python", "--problem", dir, filepath.Join(dir, "submissions/wrong_answer/sum.py"))
+	if code != 0 || !strings.Contains(out, "secret/1: accepted") {
+		t.Fatalf("judge --problem: exit %d:\n%s", code, out)
+	}
+}
