@@ -60,6 +60,17 @@ func TestVerifyProblem(t *testing.T) {
 			"submissions/run_time_error/memory_limit.cc: OK (memory_limit_exceeded, expected run_time_error)",
 			`String tokens mismatch Judge: "Hello" User: "Hello!"`,
 		}},
+		// guess is interactive: the validator is the other side of a
+		// conversation, and its own rules decide who is at fault.
+		{"guess", nil, 10, []string{
+			"validation custom interactive",
+			"submissions/accepted/guess.cc: OK (accepted, expected accepted)",
+			"submissions/run_time_error/guess_rte_after_correct.cc: OK (runtime_error, expected run_time_error)",
+			"submissions/time_limit_exceeded/guess_no_flush.cc: OK (timeout, expected time_limit_exceeded)",
+			"submissions/time_limit_exceeded/guess_tle_after_correct.cc: OK (timeout, expected time_limit_exceeded)",
+			"submissions/wrong_answer/guess_tle.cc: OK (wrong_answer, expected wrong_answer)",
+			"Guess 6 is out of range: 1007", // the validator's judgemessage.txt
+		}},
 		{"oddecho", nil, 3, []string{
 			"tests: sample 2, secret 16, secret/subtask1 3, secret/subtask2 13",
 			"submissions/accepted/echo.cpp: OK (accepted, score 100 of 100, expected accepted)",

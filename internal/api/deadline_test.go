@@ -15,10 +15,14 @@ import (
 )
 
 // slowBatch runs each test for d, or until its context ends.
-type slowBatch struct{ d time.Duration }
+type slowBatch struct {
+	noConversations
+	d time.Duration
+}
 
 func (slowBatch) Lanes() int { return 1 }
 func (slowBatch) Close()     {}
+
 func (b slowBatch) Run(ctx context.Context, _, _ int, in runner.BatchRun) (runner.Result, error) {
 	select {
 	case <-time.After(b.d):
@@ -36,7 +40,7 @@ func slowJudgeRunner(tb testing.TB, d time.Duration) *fakeJudgeRunner {
 			for i := range builds {
 				builds[i] = runner.Build{Status: runner.StatusSuccess}
 			}
-			return slowBatch{d}, builds, nil
+			return slowBatch{d: d}, builds, nil
 		}}
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,7 +41,15 @@ func (f *fakeJudgeRunner) CheckLimits(l runner.Limits) error {
 	return nil
 }
 
-type echoBatch struct{}
+type echoBatch struct{ noConversations }
+
+// noConversations is a fake batch's Converse: these fakes judge no
+// interactive problem.
+type noConversations struct{}
+
+func (noConversations) Converse(context.Context, int, int, int, runner.BatchRun, runner.BatchRun) (runner.Conversation, error) {
+	return runner.Conversation{}, errors.New("a fake batch holds no conversations")
+}
 
 func (echoBatch) Lanes() int { return 1 }
 func (echoBatch) Close()     {}

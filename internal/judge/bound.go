@@ -30,7 +30,9 @@ func TestsBound(req Request, opt Options, lanes int) time.Duration {
 		longest = max(longest, testTimeout(req, opt, t))
 	}
 	per := longest + TestOverhead
-	if req.Checker != nil {
+	if req.Checker != nil || req.Validator != nil {
+		// A checker or validator after the program; an interactive
+		// validator runs beside it, but may outlive it by as much.
 		per += opt.CheckerTimeout + TestOverhead
 	}
 	rounds := (len(req.Tests) + lanes - 1) / lanes

@@ -136,8 +136,6 @@ func Judge(ctx context.Context, s Sandboxes, req Request, opt Options) (Result, 
 	case req.Checker != nil:
 		progs = append(progs, runner.Program{Language: req.Checker.Language, Code: req.Checker.Code,
 			Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
-	case req.Validator != nil && req.Validator.Interactive:
-		return Result{}, fmt.Errorf("%w: interactive validation is not supported yet", ErrInvalid)
 	case req.Validator != nil:
 		progs = append(progs, runner.Program{Language: req.Validator.Language, Code: req.Validator.Code,
 			Files: req.Validator.Files, Feedback: true, Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
@@ -240,6 +238,9 @@ func summarize(res *Result, stopOnFailure bool) {
 // judgeTest runs test i in lane and judges its output.
 func judgeTest(ctx context.Context, b runner.Batch, lane int, req Request, opt Options, i int) (TestResult, error) {
 	t := req.Tests[i]
+	if req.Validator != nil && req.Validator.Interactive {
+		return converse(ctx, b, lane, req, opt, i)
+	}
 	// The program may write the expected output and some more: the cap
 	// grows with the expected output, whatever the request's cap.
 	capBytes := max(outputCap(req, opt, t), 2*len(t.ExpectedOutput)+4096)

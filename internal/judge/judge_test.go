@@ -50,6 +50,8 @@ type fakeSandboxes struct {
 	builds []runner.Build
 	run    func(prog int, in runner.BatchRun) (runner.Result, error)
 	lanes  int
+	// validatorFirst is every conversation's Conversation.BFirst.
+	validatorFirst bool
 
 	mu     sync.Mutex
 	progs  []runner.Program
@@ -84,6 +86,15 @@ type fakeBatch struct {
 
 func (b *fakeBatch) Lanes() int { return b.lanes }
 func (b *fakeBatch) Close()     { b.f.mu.Lock(); b.f.closed = true; b.f.mu.Unlock() }
+func (b *fakeBatch) Converse(ctx context.Context, lane, pa, pb int, inA, inB runner.BatchRun) (runner.Conversation, error) {
+	a, err := b.Run(ctx, lane, pa, inA)
+	if err != nil {
+		return runner.Conversation{}, err
+	}
+	v, err := b.Run(ctx, lane, pb, inB)
+	return runner.Conversation{A: a, B: v, BFirst: b.f.validatorFirst}, err
+}
+
 func (b *fakeBatch) Run(_ context.Context, _, prog int, in runner.BatchRun) (runner.Result, error) {
 	if prog == 0 {
 		b.f.mu.Lock()

@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -86,4 +87,45 @@ func validatorVerdict(res runner.Result, scored bool) (Status, string, *float64)
 		return fail(fmt.Sprintf("validator's score.txt %q is not a number", cut(scoreText, 40)))
 	}
 	return StatusAccepted, msg, &s
+}
+
+// converse judges test i of an interactive problem: the submission and
+// the validator run at once in their own sandboxes of the lane, each
+// one's stdout the other's stdin (runner.Batch.Converse). The validator
+// may run for the submission's time limit and its own besides. The
+// verdict follows Kattis problemtools: the validator's, when it failed or
+// when it found a wrong answer and ended first; else the submission's
+// timeout or crash; else the validator's.
+func converse(ctx context.Context, b runner.Batch, lane int, req Request, opt Options, i int) (TestResult, error) {
+	t := req.Tests[i]
+	limit := testTimeout(req, opt, t)
+	val := validatorRun(t, "")
+	val.Timeout = limit + opt.CheckerTimeout
+	conv, err := b.Converse(ctx, lane, 0, 1, runner.BatchRun{Timeout: t.Timeout, OutputBytes: outputCap(req, opt, t)}, val)
+	if err != nil {
+		return TestResult{}, err
+	}
+	run := conv.A
+	tr := TestResult{Index: i, ExitCode: run.ExitCode, Signal: run.Signal, Time: run.Time,
+		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes}
+	status, msg, score := validatorVerdict(conv.B, req.Validator.Score)
+	switch {
+	case status == StatusCheckerError || status == StatusWrongAnswer && conv.BFirst:
+		tr.Status, tr.Message, tr.Score = status, msg, score
+	case run.Status == runner.StatusTimeout:
+		tr.Status = StatusTimeout
+	case run.Status == runner.StatusMemoryLimitExceeded:
+		tr.Status = StatusMemoryLimitExceeded
+	case run.Status == runner.StatusRuntimeError:
+		tr.Status = StatusRuntimeError
+	case run.Status == runner.StatusOutputLimitExceeded:
+		tr.Status = StatusOutputLimitExceeded // its stderr: its stdout went to the validator
+	default:
+		tr.Status, tr.Message, tr.Score = status, msg, score
+	}
+	if tr.Status != StatusAccepted || req.ReturnOutput {
+		tr.Returned = true
+		tr.Stderr, tr.StderrTruncated = run.Stderr, run.StderrTruncated
+	}
+	return tr, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,13 +129,25 @@ func (a *testAgent) run(stdin string, args ...string) result {
 	if err := os.WriteFile(in, []byte(stdin), 0o644); err != nil {
 		a.t.Fatal(err)
 	}
-	b, err := Request{Args: args, Stdin: in, Dir: dir}.Frame()
+	a.send(Request{Args: args, Stdin: in, Dir: dir})
+	return a.collect()
+}
+
+// send sends a request.
+func (a *testAgent) send(req Request) {
+	a.t.Helper()
+	b, err := req.Frame()
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	if _, err := a.in.Write(b); err != nil {
 		a.t.Fatal(err)
 	}
+}
+
+// collect reads one request's answer.
+func (a *testAgent) collect() result {
+	a.t.Helper()
 	var res result
 	var out, errOut strings.Builder
 	var exitAt time.Time
@@ -281,7 +294,7 @@ func TestDecoder(t *testing.T) {
 	d := &Decoder{Frame: func(k byte, p []byte) { got = append(got, frame{k, bytes.Clone(p)}) }}
 	var stream []byte
 	stream = appendFrame(stream, Stdout, []byte("hello"))
-	stream = appendFrame(stream, Exit, exitPayload(ExitStatus{Elapsed: 3 * time.Millisecond, Status: 7 << 8}))
+	stream = appendFrame(stream, Exit, exitPayload(ExitStatus{Elapsed: 3 * time.Millisecond, Status: 7 << 8, End: time.Hour}))
 	stream = appendFrame(stream, Done, nil)
 	// Byte by byte: frames split anywhere still come out whole.
 	for i := range stream {
@@ -293,7 +306,7 @@ func TestDecoder(t *testing.T) {
 		t.Fatalf("frames %+v", got)
 	}
 	e, err := ParseExit(got[1].payload)
-	if err != nil || e.Elapsed != 3*time.Millisecond || e.Code() != 7 {
+	if err != nil || e.Elapsed != 3*time.Millisecond || e.Code() != 7 || e.End != time.Hour {
 		t.Errorf("exit %+v %v", e, err)
 	}
 	if _, err := d.Write([]byte{Stdout, 0xff, 0xff, 0xff, 0xff}); err == nil {
@@ -301,5 +314,43 @@ func TestDecoder(t *testing.T) {
 	}
 	if _, err := ParseExit([]byte{1, 2}); err == nil {
 		t.Error("a short exit frame was accepted")
+	}
+}
+
+// TestAgentJoinsAConversation runs the two sides of an interactive test in
+// two agents, their stdin and stdout two FIFOs: each opens its ends in the
+// order that cannot deadlock, they talk, and the side that asks ends
+// after the side that answers, by the reaps' shared clock.
+func TestAgentJoinsAConversation(t *testing.T) {
+	sub, val := startAgent(t), startAgent(t)
+	dir := t.TempDir()
+	toSub, fromSub := filepath.Join(dir, "to-sub"), filepath.Join(dir, "from-sub")
+	for _, f := range []string{toSub, fromSub} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub.send(Request{Args: []string{"sh", "-c", `read a; echo $((a*2)); read b; echo $((b*2))`},
+		Stdin: toSub, Stdout: fromSub, Dir: dir})
+	val.send(Request{Args: []string{"sh", "-c", `echo 21; read x; echo 50; read y; echo "$x $y" >&2; [ "$x $y" = "42 100" ] && exit 42; exit 43`},
+		Stdin: fromSub, Stdout: toSub, StdoutFirst: true, Dir: dir})
+	done := make(chan result)
+	go func() { done <- sub.collect() }()
+	v := val.collect()
+	s := <-done
+	if v.exit.Code() != 42 || v.stderr != "42 100\n" || s.exit.Code() != 0 {
+		t.Fatalf("validator %+v, submission %+v", v, s)
+	}
+	if s.stdout != "" || v.stdout != "" {
+		t.Errorf("output went to the agents, not the FIFOs: %q %q", s.stdout, v.stdout)
+	}
+	if s.exit.End <= 0 || v.exit.End <= 0 {
+		t.Errorf("no end times: %v %v", s.exit.End, v.exit.End)
+	}
+
+	// A side that cannot open its FIFO ends with 127 and says why.
+	sub.send(Request{Args: []string{"true"}, Stdin: filepath.Join(dir, "missing"), Stdout: fromSub, Dir: dir})
+	if r := sub.collect(); r.exit.Code() != 127 || !strings.Contains(r.stderr, "missing") {
+		t.Fatalf("a missing FIFO: %+v", r)
 	}
 }

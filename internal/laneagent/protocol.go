@@ -16,7 +16,8 @@
 //	Stdout   a chunk of the test's stdout
 //	Stderr   a chunk of the test's stderr
 //	Exit     the test's first process ended: 8 bytes of wall time in
-//	         nanoseconds (from fork to reap), 4 bytes of wait status
+//	         nanoseconds (from fork to reap), 4 bytes of wait status, 8
+//	         bytes of the reap's CLOCK_MONOTONIC time in nanoseconds
 //	Done     the test's stdout and stderr are closed: every writer is gone
 //
 // Every request's answer ends with Failed, or with Started, Exit and Done.
@@ -55,16 +56,27 @@ type Request struct {
 	Args  []string // the command line; Args[0] is looked up in PATH
 	Stdin string   // the file the test reads as its stdin
 	Dir   string   // its working directory
+	// Stdout, when set, is a FIFO the test writes as its stdout (and
+	// Stdin is a FIFO too): one side of an interactive test. The test's
+	// process opens both itself, stdout first with StdoutFirst, and the
+	// agent does not wait for those opens (lane.c's open_fifos).
+	Stdout      string
+	StdoutFirst bool
 }
 
 // Frame encodes r as the agent reads it: a Request frame whose payload is
-// Dir, Stdin and each of Args, each ended by a NUL byte.
+// Dir, Stdin, Stdout, the flags ("o" for StdoutFirst) and each of Args,
+// each ended by a NUL byte.
 func (r Request) Frame() ([]byte, error) {
 	if len(r.Args) == 0 {
 		return nil, fmt.Errorf("a request needs a command")
 	}
+	flags := ""
+	if r.StdoutFirst {
+		flags = "o"
+	}
 	var p []byte
-	for _, f := range append([]string{r.Dir, r.Stdin}, r.Args...) {
+	for _, f := range append([]string{r.Dir, r.Stdin, r.Stdout, flags}, r.Args...) {
 		if strings.IndexByte(f, 0) >= 0 {
 			return nil, fmt.Errorf("a request's strings cannot hold NUL bytes")
 		}
@@ -80,6 +92,10 @@ func (r Request) Frame() ([]byte, error) {
 type ExitStatus struct {
 	Elapsed time.Duration      // from the fork to the reap, by the agent's clock
 	Status  syscall.WaitStatus // as wait4 gave it
+	// End is the reap's CLOCK_MONOTONIC time, one clock for every sandbox
+	// of the machine (they have no time namespace): which of two programs
+	// ended first.
+	End time.Duration
 }
 
 // Code is the status as containerd reports a task's: the exit code, or
@@ -99,17 +115,19 @@ func appendFrame(b []byte, kind byte, payload []byte) []byte {
 
 func exitPayload(e ExitStatus) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(e.Elapsed))
-	return binary.BigEndian.AppendUint32(b, uint32(e.Status))
+	b = binary.BigEndian.AppendUint32(b, uint32(e.Status))
+	return binary.BigEndian.AppendUint64(b, uint64(e.End))
 }
 
 // ParseExit reads an Exit frame's payload.
 func ParseExit(p []byte) (ExitStatus, error) {
-	if len(p) != 12 {
+	if len(p) != 20 {
 		return ExitStatus{}, fmt.Errorf("exit frame of %d bytes", len(p))
 	}
 	return ExitStatus{
 		Elapsed: time.Duration(binary.BigEndian.Uint64(p)),
 		Status:  syscall.WaitStatus(binary.BigEndian.Uint32(p[8:])),
+		End:     time.Duration(binary.BigEndian.Uint64(p[12:])),
 	}, nil
 }
 

@@ -58,9 +58,19 @@ type Batch interface {
 	// Run runs program prog (its index in OpenBatch's list) in lane.
 	// Like Runner.Run, a program that fails is a Result and a nil error.
 	Run(ctx context.Context, lane, prog int, in BatchRun) (Result, error)
+	// Converse runs programs a and b in lane at once, the stdout of each
+	// the stdin of the other (their Input is ignored): an interactive
+	// problem's submission and validator (lane.Converse).
+	Converse(ctx context.Context, lane, a, b int, inA, inB BatchRun) (Conversation, error)
 	// Close kills and removes everything of the batch, in the background
 	// (Runner.Wait waits for it), and frees its sandbox slots.
 	Close()
+}
+
+// Conversation is how the two sides of a conversation went.
+type Conversation struct {
+	A, B   Result
+	BFirst bool // b's first process ended before a's
 }
 
 // DataDir is where a batch run finds its BatchRun.Files, read-only.
@@ -241,6 +251,22 @@ func (b *batch) Run(ctx context.Context, n, prog int, in BatchRun) (Result, erro
 	res := result(out.Execution)
 	res.ID, res.PrepareTime, res.Feedback = out.ID, out.PrepareTime, out.Feedback
 	return res, nil
+}
+
+func (b *batch) Converse(ctx context.Context, n, pa, pb int, inA, inB BatchRun) (Conversation, error) {
+	if n < 0 || n >= len(b.lanes) || pa < 0 || pa >= len(b.progs) || pb < 0 || pb >= len(b.progs) || pa == pb {
+		return Conversation{}, fmt.Errorf("%w: no lane %d, programs %d and %d", ErrInvalidBatch, n, pa, pb)
+	}
+	in := func(r BatchRun) lane.Input {
+		return lane.Input{Args: r.Args, Files: r.Files, Timeout: r.Timeout, OutputBytes: r.OutputBytes}
+	}
+	oa, ob, err := lane.Converse(ctx, b.lanes[n][pa], b.lanes[n][pb], in(inA), in(inB))
+	if err != nil {
+		return Conversation{}, b.r.noteDown(err)
+	}
+	c := Conversation{A: result(oa.Execution), B: result(ob.Execution), BFirst: lane.BFirst(oa, ob)}
+	c.A.ID, c.B.ID, c.B.Feedback = oa.ID, ob.ID, ob.Feedback
+	return c, nil
 }
 
 func (b *batch) Close() {

@@ -112,7 +112,7 @@ static int64_t now_ns(void) {
 
 /* The current test. */
 static pid_t child;
-static int64_t started_at;
+static int64_t started_at, ended_at;
 
 /* reap waits for every child that has ended, the current test's first
  * process and every orphan alike (as PID 1, the agent is the parent of every
@@ -129,7 +129,8 @@ static int reap(int *status, int64_t *elapsed) {
 			return found;
 		if (child > 0 && pid == child) {
 			*status = ws;
-			*elapsed = now_ns() - started_at;
+			ended_at = now_ns();
+			*elapsed = ended_at - started_at;
 			child = 0;
 			found = 1;
 		}
@@ -159,12 +160,37 @@ static void default_signals(void) {
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* open_fifos opens, in the child, the FIFOs of an interactive test as its
+ * stdin and stdout, in the order given: each open waits for the other side
+ * of its FIFO, so the two programs of a conversation open their ends in
+ * opposite orders (the submission stdin first, the validator stdout first)
+ * and neither waits for the other forever. On failure it says why on the
+ * test's stderr and ends the child: the agent does not wait for these
+ * opens, since the other side may never come. */
+static void open_fifos(char *stdin_path, char *stdout_path, int stdout_first) {
+	for (int i = 0; i < 2; i++) {
+		int is_out = (i == 0) == stdout_first;
+		char *p = is_out ? stdout_path : stdin_path;
+		int fd = open(p, is_out ? O_WRONLY : O_RDONLY);
+		if (fd < 0 || dup2(fd, is_out ? 1 : 0) < 0) {
+			dprintf(2, "codeexec-lane: open %s: %s\n", p, strerror(errno));
+			_exit(127);
+		}
+		if (fd != (is_out ? 1 : 0))
+			close(fd);
+	}
+}
+
 /* start forks and execs the test. In the child, before the exec: a session
  * of its own, the default signal mask, its stdio and working directory. An
- * exec that fails says why through a close-on-exec pipe. */
-static int start(char *dir, char *stdin_path, char **argv, int out[2], int err[2]) {
-	int in = open(stdin_path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
+ * exec that fails says why through a close-on-exec pipe. With stdout_path
+ * set, the test's stdin and stdout are FIFOs (an interactive test) that the
+ * child opens itself, and a failure to start is the child's exit 127 with
+ * the reason on its stderr. */
+static int start(char *dir, char *stdin_path, char *stdout_path, int stdout_first, char **argv, int out[2], int err[2]) {
+	int fifos = stdout_path[0] != 0;
+	int in = -1;
+	if (!fifos && (in = open(stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		send_failed("open stdin", errno);
 		return -1;
 	}
@@ -175,7 +201,9 @@ static int start(char *dir, char *stdin_path, char **argv, int out[2], int err[2
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
-		close(in); close(out[0]); close(out[1]); close(err[0]); close(err[1]);
+		if (in >= 0)
+			close(in);
+		close(out[0]); close(out[1]); close(err[0]); close(err[1]);
 		close(report[0]); close(report[1]);
 		send_failed("fork", e);
 		return -1;
@@ -183,6 +211,19 @@ static int start(char *dir, char *stdin_path, char **argv, int out[2], int err[2
 	if (pid == 0) {
 		default_signals();
 		setsid();
+		if (fifos) {
+			close(report[0]);
+			if (dup2(err[1], 2) < 0)
+				_exit(127);
+			open_fifos(stdin_path, stdout_path, stdout_first);
+			if (chdir(dir) < 0) {
+				dprintf(2, "codeexec-lane: chdir %s: %s\n", dir, strerror(errno));
+				_exit(127);
+			}
+			execvp(argv[0], argv);
+			dprintf(2, "codeexec-lane: start %s: %s\n", argv[0], strerror(errno));
+			_exit(127);
+		}
 		if (dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0 || chdir(dir) < 0) {
 			int e = errno;
 			write(report[1], &e, sizeof e);
@@ -194,10 +235,15 @@ static int start(char *dir, char *stdin_path, char **argv, int out[2], int err[2
 		_exit(127);
 	}
 	child = pid;
-	close(in);
+	if (in >= 0)
+		close(in);
 	close(out[1]);
 	close(err[1]);
 	close(report[1]);
+	if (fifos) {
+		close(report[0]);
+		return 0;
+	}
 	int e = 0;
 	ssize_t n;
 	do
@@ -233,13 +279,14 @@ static void run(char *payload, uint32_t n) {
 		}
 		i = (uint32_t)(end - payload) + 1;
 	}
-	if (nf < 3) {
+	/* Dir, Stdin, Stdout, Flags, then the command line. */
+	if (nf < 5) {
 		send_frame(FAILED, "bad request", 11);
 		return;
 	}
 	fields[nf] = NULL;
 	int out[2], err[2];
-	if (start(fields[0], fields[1], fields + 2, out, err) < 0)
+	if (start(fields[0], fields[1], fields[2], strchr(fields[3], 'o') != NULL, fields + 4, out, err) < 0)
 		return;
 	send_frame(STARTED, NULL, 0);
 	struct pollfd p[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
@@ -249,10 +296,12 @@ static void run(char *payload, uint32_t n) {
 			int status;
 			int64_t elapsed;
 			if (reap(&status, &elapsed)) {
-				unsigned char x[12];
+				unsigned char x[20];
 				put32(x, (uint32_t)((uint64_t)elapsed >> 32));
 				put32(x + 4, (uint32_t)elapsed);
 				put32(x + 8, (uint32_t)status);
+				put32(x + 12, (uint32_t)((uint64_t)ended_at >> 32));
+				put32(x + 16, (uint32_t)ended_at);
 				send_frame(EXIT, x, sizeof x);
 				exited = 1;
 			}

@@ -89,3 +89,4 @@ func (l *Lane) readFeedback() (map[string]string, error) {
 	}
 	return out, nil
 }
+

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -58,6 +59,18 @@ type Input struct {
 	Files       map[string]string // written, read-only, into oci.DataMountPoint before the run
 	Timeout     time.Duration     // 0: the program's
 	OutputBytes int               // 0: the program's
+	// Talk, when set, makes the run one side of a conversation: its stdin
+	// and stdout are FIFOs of the lane's data directory (Converse), not
+	// Stdin and the captured stdout.
+	Talk *Talk
+}
+
+// Talk names the FIFOs of one side of a conversation, in the data
+// directory, and which it opens first (the side that speaks first opens
+// its stdout first; see lane.c's open_fifos).
+type Talk struct {
+	In, Out     string
+	StdoutFirst bool
 }
 
 // Outcome is what one run in a lane did.
@@ -66,6 +79,12 @@ type Outcome struct {
 	ID          string            // names the run: its sandbox, or the lane's sandbox and the run's number
 	PrepareTime time.Duration     // creating a fresh sandbox for the run; 0 in the agent's
 	Feedback    map[string]string // the feedback directory's files after the run (Program.Feedback), cut to FeedbackBytes each
+	// End is when the run's first process was reaped, on the machine's
+	// CLOCK_MONOTONIC: of two sides of a conversation, which ended first.
+	End time.Duration
+	// KilledAt is when the wall-clock limit ended a run that ran out of
+	// time, on the same clock.
+	KilledAt time.Duration
 }
 
 // Lane is one program's sandbox in one lane of a batch. Runs in it go one
@@ -231,8 +250,8 @@ func (l *Lane) writeFiles(files map[string]string) error {
 		return fmt.Errorf("write data files: %w", err)
 	}
 	for _, e := range entries {
-		if e.Name() == agentFile {
-			continue
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // the agent, the stdin file, a conversation's FIFOs: not a run's files
 		}
 		if err := os.Remove(filepath.Join(l.dataDir, e.Name())); err != nil {
 			return fmt.Errorf("write data files: %w", err)
@@ -293,6 +312,9 @@ func (l *Lane) Run(ctx context.Context, in Input) (Outcome, error) {
 	}
 	if err := l.emptyFeedback(); err != nil {
 		return Outcome{}, err
+	}
+	if l.fresh && in.Talk != nil {
+		return Outcome{}, errors.New("a conversation needs the lane agent: a fresh sandbox per run has no FIFOs for its stdio")
 	}
 	if l.fresh {
 		res, err := l.runFresh(ctx, in, timeout, output)
@@ -366,7 +388,11 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	p, agent := l.box, l.agent
 	// The run's stdin is a file in the lane's data directory, which the
 	// agent opens for it.
-	if err := l.writeStdin(in.Stdin); err != nil {
+	req := laneagent.Request{Args: append(runCommand(l.prog.Run), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
+	if t := in.Talk; t != nil {
+		req.Stdin, req.Stdout = oci.DataMountPoint+"/"+t.In, oci.DataMountPoint+"/"+t.Out
+		req.StdoutFirst = t.StdoutFirst
+	} else if err := l.writeStdin(in.Stdin); err != nil {
 		return Outcome{}, false, err
 	}
 	overflow := make(chan struct{})
@@ -382,7 +408,6 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 		peak.Read()
 		return Outcome{}, false, sandbox.Unavailable(err)
 	}
-	req := laneagent.Request{Args: append(runCommand(l.prog.Run), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
 	if err := agent.send(req, stdout, stderr, p.Exit()); err != nil {
 		return fail(err)
 	}
@@ -392,11 +417,13 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	defer timer.Stop()
 	var status laneagent.ExitStatus
 	exited, gone, timerFired := false, false, false
+	var killedAt time.Duration
 	select {
 	case status = <-agent.exit:
 		exited = true
 	case <-timer.C:
 		timerFired = true
+		killedAt = monotonic()
 	case <-overflow:
 	case <-ctx.Done():
 		gone = true
@@ -436,7 +463,11 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	x.SetExit(status.Code())
 	x.Stdout, x.StdoutTruncated = stdout.Result()
 	x.Stderr, x.StderrTruncated = stderr.Result()
-	return Outcome{Execution: x, ID: p.ID() + "/run" + strconv.Itoa(l.runs)}, peak.Own(), nil
+	out := Outcome{Execution: x, ID: p.ID() + "/run" + strconv.Itoa(l.runs), End: status.End}
+	if x.TimedOut {
+		out.KilledAt = killedAt
+	}
+	return out, peak.Own(), nil
 }
 
 // awaitAgent waits, at most until deadline, for what the lane's agent
