@@ -156,6 +156,11 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.Int64Var(&a.MaxBodyBytes, "max-body-bytes", a.MaxBodyBytes, "largest request body in bytes")
 	fs.Int64Var(&a.MaxJudgeBodyBytes, "max-judge-body-bytes", a.MaxJudgeBodyBytes, "largest POST /judge body in bytes")
 	fs.IntVar(&a.MaxTests, "max-tests", a.MaxTests, "most tests in one POST /judge request")
+	fs.Int64Var(&a.MaxProblemBytes, "max-problem-bytes", a.MaxProblemBytes, "largest problem package a POST /problems may send, in bytes (its archive)")
+	fs.Int64Var(&a.MaxProblemUnpacked, "max-problem-unpacked-bytes", a.MaxProblemUnpacked, "most bytes one problem package may unpack to")
+	fs.IntVar(&a.MaxProblems, "max-problems", a.MaxProblems, "most problem packages stored at once")
+	fs.Int64Var(&a.MaxProblemStoreBytes, "max-problem-store-bytes", a.MaxProblemStoreBytes, "most bytes of problem packages stored at once (their archives)")
+	fs.IntVar(&a.MaxProblemTests, "max-problem-tests", a.MaxProblemTests, "most test cases in one problem package")
 	fs.IntVar(&a.MaxTestDataBytes, "max-test-data-bytes", a.MaxTestDataBytes, "largest total of the inputs and expected outputs of one POST /judge request, in bytes")
 	fs.IntVar(&a.JudgeLanes, "judge-lanes", a.JudgeLanes, "tests of one POST /judge request run at once, at most")
 	fs.DurationVar(&a.CheckerTimeout, "checker-timeout", a.CheckerTimeout, "wall-clock limit of each checker run")
@@ -321,6 +326,10 @@ func (c Config) Validate() error {
 
 // queueDir is where the embedded NATS server stores: <state-dir>/nats.
 func (c Config) queueDir() string { return filepath.Join(c.Runner.StateDir, "nats") }
+
+// problemsDir is where problem packages are kept without the queue (with
+// it, they are in its NATS object store).
+func (c Config) problemsDir() string { return filepath.Join(c.Runner.StateDir, "problems") }
 
 func (c Config) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level

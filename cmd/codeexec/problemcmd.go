@@ -51,7 +51,7 @@ func judgeProblem(ctx context.Context, cfg runner.Config, lang, stateRoot, dir, 
 		return err
 	}
 	defer closeRunner()
-	res, err := judgeAgainst(ctx, r, p, lang, string(code), cfg)
+	res, err := judgeAgainst(ctx, r, p, lang, string(code), cfg, runner.Build{})
 	if err != nil {
 		return err
 	}
@@ -62,14 +62,14 @@ func judgeProblem(ctx context.Context, cfg runner.Config, lang, stateRoot, dir, 
 	return printJudged(stdout, stderr, names, res)
 }
 
-// judgeAgainst judges code against p and grades it.
-func judgeAgainst(ctx context.Context, r judge.Sandboxes, p *problem.Problem, lang, code string, cfg runner.Config) (judge.Result, error) {
-	res, err := judge.Judge(ctx, r, judge.ForProblem(p, lang, code, problemLimits(cfg)), cliJudgeOptions(cfg))
-	if err != nil {
-		return res, err
+// judgeAgainst judges code against p and grades it; a validator's build,
+// when given, stands for building it again.
+func judgeAgainst(ctx context.Context, r judge.Sandboxes, p *problem.Problem, lang, code string, cfg runner.Config, validator runner.Build) (judge.Result, error) {
+	req := judge.ForProblem(p, lang, code, problemLimits(cfg))
+	if req.Validator != nil {
+		req.Validator.Products, req.Validator.ProductsImage = validator.Products, validator.Image
 	}
-	judge.GradeProblem(p, &res)
-	return res, nil
+	return judge.Judge(ctx, r, req, cliJudgeOptions(cfg))
 }
 
 // newVerifyProblemCommand is `codeexec verify-problem DIR`: every jury
@@ -115,6 +115,16 @@ func verifyProblem(ctx context.Context, cfg runner.Config, stateRoot, dir string
 		return err
 	}
 	defer closeRunner()
+	// The validator is built once, for every submission.
+	var validator runner.Build
+	if p.Validator != nil {
+		if validator, err = judge.BuildValidator(ctx, r, p.Validator); err != nil {
+			return err
+		}
+		if validator.Status != runner.StatusSuccess {
+			return fmt.Errorf("the output validator %s does not build:\n%s", p.Validator.Path, validator.Output)
+		}
+	}
 	full := p.FullScore()
 	judged, failed := 0, 0
 	for _, s := range p.Submissions {
@@ -123,7 +133,7 @@ func verifyProblem(ctx context.Context, cfg runner.Config, stateRoot, dir string
 			continue
 		}
 		start := time.Now()
-		res, err := judgeAgainst(ctx, r, p, s.Language, s.Code, cfg)
+		res, err := judgeAgainst(ctx, r, p, s.Language, s.Code, cfg, validator)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Path, err)
 		}

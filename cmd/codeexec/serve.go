@@ -15,6 +15,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api"
 	"github.com/codeexec/codeexec/internal/callback"
+	"github.com/codeexec/codeexec/internal/problem"
 	"github.com/codeexec/codeexec/internal/runner"
 	"github.com/codeexec/codeexec/internal/submissions"
 )
@@ -41,6 +42,9 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	var queue *submissions.Queue
 	var subs api.Submissions // nil unless the queue is on
+	// Problem packages live in the queue's NATS object store, shared by a
+	// fleet; without the queue, in a folder of this node's.
+	var store problem.Store = problem.DirStore{Dir: cfg.problemsDir()}
 	if cfg.Submissions {
 		qc := cfg.Queue
 		if len(qc.URLs) == 0 {
@@ -51,8 +55,11 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 		}
 		defer queue.Close()
 		subs = queue
+		if store, err = queue.Problems(ctx); err != nil {
+			return fmt.Errorf("problems: %w", err)
+		}
 	}
-	svc := api.New(r, apiConfigFor(cfg.API, r.Languages()), log, subs)
+	svc := api.New(r, apiConfigFor(cfg.API, r.Languages()), log, subs, api.WithProblems(store))
 	workers := make(chan struct{})
 	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()

@@ -40,6 +40,14 @@ const (
 	DefaultMaxSubmissionWait = time.Minute // the longest ?wait=
 	DefaultMaxBatch          = 20          // submissions per batch request, and ids per GET, as Judge0's default
 	MaxMetadataBytes         = 4 << 10     // a submission's "metadata", as sent
+
+	// Problem packages (docs/problems.md).
+	DefaultMaxProblemBytes      int64 = 64 << 20  // one package's archive, as sent
+	DefaultMaxProblemStoreBytes int64 = 4 << 30   // every stored archive together
+	DefaultMaxProblems                = 1000      // packages stored at once
+	DefaultMaxProblemTests            = 1000      // test cases of one package
+	DefaultMaxProblemUnpacked   int64 = 256 << 20 // what one package unpacks to
+	DefaultMaxProblemFiles            = 20000     // files in one package
 )
 
 // Config sets the limits of the HTTP API.
@@ -115,6 +123,17 @@ type Config struct {
 	// internal, and, if it names any host, limits callbacks to those
 	// hosts (callback.ParseAllow).
 	CallbackAllow []string
+
+	// MaxProblemBytes caps a POST /problems archive as sent;
+	// MaxProblemUnpacked and MaxProblemFiles what it unpacks to.
+	MaxProblemBytes, MaxProblemUnpacked int64
+	MaxProblemFiles                     int
+	// MaxProblems and MaxProblemStoreBytes bound the store: packages, and
+	// their archives' bytes together.
+	MaxProblems          int
+	MaxProblemStoreBytes int64
+	// MaxProblemTests caps the test cases of one package.
+	MaxProblemTests int
 }
 
 // DefaultConfig returns a Config built from the Default constants, accepting
@@ -144,6 +163,13 @@ func DefaultConfig() Config {
 
 		MaxSubmissionWait: DefaultMaxSubmissionWait,
 		MaxBatch:          DefaultMaxBatch,
+
+		MaxProblemBytes:      DefaultMaxProblemBytes,
+		MaxProblemUnpacked:   DefaultMaxProblemUnpacked,
+		MaxProblemFiles:      DefaultMaxProblemFiles,
+		MaxProblems:          DefaultMaxProblems,
+		MaxProblemStoreBytes: DefaultMaxProblemStoreBytes,
+		MaxProblemTests:      DefaultMaxProblemTests,
 	}
 }
 
@@ -228,6 +254,11 @@ func (c Config) Validate() error {
 	}
 	if c.OutputBytes < 1 {
 		bad("OutputBytes must be positive, got %d", c.OutputBytes)
+	}
+	if c.MaxProblemBytes < 1 || c.MaxProblemUnpacked < 1 || c.MaxProblemFiles < 1 || c.MaxProblems < 1 ||
+		c.MaxProblemStoreBytes < c.MaxProblemBytes || c.MaxProblemTests < 1 {
+		bad("MaxProblemBytes, MaxProblemUnpacked, MaxProblemFiles, MaxProblems and MaxProblemTests must be positive and MaxProblemStoreBytes at least MaxProblemBytes, got %d, %d, %d, %d, %d and %d",
+			c.MaxProblemBytes, c.MaxProblemUnpacked, c.MaxProblemFiles, c.MaxProblems, c.MaxProblemTests, c.MaxProblemStoreBytes)
 	}
 	return errors.Join(errs...)
 }

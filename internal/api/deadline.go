@@ -60,7 +60,7 @@ func (h *handler) judgeOptions() judge.Options {
 // run side by side), then the tests (judge.TestsBound).
 func (h *handler) judgeBound(req judge.Request, lanes int) time.Duration {
 	build := h.compileBound(req.Limits)
-	if req.Checker != nil {
+	if req.Checker != nil || req.Validator != nil {
 		build = max(build, h.cfg.CompileTimeout)
 	}
 	return h.cfg.QueueTimeout + build + judge.TestsBound(req, h.judgeOptions(), lanes)

@@ -73,6 +73,7 @@ func statusOf(err error) (int, string) {
 		mediaType mediaTypeError
 		limited   rateLimitError
 		conflict  conflictError
+		full      storeFull
 		language  *languageError
 	)
 	switch {
@@ -96,6 +97,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusTooManyRequests, limited.Error()
 	case errors.As(err, &conflict):
 		return http.StatusConflict, conflict.Error()
+	case errors.As(err, &full):
+		return http.StatusInsufficientStorage, full.Error()
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized, "a valid API key is required: send Authorization: Bearer <key>"
 	case errors.Is(err, errNotFound):

@@ -54,6 +54,7 @@ type handler struct {
 	metrics   *metrics.Metrics
 	trusted   []netip.Prefix
 	subs      Submissions // nil: no asynchronous API
+	problems  *problems   // nil: no problem store
 	// callbackAllow is cfg.CallbackAllow, parsed.
 	callbackAllow callback.Allow
 }
@@ -77,7 +78,7 @@ type Service struct {
 
 // New is NewHandler with the asynchronous API (POST, GET, DELETE
 // /submissions) on subs, when subs is not nil.
-func New(r Runner, cfg Config, log *slog.Logger, subs Submissions) Service {
+func New(r Runner, cfg Config, log *slog.Logger, subs Submissions, opts ...Option) Service {
 	if err := cfg.Validate(); err != nil {
 		panic("api: invalid config: " + err.Error())
 	}
@@ -95,6 +96,9 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions) Service {
 		subs:      subs,
 	}
 	h.cfg.Languages = h.languages
+	for _, o := range opts {
+		o(h)
+	}
 	h.metrics = metrics.New(r, h.languages)
 	if st, ok := subs.(metrics.SubmissionStats); ok {
 		h.metrics.WatchSubmissions(st)
@@ -127,6 +131,11 @@ func (h *handler) routes() http.Handler {
 	mux.With(limited()...).Post("/run", h.run)
 	if _, ok := h.runner.(judge.Sandboxes); ok {
 		mux.With(limited()...).Post("/judge", h.judge)
+	}
+	if h.problems != nil {
+		mux.With(limited()...).Post("/problems", h.createProblem)
+		mux.With(h.requireKey).Get("/problems/{id}", h.getProblem)
+		mux.With(h.requireKey).Delete("/problems/{id}", h.deleteProblem)
 	}
 	if h.subs != nil {
 		submitting := limited()

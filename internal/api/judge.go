@@ -15,6 +15,7 @@ import (
 
 	"github.com/codeexec/codeexec/internal/api/jsonbody"
 	"github.com/codeexec/codeexec/internal/judge"
+	"github.com/codeexec/codeexec/internal/problem"
 	"github.com/codeexec/codeexec/internal/runner"
 )
 
@@ -28,6 +29,7 @@ type judgeRequest struct {
 	Checker       *checkerFields `json:"checker"`
 	StopOnFailure bool           `json:"stop_on_failure"`
 	ReturnOutput  bool           `json:"return_output"`
+	Problem       *string        `json:"problem"` // a stored package's id, instead of tests
 }
 
 type judgeTest struct {
@@ -54,7 +56,7 @@ type checkerFields struct {
 	Code     *string `json:"code"`
 }
 
-const judgeFields = `"language", "code", "tests", "limits", "compare", "checker", "stop_on_failure" and "return_output"`
+const judgeFields = `"language", "code", "tests", "problem", "limits", "compare", "checker", "stop_on_failure" and "return_output"`
 
 // judgeResponse is the JSON answer of POST /judge.
 type judgeResponse struct {
@@ -66,6 +68,11 @@ type judgeResponse struct {
 	CompileMS     int64          `json:"compile_ms"`
 	CheckerOutput string         `json:"checker_output,omitempty"`
 	Tests         []testResponse `json:"tests"`
+	// A problem package's: its id, the score of a scoring problem and
+	// its groups' results.
+	Problem string                `json:"problem,omitempty"`
+	Score   *float64              `json:"score,omitempty"`
+	Groups  []problem.GroupResult `json:"groups,omitempty"`
 }
 
 type testResponse struct {
@@ -81,6 +88,8 @@ type testResponse struct {
 	MemoryPeakBytes int64        `json:"memory_peak_bytes"`
 	ExitCode        *int         `json:"exit_code"`
 	Signal          string       `json:"signal,omitempty"`
+	Name            string       `json:"name,omitempty"`  // a package's test: its name, "secret/group1/03"
+	Score           *float64     `json:"score,omitempty"` // a package validator's score.txt
 }
 
 // judge serves POST /judge: validate, judge under the request's context
@@ -96,7 +105,7 @@ func (h *handler) judge(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	req, err := h.validateJudge(in)
+	req, err := h.validateJudge(r.Context(), in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -142,6 +151,13 @@ func (h *handler) judgeOne(ctx context.Context, sb judge.Sandboxes, req judge.Re
 		return judgeResponse{}, err
 	}
 	resp := newJudgeResponse(uuid.NewString(), res)
+	if p := req.Problem; p != nil {
+		resp.Problem, resp.Score, resp.Groups = req.ProblemID, res.Score, res.Groups
+		tests := p.Tests()
+		for i := range resp.Tests {
+			resp.Tests[i].Name = tests[i].Name
+		}
+	}
 	h.metrics.ObserveJudge(req.Language, res)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "judge", append([]slog.Attr{
 		slog.String("id", resp.ID), slog.String("language", req.Language), slog.String("verdict", string(res.Verdict)),
@@ -163,7 +179,7 @@ func newJudgeResponse(id string, res judge.Result) judgeResponse {
 	for i, t := range res.Tests {
 		tr := testResponse{Index: t.Index, Status: t.Status, Message: t.Message,
 			TimeMS: t.Time.Milliseconds(), CPUTimeMS: t.CPUTime.Milliseconds(), MemoryPeakBytes: t.MemoryPeakBytes,
-			ExitCode: t.ExitCode, Signal: t.Signal}
+			ExitCode: t.ExitCode, Signal: t.Signal, Score: t.Score}
 		if t.Returned {
 			tr.Stdout, tr.Stderr = &t.Stdout, &t.Stderr
 			tr.StdoutTruncated, tr.StderrTruncated = t.StdoutTruncated, t.StderrTruncated
@@ -175,12 +191,15 @@ func newJudgeResponse(id string, res judge.Result) judgeResponse {
 
 // validateJudge checks a decoded POST /judge body and builds the judge's
 // request. Inputs and outputs are passed on verbatim.
-func (h *handler) validateJudge(in *judgeRequest) (judge.Request, error) {
+func (h *handler) validateJudge(ctx context.Context, in *judgeRequest) (judge.Request, error) {
 	if in == nil {
 		return judge.Request{}, invalidError("request body must be a JSON object, got null")
 	}
 	if err := h.checkProgram("", in.Language, in.Code); err != nil {
 		return judge.Request{}, err
+	}
+	if in.Problem != nil {
+		return h.validateProblemJudge(ctx, in)
 	}
 	req := judge.Request{Language: *in.Language, Code: *in.Code, StopOnFailure: in.StopOnFailure, ReturnOutput: in.ReturnOutput}
 	switch {
@@ -252,15 +271,55 @@ func (h *handler) validateJudge(in *judgeRequest) (judge.Request, error) {
 		}
 		req.Checker = &judge.Checker{Language: *c.Language, Code: *c.Code}
 	}
-	// The worst case with the lanes asked for must be within the ceiling.
+	return req, h.checkBound(req)
+}
+
+// checkBound refuses a request whose worst case with the lanes asked for
+// is beyond the ceiling.
+func (h *handler) checkBound(req judge.Request) error {
 	lanes := judgeLanes(h.cfg, req)
 	if bound := h.judgeBound(req, lanes); bound > h.cfg.MaxJudgeDuration {
-		return req, invalidError(fmt.Sprintf(
+		return invalidError(fmt.Sprintf(
 			"the judgement may take up to %s (%d tests on %d lanes at up to %s each, with the queue and the build), past max_judge_duration %s: send fewer tests or lower time limits",
 			bound.Round(time.Second), len(req.Tests), lanes, judge.TestsBound(req, h.judgeOptions(), 1)/time.Duration(len(req.Tests)),
 			h.cfg.MaxJudgeDuration))
 	}
-	return req, nil
+	return nil
+}
+
+// validateProblemJudge builds the request that judges a program against
+// a stored package: its tests, limits and validation are the package's;
+// the request may set the limits the package leaves open, and
+// return_output.
+func (h *handler) validateProblemJudge(ctx context.Context, in *judgeRequest) (judge.Request, error) {
+	switch {
+	case in.Tests != nil:
+		return judge.Request{}, invalidError(`"problem" and "tests" exclude each other: a problem's tests are its package's`)
+	case in.Compare != nil || in.Checker != nil:
+		return judge.Request{}, invalidError(`"problem" excludes "compare" and "checker": a problem's package says how outputs are judged`)
+	case in.StopOnFailure:
+		return judge.Request{}, invalidError(`"problem" excludes "stop_on_failure": the package's groups say when judging stops`)
+	}
+	e, err := h.loadProblem(ctx, *in.Problem)
+	if err != nil {
+		return judge.Request{}, err
+	}
+	lim, err := in.Limits.toRunner()
+	if err != nil {
+		return judge.Request{}, err
+	}
+	req := judge.ForProblem(e.p, *in.Language, *in.Code, lim)
+	if b := e.build; b != nil && req.Validator != nil {
+		req.Validator.ProductsImage, req.Validator.Products = b.Image, map[string]string{}
+		for name, body := range b.Products {
+			req.Validator.Products[name] = string(body)
+		}
+	}
+	req.ReturnOutput, req.ProblemID = in.ReturnOutput, *in.Problem
+	if err := h.limitsCheck(req.Limits); err != nil {
+		return req, err
+	}
+	return req, h.checkBound(req)
 }
 
 // checkProgram checks a language and code pair; prefix names where it is

@@ -131,7 +131,7 @@ func (h *handler) waitParam(r *http.Request) (time.Duration, error) {
 
 // submission validates one submission's fields, the body of its kind
 // included, as the route of that kind would.
-func (h *handler) submission(in map[string]json.RawMessage, owner string) (submissions.Submission, error) {
+func (h *handler) submission(ctx context.Context, in map[string]json.RawMessage, owner string) (submissions.Submission, error) {
 	var s submissions.Submission
 	kind, ok := in["kind"]
 	if !ok {
@@ -174,7 +174,7 @@ func (h *handler) submission(in map[string]json.RawMessage, owner string) (submi
 		if _, ok := h.runner.(judge.Sandboxes); !ok {
 			return s, invalidError(`this service does not judge: "kind" must be "run"`)
 		}
-		_, err = h.decodeJudge(body, submissionFields)
+		_, err = h.decodeJudge(ctx, body, submissionFields)
 	}
 	if err != nil {
 		return s, err
@@ -186,7 +186,7 @@ func (h *handler) submission(in map[string]json.RawMessage, owner string) (submi
 // store validates one submission and stores it, with the queue's
 // refusals as the client's errors.
 func (h *handler) store(ctx context.Context, in map[string]json.RawMessage, owner string) (submissions.Record, error) {
-	s, err := h.submission(in, owner)
+	s, err := h.submission(ctx, in, owner)
 	if err != nil {
 		return submissions.Record{}, err
 	}
@@ -211,12 +211,12 @@ func (h *handler) decodeRun(body []byte, more string) (runner.Request, error) {
 }
 
 // decodeJudge decodes and validates a kept POST /judge body.
-func (h *handler) decodeJudge(body []byte, more string) (judge.Request, error) {
+func (h *handler) decodeJudge(ctx context.Context, body []byte, more string) (judge.Request, error) {
 	var in *judgeRequest
 	if err := jsonbody.Unmarshal(body, &in, withFields(judgeFields, more)); err != nil {
 		return judge.Request{}, err
 	}
-	return h.validateJudge(in)
+	return h.validateJudge(ctx, in)
 }
 
 // withFields joins two lists of field names ("a", "b" and "c") into one.
@@ -418,7 +418,7 @@ func (h *handler) Execute(ctx context.Context, j submissions.Job) (submissions.O
 		case !ok:
 			err = invalidError("this service does not judge")
 		default:
-			if req, err = h.decodeJudge(j.Body, submissionFields); err == nil {
+			if req, err = h.decodeJudge(ctx, j.Body, submissionFields); err == nil {
 				resp, err = h.judgeOne(ctx, sb, req, func(time.Duration) {}, attr)
 			}
 		}

@@ -58,8 +58,12 @@ type Request struct {
 	// KattisDefault compares by the Kattis default validator's rules
 	// with each test's ValidatorFlags, instead of Compare.
 	KattisDefault bool
-	StopOnFailure bool // skip the tests after the first that is not accepted
-	ReturnOutput  bool // return every test's stdout and stderr, not only the failed ones'
+	// Problem, when set, is the package the tests come from (ForProblem):
+	// the result is graded by its groups (GradeProblem).
+	Problem       *problem.Problem
+	ProblemID     string // its id in the service's store, for the answer
+	StopOnFailure bool   // skip the tests after the first that is not accepted
+	ReturnOutput  bool   // return every test's stdout and stderr, not only the failed ones'
 }
 
 // Test is one test case.
@@ -137,8 +141,9 @@ func Judge(ctx context.Context, s Sandboxes, req Request, opt Options) (Result, 
 		progs = append(progs, runner.Program{Language: req.Checker.Language, Code: req.Checker.Code,
 			Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
 	case req.Validator != nil:
-		progs = append(progs, runner.Program{Language: req.Validator.Language, Code: req.Validator.Code,
-			Files: req.Validator.Files, Feedback: true, Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
+		v := req.Validator
+		progs = append(progs, runner.Program{Language: v.Language, Code: v.Code, Files: v.Files, Feedback: true,
+			Products: v.Products, ProductsImage: v.ProductsImage, Limits: runner.Limits{Timeout: opt.CheckerTimeout}})
 	}
 	lanes := max(min(opt.Lanes, len(req.Tests)), 1)
 	batch, builds, err := s.OpenBatch(ctx, progs, lanes)
@@ -207,6 +212,9 @@ func Judge(ctx context.Context, s Sandboxes, req Request, opt Options) (Result, 
 		return Result{}, firstErr
 	}
 	summarize(&res, req.StopOnFailure)
+	if req.Problem != nil {
+		GradeProblem(req.Problem, &res)
+	}
 	return res, nil
 }
 

@@ -1,6 +1,8 @@
 package judge
 
 import (
+	"context"
+
 	"github.com/codeexec/codeexec/internal/problem"
 	"github.com/codeexec/codeexec/internal/runner"
 )
@@ -17,7 +19,7 @@ func ForProblem(p *problem.Problem, language, code string, lim runner.Limits) Re
 	if p.MemoryBytes > 0 {
 		lim.MemoryBytes = p.MemoryBytes
 	}
-	req := Request{Language: language, Code: code, Limits: lim, StopOnFailure: p.StopAtFirstRejection()}
+	req := Request{Language: language, Code: code, Limits: lim, StopOnFailure: p.StopAtFirstRejection(), Problem: p}
 	for _, t := range p.Tests() {
 		req.Tests = append(req.Tests, Test{Input: string(t.Input), ExpectedOutput: string(t.Answer), ValidatorFlags: t.ValidatorFlags})
 	}
@@ -77,4 +79,22 @@ func GradeProblem(p *problem.Problem, res *Result) {
 		score := g.Score
 		res.Score, res.Groups = &score, g.Groups
 	}
+}
+
+// BuildValidator builds a package's output validator, as a judgement
+// would, and returns how the build went, with what it made: a package
+// whose validator does not build is refused before any submission meets
+// it, and one that builds is not built again (Validator.Products).
+func BuildValidator(ctx context.Context, s Sandboxes, v *problem.Program) (runner.Build, error) {
+	batch, builds, err := s.OpenBatch(ctx, []runner.Program{{Language: v.Language, Code: v.Code, Files: v.Files, Feedback: true, KeepProducts: true}}, 1)
+	if err != nil {
+		return runner.Build{}, err
+	}
+	if batch != nil {
+		batch.Close()
+	}
+	if len(builds) == 0 {
+		return runner.Build{Status: runner.StatusSuccess}, nil
+	}
+	return builds[0], nil
 }

@@ -28,6 +28,10 @@ type Validator struct {
 	// Interactive runs it beside the submission, its stdout the
 	// submission's stdin and the submission's stdout its stdin.
 	Interactive bool
+	// Products, built on the image ProductsImage, stand for its build
+	// (BuildValidator): the validator is not built again.
+	Products      map[string]string
+	ProductsImage string
 }
 
 // The validator's exit codes.
@@ -95,7 +99,9 @@ func validatorVerdict(res runner.Result, scored bool) (Status, string, *float64)
 // may run for the submission's time limit and its own besides. The
 // verdict follows Kattis problemtools: the validator's, when it failed or
 // when it found a wrong answer and ended first; else the submission's
-// timeout or crash; else the validator's.
+// timeout or crash; else the validator's. A validator killed by SIGPIPE
+// after the submission ended found the submission gone: a wrong answer,
+// not its own failure.
 func converse(ctx context.Context, b runner.Batch, lane int, req Request, opt Options, i int) (TestResult, error) {
 	t := req.Tests[i]
 	limit := testTimeout(req, opt, t)
@@ -109,6 +115,11 @@ func converse(ctx context.Context, b runner.Batch, lane int, req Request, opt Op
 	tr := TestResult{Index: i, ExitCode: run.ExitCode, Signal: run.Signal, Time: run.Time,
 		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes}
 	status, msg, score := validatorVerdict(conv.B, req.Validator.Score)
+	if conv.B.Signal == "SIGPIPE" && !conv.BFirst {
+		// The validator wrote after the submission, its only reader, was
+		// gone: the submission stopped listening, not the validator failing.
+		status, msg, score = StatusWrongAnswer, "the submission stopped reading before the validator was done", nil
+	}
 	switch {
 	case status == StatusCheckerError || status == StatusWrongAnswer && conv.BFirst:
 		tr.Status, tr.Message, tr.Score = status, msg, score

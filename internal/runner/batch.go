@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
@@ -27,6 +29,13 @@ type Program struct {
 	// Feedback gives each run a writable feedback directory, read back
 	// into Result.Feedback: a Kattis output validator's (lane.Program).
 	Feedback bool
+	// KeepProducts returns what the build made (Build.Products).
+	KeepProducts bool
+	// Products, when set and built on the language's image as it is now
+	// (ProductsImage, its digest), are written into the job directory
+	// instead of building again: a problem's validator is built once.
+	Products      map[string]string
+	ProductsImage string
 }
 
 // Build says how building one program of a batch went. Interpreted
@@ -37,6 +46,10 @@ type Build struct {
 	Time     time.Duration
 	ExitCode *int
 	Signal   string
+	// Products are the files the build made (Program.KeepProducts), and
+	// Image the digest of the image it ran on.
+	Products map[string]string
+	Image    string
 }
 
 // BatchRun is one run of a batch's program.
@@ -116,8 +129,12 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 				return nil, nil, fmt.Errorf("%w: file name %q must be a plain file name other than the source's", ErrInvalidBatch, name)
 			}
 		}
-		b.progs = append(b.progs, &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code,
-			files: p.Files, feedback: p.Feedback})
+		bp := &batchProgram{id: uuid.NewString(), lang: lang, lim: lim, code: p.Code,
+			files: p.Files, feedback: p.Feedback, keep: p.KeepProducts, image: r.sb.ImageDigest(p.Language)}
+		if p.Products != nil && p.ProductsImage == bp.image && bp.image != "" {
+			bp.products = p.Products
+		}
+		b.progs = append(b.progs, bp)
 	}
 	if r.sb.Down() {
 		return nil, nil, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
@@ -206,6 +223,9 @@ type batchProgram struct {
 
 	files    map[string]string // written beside the source
 	feedback bool
+	keep     bool              // return the build's products
+	products map[string]string // written instead of building
+	image    string            // the language's image digest
 }
 
 // lane is the program as its lanes run it.
@@ -317,6 +337,17 @@ func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, erro
 	if !p.lang.Compiled() {
 		return Build{Status: StatusSuccess}, nil
 	}
+	if p.products != nil {
+		for name, body := range p.products {
+			if err := writeNew(filepath.Join(dir, name), body); err != nil {
+				return Build{}, fmt.Errorf("write build product: %w", err)
+			}
+			if err := os.Chmod(filepath.Join(dir, name), 0o755); err != nil {
+				return Build{}, fmt.Errorf("write build product: %w", err)
+			}
+		}
+		return Build{Status: StatusSuccess, Image: p.image}, nil
+	}
 	c, err := r.sb.Prepare(ctx, sandbox.Spec{
 		ID: p.id + "-compile", Job: p.id, Image: p.lang.Name, Args: p.lang.Compile,
 		Cwd: oci.JobMountPoint, JobDir: dir, Writable: true,
@@ -326,5 +357,44 @@ func (r *Runner) buildProgram(ctx context.Context, p *batchProgram) (Build, erro
 		return Build{}, err
 	}
 	defer r.sb.Destroy(c)
-	return r.compile(ctx, c, p.lim)
+	b, err := r.compile(ctx, c, p.lim)
+	if err == nil && b.Status == StatusSuccess && p.keep {
+		b.Image = p.image
+		b.Products, err = products(dir, p)
+	}
+	return b, err
+}
+
+// maxProducts bounds what a build's products may weigh to be kept.
+const maxProducts = 64 << 20
+
+// products reads what a build made in its job directory: every regular
+// file but the source and the files given, without following links (the
+// compiler ran as the sandbox user in that directory).
+func products(dir string, p *batchProgram) (map[string]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read build products: %w", err)
+	}
+	out, total := map[string]string{}, 0
+	for _, e := range entries {
+		name := e.Name()
+		if _, given := p.files[name]; given || name == p.lang.SourceFile || !e.Type().IsRegular() {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read build product: %w", err)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxProducts+1-int64(total)))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read build product: %w", err)
+		}
+		if total += len(b); total > maxProducts {
+			return nil, fmt.Errorf("%w: the build made more than %d bytes", ErrInvalidBatch, maxProducts)
+		}
+		out[name] = string(b)
+	}
+	return out, nil
 }

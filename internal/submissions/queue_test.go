@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/problem/problemtest"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -518,4 +519,15 @@ func TestALargeBodyGoesThroughTheObjectStore(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("a body over MaxBodyBytes: %v", err)
 	}
+}
+
+// TestProblemStore runs the problem store's contract against JetStream's
+// object store on the embedded server.
+func TestProblemStore(t *testing.T) {
+	q := open(t, Config{})
+	s, err := q.Problems(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	problemtest.StoreContract(t, s)
 }

@@ -89,4 +89,3 @@ func (l *Lane) readFeedback() (map[string]string, error) {
 	}
 	return out, nil
 }
-
