@@ -88,8 +88,9 @@ type testResponse struct {
 	MemoryPeakBytes int64        `json:"memory_peak_bytes"`
 	ExitCode        *int         `json:"exit_code"`
 	Signal          string       `json:"signal,omitempty"`
-	Name            string       `json:"name,omitempty"`  // a package's test: its name, "secret/group1/03"
-	Score           *float64     `json:"score,omitempty"` // a package validator's score.txt
+	Name            string       `json:"name,omitempty"`             // a package's test: its name, "secret/group1/03"
+	Score           *float64     `json:"score,omitempty"`            // a package validator's score.txt
+	ValidatorCPUMS  *int64       `json:"validator_cpu_ms,omitempty"` // a package's output validator's CPU time on the test
 }
 
 // judge serves POST /judge: validate, judge under the request's context
@@ -180,6 +181,10 @@ func newJudgeResponse(id string, res judge.Result) judgeResponse {
 		tr := testResponse{Index: t.Index, Status: t.Status, Message: t.Message,
 			TimeMS: t.Time.Milliseconds(), CPUTimeMS: t.CPUTime.Milliseconds(), MemoryPeakBytes: t.MemoryPeakBytes,
 			ExitCode: t.ExitCode, Signal: t.Signal, Score: t.Score}
+		if t.ValidatorCPU > 0 {
+			ms := t.ValidatorCPU.Milliseconds()
+			tr.ValidatorCPUMS = &ms
+		}
 		if t.Returned {
 			tr.Stdout, tr.Stderr = &t.Stdout, &t.Stderr
 			tr.StdoutTruncated, tr.StderrTruncated = t.StdoutTruncated, t.StderrTruncated

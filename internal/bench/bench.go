@@ -118,6 +118,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 			}
 			r.Judge = append(r.Judge, judged...)
 		}
+		if ok && s.name == MethodWarm && c.ProblemRounds > 0 && c.ProblemTests > 0 && c.RoundTrips > 0 {
+			if r.Problems, err = measureProblems(ctx, s, c.ProblemTests, c.ProblemRounds, c.RoundTrips, log); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, m := range methods {
 		if s, ok := m.(*service); ok {

@@ -38,6 +38,10 @@ type Config struct {
 	// JudgeTests POST /run requests, per language, on the warm instance
 	// (docs/judge.md); 0 rounds: none.
 	JudgeTests, JudgeRounds int
+	// ProblemRounds rounds of the problem measurement (ProblemResult) on
+	// the warm instance: a package of ProblemTests tests, and an
+	// interactive test of RoundTrips round trips; 0 rounds: none.
+	ProblemTests, ProblemRounds, RoundTrips int
 
 	Programs []string // names from AllPrograms()
 	Methods  []string // names from AllMethods(); all when empty
@@ -84,6 +88,9 @@ func DefaultConfig() Config {
 		ThroughputDuration: DefaultThroughputDuration,
 		JudgeTests:         100,
 		JudgeRounds:        3,
+		ProblemTests:       50,
+		ProblemRounds:      3,
+		RoundTrips:         1000,
 		Programs:           ProgramNames(),
 		Methods:            AllMethods(),
 		Socket:             runner.DefaultSocket,

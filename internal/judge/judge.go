@@ -123,7 +123,8 @@ type TestResult struct {
 	Time            time.Duration
 	CPUTime         time.Duration
 	MemoryPeakBytes int64
-	Score           *float64 // a Kattis validator's score.txt, when it wrote one on an accepted output
+	Score           *float64      // a Kattis validator's score.txt, when it wrote one on an accepted output
+	ValidatorCPU    time.Duration // a Kattis validator's CPU time on this test
 }
 
 // Judge judges req. A submission that fails (does not compile, crashes,
@@ -266,6 +267,7 @@ func judgeTest(ctx context.Context, b runner.Batch, lane int, req Request, opt O
 				return TestResult{}, err
 			}
 			tr.Status, tr.Message, tr.Score = validatorVerdict(val, req.Validator.Score)
+			tr.ValidatorCPU = val.CPUTime
 		} else if req.KattisDefault {
 			k, err := ParseKattisFlags(t.ValidatorFlags)
 			if err != nil {

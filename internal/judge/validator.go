@@ -113,7 +113,7 @@ func converse(ctx context.Context, b runner.Batch, lane int, req Request, opt Op
 	}
 	run := conv.A
 	tr := TestResult{Index: i, ExitCode: run.ExitCode, Signal: run.Signal, Time: run.Time,
-		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes}
+		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes, ValidatorCPU: conv.B.CPUTime}
 	status, msg, score := validatorVerdict(conv.B, req.Validator.Score)
 	if conv.B.Signal == "SIGPIPE" && !conv.BFirst {
 		// The validator wrote after the submission, its only reader, was

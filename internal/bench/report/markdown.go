@@ -160,6 +160,17 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %.0f | %.1f× | %.1f | %.1f |\n", orDash(j.Method), j.Language, j.Tests, Median(j.JudgeMS), j.CompileMS, Median(j.RunsMS), j.Speedup, j.JudgeCPUMSPerTest, j.RunCPUMSPerTest)
 		}
 	}
+	if p := r.Problems; p != nil {
+		b.WriteString("\n## Problem packages\n\n")
+		fmt.Fprintf(&b, "A package of %d a+b tests judged by a C++ submission ([problems](../../problems.md)), medians of the rounds. A test's marginal CPU is the difference between this package and one of %d tests, over the %d tests between them: what one more test costs, without what a judgement costs once (the builds, the lanes' sandboxes).\n\n", p.Tests, p.SmallTests, p.Tests-p.SmallTests)
+		b.WriteString("| validation | judgement ms | machine CPU ms per test | marginal machine CPU ms per test | submission's own CPU ms per test | validator's own | marginal beyond the programs |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| default (in the service) | %.0f | %.1f | %.1f | | | |\n", Median(p.DefaultMS), p.DefaultCPUMSPerTest, p.DefaultMarginalCPUMS)
+		fmt.Fprintf(&b, "| C++ output validator | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", Median(p.ValidatorMS), p.ValidatorCPUMSPerTest, p.ValidatorMarginalCPUMS,
+			p.SubmissionCPUMSPerTest, p.ValidatorOwnCPUMSPerTest, p.BeyondPrograms())
+		fmt.Fprintf(&b, "\nInteractive: %d round trips of one line each way between a C++ validator and a C++ echo, timed by the validator: p50 %.0f µs, p90 %.0f µs.\n",
+			p.RoundTrips, p.RoundTripP50US, p.RoundTripP90US)
+	}
+
 	b.WriteString("\n## Machine\n\n| | |\n|---|---|\n")
 	m := r.Machine
 	for _, kv := range [][2]string{

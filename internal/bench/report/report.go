@@ -18,6 +18,7 @@ type Report struct {
 	Results   []*Result           `json:"results"`
 	Leftovers map[string][]string `json:"leftovers,omitempty"` // instance → what it left behind
 	Judge     []JudgeResult       `json:"judge,omitempty"`
+	Problems  *ProblemResult      `json:"problems,omitempty"`
 }
 
 // Settings are the parameters a run was made with.

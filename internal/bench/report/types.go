@@ -76,6 +76,45 @@ type JudgeResult struct {
 	Speedup           float64 `json:"speedup"`    // median /run round over median /judge request
 }
 
+// ProblemResult measures problem packages (docs/problems.md) on one
+// instance: a package of Tests a+b tests judged by the Kattis default
+// validator (in the service) and by a C++ output validator (a process per
+// test in a sandbox of its own per lane), alternating round by round;
+// and an interactive test of RoundTrips round trips between a C++
+// validator and a C++ echo, timed by the validator.
+type ProblemResult struct {
+	Method      string    `json:"method,omitempty"`
+	Tests       int       `json:"tests"`
+	SmallTests  int       `json:"small_tests"`        // the smaller package, for the marginal cost of a test
+	DefaultMS   []float64 `json:"default_judge_ms"`   // wall time of each judgement, default validation
+	ValidatorMS []float64 `json:"validator_judge_ms"` // and with the C++ validator
+	// Machine CPU per test (every process on the machine), median of the
+	// rounds, and the submission's own (its cgroup's, as the answer says).
+	DefaultCPUMSPerTest      float64 `json:"default_machine_cpu_ms_per_test"`
+	ValidatorCPUMSPerTest    float64 `json:"validator_machine_cpu_ms_per_test"`
+	SubmissionCPUMSPerTest   float64 `json:"submission_cpu_ms_per_test"`
+	ValidatorOwnCPUMSPerTest float64 `json:"validator_own_cpu_ms_per_test"` // the validator's cgroup's, as the answer says
+	// The marginal machine CPU of one more test: the two sizes'
+	// difference over their tests' difference, without what a judgement
+	// costs once (builds, the lanes' sandboxes).
+	DefaultMarginalCPUMS   float64 `json:"default_marginal_cpu_ms_per_test"`
+	ValidatorMarginalCPUMS float64 `json:"validator_marginal_cpu_ms_per_test"`
+	RoundTrips             int     `json:"round_trips"`
+	// One line each way, from the validator's write to its read of the
+	// echo: medians of the rounds' p50 and p90.
+	RoundTripP50US float64 `json:"round_trip_p50_us"`
+	RoundTripP90US float64 `json:"round_trip_p90_us"`
+}
+
+// BeyondPrograms is a test's marginal machine CPU with the validator
+// beyond the two programs' own (the submission's and the validator's
+// cgroups'): what judging costs the machine on top of what the programs
+// do. The figures are whole milliseconds per test in the answer, cut
+// down, so the programs' share is low and this is high by up to 1 ms.
+func (p ProblemResult) BeyondPrograms() float64 {
+	return p.ValidatorMarginalCPUMS - p.SubmissionCPUMSPerTest - p.ValidatorOwnCPUMSPerTest
+}
+
 // Names of the methods, in the order the report lists them.
 const (
 	MethodBare   = "bare"
