@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -13,8 +14,12 @@ import (
 )
 
 // kattisExamples are problemtools' example packages (MIT licence; see
-// internal/problem/testdata/kattis/README.md).
-const kattisExamples = "../../internal/problem/testdata/kattis"
+// internal/problem/testdata/kattis/README.md); domjudgeExamples two of
+// DOMjudge's (GPL-2.0-or-later; testdata/domjudge/README.md).
+const (
+	kattisExamples   = "../../internal/problem/testdata/kattis"
+	domjudgeExamples = "../../internal/problem/testdata/domjudge"
+)
 
 // cliRun runs the codeexec command line against the test containerd and
 // returns its stdout and exit code.
@@ -45,6 +50,7 @@ func TestVerifyProblem(t *testing.T) {
 		args   []string
 		judged int
 		lines  []string
+		dir    string // kattisExamples when empty
 	}{
 		{"different", nil, 13, []string{
 			"validation custom",
@@ -53,13 +59,13 @@ func TestVerifyProblem(t *testing.T) {
 			"submissions/wrong_answer/different_no_abs.cc: OK (wrong_answer, expected wrong_answer)",
 			"judge answer = 2 but submission output = -2", // the validator's judgemessage.txt
 			"submissions/accepted/different_py2.py: skipped: Python 2",
-		}},
+		}, ""},
 		// hello has no time limit of its own; its memory hog needs time to
 		// reach 512 MiB on a slow machine before the wall clock ends it.
 		{"hello", []string{"--run-timeout", "10s"}, 6, []string{
 			"submissions/run_time_error/memory_limit.cc: OK (memory_limit_exceeded, expected run_time_error)",
 			`String tokens mismatch Judge: "Hello" User: "Hello!"`,
-		}},
+		}, ""},
 		// guess is interactive: the validator is the other side of a
 		// conversation, and its own rules decide who is at fault.
 		{"guess", nil, 10, []string{
@@ -70,15 +76,29 @@ func TestVerifyProblem(t *testing.T) {
 			"submissions/time_limit_exceeded/guess_tle_after_correct.cc: OK (timeout, expected time_limit_exceeded)",
 			"submissions/wrong_answer/guess_tle.cc: OK (wrong_answer, expected wrong_answer)",
 			"Guess 6 is out of range: 1007", // the validator's judgemessage.txt
-		}},
+		}, ""},
 		{"oddecho", nil, 3, []string{
 			"tests: sample 2, secret 16, secret/subtask1 3, secret/subtask2 13",
 			"submissions/accepted/echo.cpp: OK (accepted, score 100 of 100, expected accepted)",
 			"submissions/partially_accepted/sol.py: OK (accepted, score 50 of 100, expected partially_accepted)",
-		}},
+		}, ""},
+		// A second interactive problem, its C++ validator on DOMjudge's
+		// validate.h, and a default validation with a float tolerance.
+		{"boolfind", nil, 11, []string{
+			"validation custom interactive, time limit 5s",
+			"submissions/accepted/boolfind-test-correct.py: OK (accepted, expected accepted)",
+			"submissions/time_limit_exceeded/boolfind-test-loop.cc: OK (timeout, expected time_limit_exceeded)",
+			"submissions/wrong_answer/boolfind-test-no-output.c: OK (wrong_answer, expected wrong_answer)",
+			"Trailing output: '0'", // the validator's judgemessage.txt
+		}, domjudgeExamples},
+		{"fltcmp", nil, 3, []string{
+			"submissions/wrong_answer/fltcmp-test-wrong1.c: OK (wrong_answer, expected wrong_answer)",
+			"Absolute error: 1.670000e-05 (abs tolerance 1.000000e-06)",
+		}, domjudgeExamples},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, code := cliRun(t, append(append([]string{"verify-problem"}, tc.args...), filepath.Join(kattisExamples, tc.name))...)
+			dir := cmp.Or(tc.dir, kattisExamples)
+			out, code := cliRun(t, append(append([]string{"verify-problem"}, tc.args...), filepath.Join(dir, tc.name))...)
 			if code != 0 {
 				t.Errorf("exit %d\n%s", code, out)
 			}

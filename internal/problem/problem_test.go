@@ -112,6 +112,8 @@ func TestParseRefusesMalformedPackages(t *testing.T) {
 		{"no problem.yaml", func(f Files) { delete(f, "problem.yaml") }, "no problem.yaml"},
 		{"unknown validation", func(f Files) { f["problem.yaml"] = []byte("validation: strict\n") }, `unknown validation "strict"`},
 		{"unknown validation option", func(f Files) { f["problem.yaml"] = []byte("validation: custom fancy\n") }, `unknown validation option "fancy"`},
+		// DOMjudge's hangman and jumble are multi-pass: not supported.
+		{"multi-pass", func(f Files) { f["problem.yaml"] = []byte("validation: custom multi-pass\n") }, `unknown validation option "multi-pass"`},
 		{"custom without a validator", func(f Files) { f["problem.yaml"] = []byte("validation: custom\n") }, "no output_validators/"},
 		{"a missing .ans", func(f Files) { delete(f, "data/secret/1.ans") }, "data/secret/1.in has no answer file 1.ans"},
 		{"no tests", func(f Files) {

@@ -1,0 +1,1 @@
+fltcmp-test-write-files-between-testcases.R
