@@ -193,6 +193,44 @@ func TestServeJudgesProblemPackages(t *testing.T) {
 		})
 	}
 
+	t.Run("an interactive test's conversation, when asked for", func(t *testing.T) {
+		for _, tc := range []struct{ file, verdict, said string }{
+			{"accepted/guess.cc", "accepted", "<correct\n"},
+			// The validator ends at a guess out of range (its first test
+			// that fails: 1000, the sixth guess); the submission's next
+			// write meets a closed pipe, through the service too.
+			{"wrong_answer/guess_0.cc", "wrong_answer", ">1007\n"},
+		} {
+			code, _ := os.ReadFile(sub("guess", tc.file))
+			body, _ := json.Marshal(map[string]any{"problem": guess.ID, "language": "cpp", "code": string(code), "interaction": true})
+			var res struct {
+				Verdict string `json:"verdict"`
+				Tests   []struct {
+					Status      string  `json:"status"`
+					Interaction *string `json:"interaction"`
+				} `json:"tests"`
+			}
+			if status := do(t, http.MethodPost, s.url+"/judge", "application/json", body, &res); status != http.StatusOK || res.Verdict != tc.verdict {
+				t.Fatalf("%s: %d %+v", tc.file, status, res)
+			}
+			var said *string
+			for _, tr := range res.Tests {
+				if tr.Status == tc.verdict {
+					said = tr.Interaction
+					break
+				}
+			}
+			if said == nil || !strings.HasPrefix(*said, ">") || !strings.Contains(*said, tc.said) {
+				t.Fatalf("%s: interaction %q", tc.file, deref(said))
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"problem": oddecho.ID, "language": "cpp", "code": "int main(){}", "interaction": true})
+		var e problemView
+		if status := do(t, http.MethodPost, s.url+"/judge", "application/json", body, &e); status != http.StatusBadRequest || !strings.Contains(e.Error, "not interactive") {
+			t.Fatalf("interaction of a problem that is not interactive: %d %+v", status, e)
+		}
+	})
+
 	t.Run("refusals name the file and the problem", func(t *testing.T) {
 		dir := t.TempDir()
 		write := func(name, body string) {
@@ -267,4 +305,11 @@ func TestServeJudgesProblemPackages(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

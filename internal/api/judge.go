@@ -29,7 +29,8 @@ type judgeRequest struct {
 	Checker       *checkerFields `json:"checker"`
 	StopOnFailure bool           `json:"stop_on_failure"`
 	ReturnOutput  bool           `json:"return_output"`
-	Problem       *string        `json:"problem"` // a stored package's id, instead of tests
+	Problem       *string        `json:"problem"`     // a stored package's id, instead of tests
+	Interaction   bool           `json:"interaction"` // an interactive problem's: return what was said
 }
 
 type judgeTest struct {
@@ -56,7 +57,7 @@ type checkerFields struct {
 	Code     *string `json:"code"`
 }
 
-const judgeFields = `"language", "code", "tests", "problem", "limits", "compare", "checker", "stop_on_failure" and "return_output"`
+const judgeFields = `"language", "code", "tests", "problem", "interaction", "limits", "compare", "checker", "stop_on_failure" and "return_output"`
 
 // judgeResponse is the JSON answer of POST /judge.
 type judgeResponse struct {
@@ -91,6 +92,10 @@ type testResponse struct {
 	Name            string       `json:"name,omitempty"`             // a package's test: its name, "secret/group1/03"
 	Score           *float64     `json:"score,omitempty"`            // a package validator's score.txt
 	ValidatorCPUMS  *int64       `json:"validator_cpu_ms,omitempty"` // a package's output validator's CPU time on the test
+	// An interactive test's conversation, when asked for: the
+	// submission's lines marked ">", the validator's "<".
+	Interaction          *string `json:"interaction,omitempty"`
+	InteractionTruncated bool    `json:"interaction_truncated,omitempty"`
 }
 
 // judge serves POST /judge: validate, judge under the request's context
@@ -181,6 +186,9 @@ func newJudgeResponse(id string, res judge.Result) judgeResponse {
 		tr := testResponse{Index: t.Index, Status: t.Status, Message: t.Message,
 			TimeMS: t.Time.Milliseconds(), CPUTimeMS: t.CPUTime.Milliseconds(), MemoryPeakBytes: t.MemoryPeakBytes,
 			ExitCode: t.ExitCode, Signal: t.Signal, Score: t.Score}
+		if t.Interaction != "" || t.InteractionTruncated {
+			tr.Interaction, tr.InteractionTruncated = &t.Interaction, t.InteractionTruncated
+		}
 		if t.ValidatorCPU > 0 {
 			ms := t.ValidatorCPU.Milliseconds()
 			tr.ValidatorCPUMS = &ms
@@ -205,6 +213,9 @@ func (h *handler) validateJudge(ctx context.Context, in *judgeRequest) (judge.Re
 	}
 	if in.Problem != nil {
 		return h.validateProblemJudge(ctx, in)
+	}
+	if in.Interaction {
+		return judge.Request{}, invalidError(`"interaction" is for an interactive problem's package ("problem")`)
 	}
 	req := judge.Request{Language: *in.Language, Code: *in.Code, StopOnFailure: in.StopOnFailure, ReturnOutput: in.ReturnOutput}
 	switch {
@@ -321,6 +332,12 @@ func (h *handler) validateProblemJudge(ctx context.Context, in *judgeRequest) (j
 		}
 	}
 	req.ReturnOutput, req.ProblemID = in.ReturnOutput, *in.Problem
+	if in.Interaction {
+		if !e.p.Validation.Interactive {
+			return req, invalidError(fmt.Sprintf(`"interaction": problem %q is not interactive`, e.p.Name))
+		}
+		req.Interaction = true
+	}
 	if err := h.limitsCheck(req.Limits); err != nil {
 		return req, err
 	}

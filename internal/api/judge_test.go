@@ -47,7 +47,7 @@ type echoBatch struct{ noConversations }
 // interactive problem.
 type noConversations struct{}
 
-func (noConversations) Converse(context.Context, int, int, int, runner.BatchRun, runner.BatchRun) (runner.Conversation, error) {
+func (noConversations) Converse(context.Context, int, int, int, runner.BatchRun, runner.BatchRun, int) (runner.Conversation, error) {
 	return runner.Conversation{}, errors.New("a fake batch holds no conversations")
 }
 

@@ -64,6 +64,10 @@ type Request struct {
 	ProblemID     string // its id in the service's store, for the answer
 	StopOnFailure bool   // skip the tests after the first that is not accepted
 	ReturnOutput  bool   // return every test's stdout and stderr, not only the failed ones'
+	// Interaction returns, for an interactive problem, what the submission
+	// and the validator said to each other (up to InteractionBytes per
+	// test); it puts the service between them.
+	Interaction bool
 }
 
 // Test is one test case.
@@ -125,6 +129,11 @@ type TestResult struct {
 	MemoryPeakBytes int64
 	Score           *float64      // a Kattis validator's score.txt, when it wrote one on an accepted output
 	ValidatorCPU    time.Duration // a Kattis validator's CPU time on this test
+	// Interaction is what an interactive test's two sides said
+	// (Request.Interaction): lines of the submission marked ">", of the
+	// validator "<".
+	Interaction          string
+	InteractionTruncated bool
 }
 
 // Judge judges req. A submission that fails (does not compile, crashes,

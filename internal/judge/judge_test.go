@@ -86,7 +86,7 @@ type fakeBatch struct {
 
 func (b *fakeBatch) Lanes() int { return b.lanes }
 func (b *fakeBatch) Close()     { b.f.mu.Lock(); b.f.closed = true; b.f.mu.Unlock() }
-func (b *fakeBatch) Converse(ctx context.Context, lane, pa, pb int, inA, inB runner.BatchRun) (runner.Conversation, error) {
+func (b *fakeBatch) Converse(ctx context.Context, lane, pa, pb int, inA, inB runner.BatchRun, _ int) (runner.Conversation, error) {
 	a, err := b.Run(ctx, lane, pa, inA)
 	if err != nil {
 		return runner.Conversation{}, err

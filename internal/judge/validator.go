@@ -34,6 +34,10 @@ type Validator struct {
 	ProductsImage string
 }
 
+// InteractionBytes is how much of an interactive test's conversation is
+// kept when it is asked for.
+const InteractionBytes = 64 << 10
+
 // The validator's exit codes.
 const (
 	exitValidatorAC = 42
@@ -107,13 +111,18 @@ func converse(ctx context.Context, b runner.Batch, lane int, req Request, opt Op
 	limit := testTimeout(req, opt, t)
 	val := validatorRun(t, "")
 	val.Timeout = limit + opt.CheckerTimeout
-	conv, err := b.Converse(ctx, lane, 0, 1, runner.BatchRun{Timeout: t.Timeout, OutputBytes: outputCap(req, opt, t)}, val)
+	record := 0
+	if req.Interaction {
+		record = InteractionBytes
+	}
+	conv, err := b.Converse(ctx, lane, 0, 1, runner.BatchRun{Timeout: t.Timeout, OutputBytes: outputCap(req, opt, t)}, val, record)
 	if err != nil {
 		return TestResult{}, err
 	}
 	run := conv.A
 	tr := TestResult{Index: i, ExitCode: run.ExitCode, Signal: run.Signal, Time: run.Time,
-		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes, ValidatorCPU: conv.B.CPUTime}
+		CPUTime: run.CPUTime, MemoryPeakBytes: run.MemoryPeakBytes, ValidatorCPU: conv.B.CPUTime,
+		Interaction: conv.Said, InteractionTruncated: conv.SaidTruncated}
 	status, msg, score := validatorVerdict(conv.B, req.Validator.Score)
 	if conv.B.Signal == "SIGPIPE" && !conv.BFirst {
 		// The validator wrote after the submission, its only reader, was

@@ -73,8 +73,9 @@ type Batch interface {
 	Run(ctx context.Context, lane, prog int, in BatchRun) (Result, error)
 	// Converse runs programs a and b in lane at once, the stdout of each
 	// the stdin of the other (their Input is ignored): an interactive
-	// problem's submission and validator (lane.Converse).
-	Converse(ctx context.Context, lane, a, b int, inA, inB BatchRun) (Conversation, error)
+	// problem's submission and validator (lane.Converse). With record > 0,
+	// up to record bytes of what they said are kept (Conversation.Said).
+	Converse(ctx context.Context, lane, a, b int, inA, inB BatchRun, record int) (Conversation, error)
 	// Close kills and removes everything of the batch, in the background
 	// (Runner.Wait waits for it), and frees its sandbox slots.
 	Close()
@@ -84,6 +85,10 @@ type Batch interface {
 type Conversation struct {
 	A, B   Result
 	BFirst bool // b's first process ended before a's
+	// Said is what they said, when recorded: lines of a marked ">", of b
+	// "<", as the Kattis format's .interaction files.
+	Said          string
+	SaidTruncated bool
 }
 
 // DataDir is where a batch run finds its BatchRun.Files, read-only.
@@ -273,18 +278,19 @@ func (b *batch) Run(ctx context.Context, n, prog int, in BatchRun) (Result, erro
 	return res, nil
 }
 
-func (b *batch) Converse(ctx context.Context, n, pa, pb int, inA, inB BatchRun) (Conversation, error) {
+func (b *batch) Converse(ctx context.Context, n, pa, pb int, inA, inB BatchRun, record int) (Conversation, error) {
 	if n < 0 || n >= len(b.lanes) || pa < 0 || pa >= len(b.progs) || pb < 0 || pb >= len(b.progs) || pa == pb {
 		return Conversation{}, fmt.Errorf("%w: no lane %d, programs %d and %d", ErrInvalidBatch, n, pa, pb)
 	}
 	in := func(r BatchRun) lane.Input {
 		return lane.Input{Args: r.Args, Files: r.Files, Timeout: r.Timeout, OutputBytes: r.OutputBytes}
 	}
-	oa, ob, err := lane.Converse(ctx, b.lanes[n][pa], b.lanes[n][pb], in(inA), in(inB))
+	oa, ob, said, err := lane.Converse(ctx, b.lanes[n][pa], b.lanes[n][pb], in(inA), in(inB), record)
 	if err != nil {
 		return Conversation{}, b.r.noteDown(err)
 	}
-	c := Conversation{A: result(oa.Execution), B: result(ob.Execution), BFirst: lane.BFirst(oa, ob)}
+	c := Conversation{A: result(oa.Execution), B: result(ob.Execution), BFirst: lane.BFirst(oa, ob),
+		Said: said.Text, SaidTruncated: said.Truncated}
 	c.A.ID, c.B.ID, c.B.Feedback = oa.ID, ob.ID, ob.Feedback
 	return c, nil
 }

@@ -20,6 +20,13 @@ const (
 	fifoFromA = ".talk-out" // a writes, b reads
 )
 
+// Transcript is a recorded conversation, in the Kattis format's
+// .interaction form: each line a sent, "<" from b to a, ">" from a to b.
+type Transcript struct {
+	Text      string
+	Truncated bool // more was said than the record holds
+}
+
 // Converse runs a and b at once, each in its own lane's sandbox, the
 // stdout of each the stdin of the other: an interactive problem's
 // submission (a) and its validator (b). The two FIFOs are made in a's
@@ -29,17 +36,22 @@ const (
 // own limits: a side whose partner is gone reads end-of-file or gets
 // SIGPIPE, and one that waits for ever meets its time limit. The FIFOs are
 // removed before Converse returns.
-func Converse(ctx context.Context, a, b *Lane, inA, inB Input) (Outcome, Outcome, error) {
+//
+// With record > 0, the service sits between the two instead, and keeps
+// up to record bytes of what they said (relay.go): each side gets FIFOs of
+// its own, whose other ends the service opens and copies between. It
+// costs each message a pass through the service.
+func Converse(ctx context.Context, a, b *Lane, inA, inB Input, record int) (Outcome, Outcome, Transcript, error) {
 	if a.Fresh() || b.Fresh() {
-		return Outcome{}, Outcome{}, errors.New("a conversation needs the lane agent: a fresh sandbox per run has no FIFOs for its stdio")
+		return Outcome{}, Outcome{}, Transcript{}, errors.New("a conversation needs the lane agent: a fresh sandbox per run has no FIFOs for its stdio")
 	}
 	dirA, err := a.ensureDataDirLocked()
 	if err != nil {
-		return Outcome{}, Outcome{}, err
+		return Outcome{}, Outcome{}, Transcript{}, err
 	}
 	dirB, err := b.ensureDataDirLocked()
 	if err != nil {
-		return Outcome{}, Outcome{}, err
+		return Outcome{}, Outcome{}, Transcript{}, err
 	}
 	var made []string
 	defer func() {
@@ -47,34 +59,59 @@ func Converse(ctx context.Context, a, b *Lane, inA, inB Input) (Outcome, Outcome
 			_ = os.Remove(p)
 		}
 	}()
-	for _, name := range []string{fifoToA, fifoFromA} {
-		p := filepath.Join(dirA, name)
+	mkfifo := func(p string) error {
 		_ = os.Remove(p) // a conversation that failed half-way
 		if err := unix.Mkfifo(p, 0o600); err != nil {
-			return Outcome{}, Outcome{}, fmt.Errorf("make conversation FIFO: %w", err)
+			return fmt.Errorf("make conversation FIFO: %w", err)
 		}
 		made = append(made, p)
-		// Only the sandbox user opens them; neither side can replace them
-		// (the data directories are read-only inside).
+		// Only the sandbox user opens them (and the service, root); neither
+		// side can replace them (the data directories are read-only inside).
 		if err := os.Chown(p, oci.SandboxUID, oci.SandboxGID); err != nil {
-			return Outcome{}, Outcome{}, fmt.Errorf("hand conversation FIFO to the sandbox user: %w", err)
+			return fmt.Errorf("hand conversation FIFO to the sandbox user: %w", err)
+		}
+		return nil
+	}
+	var rel *relay
+	for _, name := range []string{fifoToA, fifoFromA} {
+		if err := mkfifo(filepath.Join(dirA, name)); err != nil {
+			return Outcome{}, Outcome{}, Transcript{}, err
+		}
+		if record > 0 {
+			if err := mkfifo(filepath.Join(dirB, name)); err != nil {
+				return Outcome{}, Outcome{}, Transcript{}, err
+			}
+			continue
 		}
 		link := filepath.Join(dirB, name)
 		_ = os.Remove(link)
-		if err := os.Link(p, link); err != nil {
-			return Outcome{}, Outcome{}, fmt.Errorf("link conversation FIFO: %w", err)
+		if err := os.Link(filepath.Join(dirA, name), link); err != nil {
+			return Outcome{}, Outcome{}, Transcript{}, fmt.Errorf("link conversation FIFO: %w", err)
 		}
 		made = append(made, link)
 	}
 	inA.Talk = &Talk{In: fifoToA, Out: fifoFromA}
 	inB.Talk = &Talk{In: fifoFromA, Out: fifoToA, StdoutFirst: true}
+	if record > 0 {
+		// b reads its own .talk-out and writes its own .talk-in: the names
+		// as a has them, each FIFO one direction between a side and the
+		// service.
+		inB.Talk = &Talk{In: fifoToA, Out: fifoFromA, StdoutFirst: true}
+		rel = startRelay(record,
+			filepath.Join(dirA, fifoFromA), filepath.Join(dirB, fifoToA), // a says, b hears
+			filepath.Join(dirB, fifoFromA), filepath.Join(dirA, fifoToA)) // b says, a hears
+	}
 	var outB Outcome
 	var errB error
 	var wg sync.WaitGroup
 	wg.Go(func() { outB, errB = b.Run(ctx, inB) })
 	outA, errA := a.Run(ctx, inA)
 	wg.Wait()
-	return outA, outB, errors.Join(errA, errB)
+	var t Transcript
+	if rel != nil {
+		t = rel.stop() // every process of both sides is dead: nothing opens the FIFOs any more
+	}
+	return outA, outB, t, errors.Join(errA, errB)
 }
 
 // BFirst tells, of a conversation's two sides, whether b ended before a.
