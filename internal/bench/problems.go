@@ -137,7 +137,7 @@ type problemAnswer struct {
 	Tests   []struct {
 		CPUTimeMS      float64 `json:"cpu_time_ms"`
 		ValidatorCPUMS float64 `json:"validator_cpu_ms"`
-		Message   string  `json:"message"`
+		Message        string  `json:"message"`
 	} `json:"tests"`
 }
 
