@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,20 +116,12 @@ func TestVerifyProblem(t *testing.T) {
 // TestVerifyProblemFailsAWrongFolder puts an accepted program where a
 // wrong answer is expected: verify-problem must say so and exit 10.
 func TestVerifyProblemFailsAWrongFolder(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("problem.yaml", "name: Sum\nvalidator_flags: float_tolerance 1e-6\n")
-	write("data/secret/1.in", "1 2\n")
-	write("data/secret/1.ans", "3.0\n")
-	write("submissions/wrong_answer/sum.py", "a, b = map(int, input().split())\nprint(a + b)\n")
+	dir := writePackage(t, map[string]string{
+		"problem.yaml":                    "name: Sum\nvalidator_flags: float_tolerance 1e-6\n",
+		"data/secret/1.in":                "1 2\n",
+		"data/secret/1.ans":               "3.0\n",
+		"submissions/wrong_answer/sum.py": "a, b = map(int, input().split())\nprint(a + b)\n",
+	})
 	out, code := cliRun(t, "verify-problem", dir)
 	if code != verifyExitFailed || !strings.Contains(out, "sum.py: FAILED (accepted, expected wrong_answer)") {
 		t.Fatalf("exit %d:\n%s", code, out)

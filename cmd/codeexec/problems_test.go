@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/judge"
 )
 
 // packDir is a tar.gz of a folder, its links kept as links, under one
@@ -312,4 +314,53 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestServeJudgesEveryJurySubmission is verify-problem over HTTP: every
+// package of the tests is stored with POST /problems and every jury
+// program in a language the service runs is judged with POST /judge; each
+// must get its folder's verdict.
+func TestServeJudgesEveryJurySubmission(t *testing.T) {
+	s := startService(t)
+	for _, dir := range []string{
+		filepath.Join(kattisExamples, "different"), filepath.Join(kattisExamples, "guess"),
+		filepath.Join(kattisExamples, "hello"), filepath.Join(kattisExamples, "oddecho"),
+		filepath.Join(domjudgeExamples, "boolfind"), filepath.Join(domjudgeExamples, "fltcmp"),
+	} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			p, err := readProblem(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := postProblem(t, s.url, dir).ID
+			full := p.FullScore()
+			judged := 0
+			for _, sub := range p.Submissions {
+				if sub.Skip != "" {
+					continue
+				}
+				req := map[string]any{"problem": id, "language": sub.Language, "code": sub.Code}
+				if p.TimeLimit == 0 {
+					// hello's memory hog needs time to reach 512 MiB on a slow machine.
+					req["limits"] = map[string]any{"timeout_ms": 10000}
+				}
+				body, _ := json.Marshal(req)
+				var res problemJudgement
+				if status := do(t, http.MethodPost, s.url+"/judge", "application/json", body, &res); status != http.StatusOK {
+					t.Fatalf("%s: %d %+v", sub.Path, status, res)
+				}
+				score := 0.0
+				if res.Score != nil {
+					score = *res.Score
+				}
+				if v := judge.KattisVerdict(judge.Status(res.Verdict)); !sub.Meets(v, score, full, p.Validation.Scoring) {
+					t.Errorf("%s: %s (score %g), expected %s", sub.Path, res.Verdict, score, sub.Expect)
+				}
+				judged++
+			}
+			if judged == 0 {
+				t.Fatal("no submission judged")
+			}
+		})
+	}
 }

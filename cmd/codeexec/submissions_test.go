@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,9 @@ func TestQueuedSubmissionsSurviveACrash(t *testing.T) {
 	args := []string{"--submission-workers", "2", "--submission-ack-wait", "3s",
 		"--callback-secret", secret, "--callback-allow", "127.0.0.0/8"}
 	svc := startServiceProcess(t, cfg, args...)
+	// A problem package stored before the crash is there after it (the
+	// queue's object store).
+	different := postProblem(t, svc.url, filepath.Join(kattisExamples, "different"))
 
 	var ids []string
 	want := map[string]string{}
@@ -130,6 +134,9 @@ func TestQueuedSubmissionsSurviveACrash(t *testing.T) {
 	svc.crash(t)
 
 	svc = startServiceProcess(t, cfg, args...)
+	if code, res := judgeProblemOverHTTP(t, svc.url, different.ID, "cpp", filepath.Join(kattisExamples, "different/submissions/accepted/different.cc")); code != http.StatusOK || res.Verdict != "accepted" {
+		t.Errorf("the problem stored before the crash: %d %+v", code, res)
+	}
 	deadline = time.Now().Add(5 * time.Minute)
 	for _, id := range ids {
 		for {
