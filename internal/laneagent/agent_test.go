@@ -294,7 +294,7 @@ func TestDecoder(t *testing.T) {
 	d := &Decoder{Frame: func(k byte, p []byte) { got = append(got, frame{k, bytes.Clone(p)}) }}
 	var stream []byte
 	stream = appendFrame(stream, Stdout, []byte("hello"))
-	stream = appendFrame(stream, Exit, exitPayload(ExitStatus{Elapsed: 3 * time.Millisecond, Status: 7 << 8, End: time.Hour}))
+	stream = appendFrame(stream, Exit, exitPayload(ExitStatus{Elapsed: 3 * time.Millisecond, Status: 7 << 8, End: time.Hour, Exited: time.Minute}))
 	stream = appendFrame(stream, Done, nil)
 	// Byte by byte: frames split anywhere still come out whole.
 	for i := range stream {
@@ -306,7 +306,7 @@ func TestDecoder(t *testing.T) {
 		t.Fatalf("frames %+v", got)
 	}
 	e, err := ParseExit(got[1].payload)
-	if err != nil || e.Elapsed != 3*time.Millisecond || e.Code() != 7 || e.End != time.Hour {
+	if err != nil || e.Elapsed != 3*time.Millisecond || e.Code() != 7 || e.End != time.Hour || e.Exited != time.Minute {
 		t.Errorf("exit %+v %v", e, err)
 	}
 	if _, err := d.Write([]byte{Stdout, 0xff, 0xff, 0xff, 0xff}); err == nil {
@@ -346,6 +346,15 @@ func TestAgentJoinsAConversation(t *testing.T) {
 	}
 	if s.exit.End <= 0 || v.exit.End <= 0 {
 		t.Errorf("no end times: %v %v", s.exit.End, v.exit.End)
+	}
+	// The validator exits after reading the submission's last line, and
+	// the submission after reading the end of its stdin: the kernel says
+	// so, when it says.
+	if s.exit.Exited > 0 && v.exit.Exited > 0 && s.exit.Exited < v.exit.Exited {
+		t.Logf("exits by the scheduler: submission %v, validator %v", s.exit.Exited, v.exit.Exited)
+	}
+	if _, err := os.Stat("/proc/self/sched"); err == nil && (s.exit.Exited <= 0 || v.exit.Exited <= 0) {
+		t.Errorf("the kernel has /proc/PID/sched, but no exit times: %v %v", s.exit.Exited, v.exit.Exited)
 	}
 
 	// A side that cannot open its FIFO ends with 127 and says why.

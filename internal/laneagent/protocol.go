@@ -17,7 +17,8 @@
 //	Stderr   a chunk of the test's stderr
 //	Exit     the test's first process ended: 8 bytes of wall time in
 //	         nanoseconds (from fork to reap), 4 bytes of wait status, 8
-//	         bytes of the reap's CLOCK_MONOTONIC time in nanoseconds
+//	         bytes of the reap's CLOCK_MONOTONIC time in nanoseconds, 8
+//	         bytes of the exit's time by the scheduler's clock (0: unknown)
 //	Done     the test's stdout and stderr are closed: every writer is gone
 //
 // Every request's answer ends with Failed, or with Started, Exit and Done.
@@ -96,6 +97,10 @@ type ExitStatus struct {
 	// of the machine (they have no time namespace): which of two programs
 	// ended first.
 	End time.Duration
+	// Exited is when the process exited by the scheduler's clock (its
+	// last se.exec_start, read while it was a zombie): unlike End, not
+	// late by the agent's own wake-up. 0 when the kernel does not say.
+	Exited time.Duration
 }
 
 // Code is the status as containerd reports a task's: the exit code, or
@@ -116,18 +121,20 @@ func appendFrame(b []byte, kind byte, payload []byte) []byte {
 func exitPayload(e ExitStatus) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(e.Elapsed))
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Status))
-	return binary.BigEndian.AppendUint64(b, uint64(e.End))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.End))
+	return binary.BigEndian.AppendUint64(b, uint64(e.Exited))
 }
 
 // ParseExit reads an Exit frame's payload.
 func ParseExit(p []byte) (ExitStatus, error) {
-	if len(p) != 20 {
+	if len(p) != 28 {
 		return ExitStatus{}, fmt.Errorf("exit frame of %d bytes", len(p))
 	}
 	return ExitStatus{
 		Elapsed: time.Duration(binary.BigEndian.Uint64(p)),
 		Status:  syscall.WaitStatus(binary.BigEndian.Uint32(p[8:])),
 		End:     time.Duration(binary.BigEndian.Uint64(p[12:])),
+		Exited:  time.Duration(binary.BigEndian.Uint64(p[20:])),
 	}, nil
 }
 

@@ -112,7 +112,43 @@ static int64_t now_ns(void) {
 
 /* The current test. */
 static pid_t child;
-static int64_t started_at, ended_at;
+static int64_t started_at, ended_at, exited_at;
+
+/* exec_start reads, from /proc/PID/sched, when the scheduler last ran the
+ * process, in nanoseconds of the scheduler's clock: for a zombie, when it
+ * exited, without the agent's own wake-up after it. Two sandboxes' agents
+ * read the same clock, so the service can tell which of two processes
+ * ended first (an interactive test's two sides). 0 when it cannot be read
+ * (a kernel without CONFIG_SCHED_DEBUG). */
+static int64_t exec_start(pid_t pid) {
+	char path[64], text[4096];
+	snprintf(path, sizeof path, "/proc/%d/sched", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	char *p = strstr(text, "se.exec_start");
+	if (p == NULL || (p = strchr(p, ':')) == NULL)
+		return 0;
+	p++;
+	while (*p == ' ')
+		p++;
+	/* milliseconds, a dot, six digits of fraction */
+	int64_t ms = 0, frac = 0;
+	int digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		ms = ms * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+			frac = frac * 10 + (*p - '0');
+	for (; digits < 6; digits++)
+		frac *= 10;
+	return ms * 1000000 + frac;
+}
 
 /* reap waits for every child that has ended, the current test's first
  * process and every orphan alike (as PID 1, the agent is the parent of every
@@ -121,16 +157,29 @@ static int64_t started_at, ended_at;
 static int reap(int *status, int64_t *elapsed) {
 	int found = 0;
 	for (;;) {
-		int ws;
-		pid_t pid = waitpid(-1, &ws, WNOHANG);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid <= 0)
+		/* Each zombie is looked at before it is reaped (WNOWAIT): the
+		 * test's first process is still there to say when it exited, by
+		 * the scheduler's clock. */
+		siginfo_t si;
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
 			return found;
-		if (child > 0 && pid == child) {
+		}
+		if (si.si_pid == 0)
+			return found;
+		pid_t pid = si.si_pid;
+		int is_test = child > 0 && pid == child;
+		int64_t at = is_test ? exec_start(pid) : 0;
+		int ws;
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+			;
+		if (is_test) {
 			*status = ws;
 			ended_at = now_ns();
 			*elapsed = ended_at - started_at;
+			exited_at = at;
 			child = 0;
 			found = 1;
 		}
@@ -296,12 +345,14 @@ static void run(char *payload, uint32_t n) {
 			int status;
 			int64_t elapsed;
 			if (reap(&status, &elapsed)) {
-				unsigned char x[20];
+				unsigned char x[28];
 				put32(x, (uint32_t)((uint64_t)elapsed >> 32));
 				put32(x + 4, (uint32_t)elapsed);
 				put32(x + 8, (uint32_t)status);
 				put32(x + 12, (uint32_t)((uint64_t)ended_at >> 32));
 				put32(x + 16, (uint32_t)ended_at);
+				put32(x + 20, (uint32_t)((uint64_t)exited_at >> 32));
+				put32(x + 24, (uint32_t)exited_at);
 				send_frame(EXIT, x, sizeof x);
 				exited = 1;
 			}

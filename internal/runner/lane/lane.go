@@ -85,6 +85,9 @@ type Outcome struct {
 	// KilledAt is when the wall-clock limit ended a run that ran out of
 	// time, on the same clock.
 	KilledAt time.Duration
+	// Exited is when the run's first process exited by the scheduler's
+	// clock (laneagent.ExitStatus.Exited); 0 when unknown.
+	Exited time.Duration
 }
 
 // Lane is one program's sandbox in one lane of a batch. Runs in it go one
@@ -463,7 +466,7 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	x.SetExit(status.Code())
 	x.Stdout, x.StdoutTruncated = stdout.Result()
 	x.Stderr, x.StderrTruncated = stderr.Result()
-	out := Outcome{Execution: x, ID: p.ID() + "/run" + strconv.Itoa(l.runs), End: status.End}
+	out := Outcome{Execution: x, ID: p.ID() + "/run" + strconv.Itoa(l.runs), End: status.End, Exited: status.Exited}
 	if x.TimedOut {
 		out.KilledAt = killedAt
 	}

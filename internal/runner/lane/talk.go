@@ -115,18 +115,22 @@ func Converse(ctx context.Context, a, b *Lane, inA, inB Input, record int) (Outc
 }
 
 // BFirst tells, of a conversation's two sides, whether b ended before a.
-// The agents' reaps are on one clock, but each lags its process's end by
-// its agent's scheduling, which can reorder two ends a millisecond apart;
-// so the causes come first. A run of a that its time limit ended ended
-// then (it was killed; b may have ended because of it, or long before). A
-// run of a killed by SIGPIPE wrote after its only reader, b, was gone.
-// Otherwise the reaps' order decides.
+// Causes come first: a run of a that its time limit ended ended then (it
+// was killed; b may have ended because of it, or long before), by the
+// agents' and the service's CLOCK_MONOTONIC; a run of a killed by SIGPIPE
+// wrote after its only reader, b, was gone. Otherwise the two processes'
+// exits by the scheduler's clock decide, which the kernel records as they
+// happen; the agents' reaps, late by each agent's own wake-up (which
+// reorders two ends a millisecond apart on a busy machine), only where
+// the kernel does not say.
 func BFirst(a, b Outcome) bool {
 	switch {
 	case a.KilledAt > 0:
 		return b.End < a.KilledAt
 	case a.Signal == "SIGPIPE":
 		return true
+	case a.Exited > 0 && b.Exited > 0:
+		return b.Exited < a.Exited
 	}
 	return b.End < a.End
 }
