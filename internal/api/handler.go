@@ -132,6 +132,9 @@ func (h *handler) routes() http.Handler {
 	if _, ok := h.runner.(judge.Sandboxes); ok {
 		mux.With(limited()...).Post("/judge", h.judge)
 	}
+	// Piston v2's API, for its clients (docs/compat.md).
+	mux.With(h.requireKey).Get("/api/v2/runtimes", h.pistonListRuntimes)
+	mux.With(limited()...).Post("/api/v2/execute", h.pistonExecute)
 	if h.problems != nil {
 		mux.With(limited()...).Post("/problems", h.createProblem)
 		mux.With(h.requireKey).Get("/problems/{id}", h.getProblem)

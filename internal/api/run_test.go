@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestRunReturnsTheResult(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, logs := newTestAPI(t, func(_ context.Context, req runner.Request) (runner.Result, error) {
-				if req != tt.want {
+				if !reflect.DeepEqual(req, tt.want) {
 					t.Errorf("runner got %+v, want %+v", req, tt.want)
 				}
 				return tt.result, nil

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/oci"
+	"github.com/codeexec/codeexec/internal/runner/language"
 	"github.com/codeexec/codeexec/internal/runner/sandbox"
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -35,6 +37,11 @@ func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	for name := range req.Files {
+		if !language.PlainName(name) || name == lang.SourceFile {
+			return Result{}, fmt.Errorf("%w: file name %q must be a plain file name other than the source's", ErrInvalidRequest, name)
+		}
+	}
 	if r.sb.Down() {
 		return Result{}, fmt.Errorf("%w: containerd is not answering", ErrUnavailable)
 	}
@@ -56,11 +63,11 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 	prepStart := time.Now()
 	var j *job
 	warm := false
-	if r.poolable(lim) {
+	if r.poolable(lim) && len(req.Args) == 0 {
 		j, warm = r.pools.Take(lang.Name)
 	}
 	if !warm {
-		j, err = r.newJob(ctx, lang, false, lim)
+		j, err = r.newJob(ctx, lang, false, lim, req.Args...)
 		if err != nil {
 			release()
 			return Result{}, err
@@ -83,6 +90,11 @@ func (r *Runner) runJob(ctx context.Context, lang Language, lim effective, req R
 
 	if err := j.writeSource(req.Code); err != nil {
 		return Result{}, err
+	}
+	for name, body := range req.Files {
+		if err := writeNew(filepath.Join(j.dir, name), body); err != nil {
+			return Result{}, fmt.Errorf("write program file: %w", err)
+		}
 	}
 	if j.src != nil {
 		j.run.SetFeed(func() error { return j.feedSource(req.Code) })
@@ -162,7 +174,7 @@ type job struct {
 // pooled job of a Prestart language gets its source file as a FIFO and its
 // run sandbox started, so the interpreter is up and waiting for the code
 // before the request arrives. On error nothing of it remains.
-func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim effective) (_ *job, retErr error) {
+func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim effective, args ...string) (_ *job, retErr error) {
 	j := &job{id: uuid.NewString(), lang: lang, created: time.Now()}
 	j.dir = filepath.Join(jobsDir(r.cfg), j.id)
 	if err := os.Mkdir(j.dir, 0o700); err != nil {
@@ -211,7 +223,7 @@ func (r *Runner) newJob(ctx context.Context, lang Language, pooled bool, lim eff
 		ID:       j.id + "-run",
 		Job:      j.id,
 		Image:    lang.Name,
-		Args:     lang.Run,
+		Args:     append(slices.Clone(lang.Run), args...),
 		Prestart: prestart,
 		Cwd:      "/tmp",
 		JobDir:   j.dir,

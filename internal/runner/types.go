@@ -27,6 +27,13 @@ type Request struct {
 	Code     string // the source file's content
 	Input    string // bytes written to the program's stdin, then EOF
 	Limits   Limits // zero fields take the configured defaults
+	// Args are appended to the language's run command: the program's
+	// command-line arguments. A run with arguments is never a warm one
+	// (a prestarted interpreter has its command line already).
+	Args []string
+	// Files are written beside the source before the build, by plain
+	// name other than the source's: a program of several files.
+	Files map[string]string
 }
 
 // Limits are the per-request limits a client may set, each at most the
@@ -73,6 +80,10 @@ var ErrUnavailable = sandbox.ErrUnavailable
 
 // ErrInvalidLimits is returned when a request's limits exceed the maxima.
 var ErrInvalidLimits = errors.New("invalid limits")
+
+// ErrInvalidRequest is returned for a request that cannot run as asked
+// (a program file's name that is not a plain one).
+var ErrInvalidRequest = errors.New("invalid request")
 
 // ErrBusy is returned when every sandbox slot stayed taken for the whole queue timeout.
 var ErrBusy = errors.New("all sandboxes busy")
