@@ -11,7 +11,9 @@ import (
 
 var ours = map[string]string{"python": "Python 3.11 (Debian 12)", "cpp": "g++ 12, C++17 (Debian 12)", "bash": "GNU Bash 5.2"}
 
-func src(lang string) string { return map[string]string{"python": "main.py", "cpp": "main.cpp", "bash": "main.sh"}[lang] }
+func src(lang string) string {
+	return map[string]string{"python": "main.py", "cpp": "main.cpp", "bash": "main.sh"}[lang]
+}
 
 func TestPistonRuntimesAndVersions(t *testing.T) {
 	rts := PistonRuntimes(ours)
@@ -20,7 +22,7 @@ func TestPistonRuntimesAndVersions(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		lang, version, want string
-		ok                 bool
+		ok                  bool
 	}{
 		{"python", "*", "python", true}, {"py", "3", "python", true}, {"python3", "3.11", "python", true},
 		{"cpp", "", "c++", true}, {"g++", "12", "c++", true}, {"sh", "*", "bash", true},
@@ -39,7 +41,7 @@ func TestPistonRuntimesAndVersions(t *testing.T) {
 func TestPistonRequestToRun(t *testing.T) {
 	ms := func(v int64) *int64 { return &v }
 	p := PistonRequest{Language: "py", Version: "*", Stdin: "in", Args: []string{"a", "b"},
-		Files: []PistonFile{{Name: "x.py", Content: "print(1)"}, {Name: "lib.py", Content: "6869", Encoding: "hex"}, {Name: "d.txt", Content: "aGk=", Encoding: "base64"}},
+		Files:      []PistonFile{{Name: "x.py", Content: "print(1)"}, {Name: "lib.py", Content: "6869", Encoding: "hex"}, {Name: "d.txt", Content: "aGk=", Encoding: "base64"}},
 		RunTimeout: ms(1500), CompileTimeout: ms(-1), RunMemoryLimit: ms(64 << 20)}
 	req, l, v, err := p.ToRun(ours, src)
 	if err != nil || l.Name != "python" || v != "3.11" {
