@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/codeexec/codeexec/internal/compat"
 )
 
 // service runs programs through POST /run of a codeexec instance and times
@@ -21,6 +23,8 @@ type service struct {
 	// async posts to POST /submissions?wait= instead of /run, and reads
 	// the finished submission's result.
 	async bool
+	// piston posts Piston v2's request to POST /api/v2/execute.
+	piston bool
 }
 
 // newService returns the method named name that posts to the service at url.
@@ -40,10 +44,14 @@ func newService(name, url string, pid, conns int, timeout time.Duration) *servic
 func (s *service) Name() string { return s.name }
 
 func (s *service) Run(ctx context.Context, p Program) Outcome {
-	fields := map[string]string{"language": p.Language, "code": p.Code, "input": p.Input}
+	var fields any = map[string]string{"language": p.Language, "code": p.Code, "input": p.Input}
 	path := "/run"
-	if s.async {
-		fields["kind"], path = "run", "/submissions?wait=60"
+	switch {
+	case s.async:
+		fields.(map[string]string)["kind"], path = "run", "/submissions?wait=60"
+	case s.piston:
+		fields, path = map[string]any{"language": pistonName(p.Language), "version": "*",
+			"files": []map[string]string{{"content": p.Code}}, "stdin": p.Input}, "/api/v2/execute"
 	}
 	body, err := json.Marshal(fields)
 	if err != nil {
@@ -78,9 +86,34 @@ func (s *service) Run(ctx context.Context, p Program) Outcome {
 		}
 		raw = sub.Result
 	}
+	if s.piston {
+		return pistonOutcome(elapsed, code, raw)
+	}
 	stdout, server, err := checkResponse(code, raw)
 	return Outcome{Elapsed: elapsed, Stdout: stdout, Server: server, Err: err}
 }
 
 // close drops the idle connections to the instance.
 func (s *service) close() { s.client.CloseIdleConnections() }
+
+// pistonName is a language's Piston name.
+func pistonName(lang string) string {
+	for _, l := range compat.PistonLanguages {
+		if l.Ours == lang {
+			return l.Name
+		}
+	}
+	return lang
+}
+
+// pistonOutcome reads Piston's answer: a run that exited 0 is a success.
+func pistonOutcome(elapsed time.Duration, code int, raw []byte) Outcome {
+	var a compat.PistonResponse
+	if code != http.StatusOK || json.Unmarshal(raw, &a) != nil || a.Run == nil {
+		return Outcome{Elapsed: elapsed, Err: fmt.Errorf("POST /api/v2/execute: HTTP %d: %.200s", code, raw)}
+	}
+	if a.Run.Code == nil || *a.Run.Code != 0 {
+		return Outcome{Elapsed: elapsed, Err: fmt.Errorf("POST /api/v2/execute: the run did not exit 0: %.200s", raw)}
+	}
+	return Outcome{Elapsed: elapsed, Stdout: a.Run.Stdout, Server: map[string]float64{"time_ms": float64(a.Run.WallTime)}}
+}

@@ -31,6 +31,7 @@ const (
 	MethodBaseCold = report.MethodBaseCold
 	MethodBaseWarm = report.MethodBaseWarm
 	MethodAsync    = report.MethodAsync
+	MethodPiston   = report.MethodPiston
 )
 
 // Names of the files Report.WriteFiles writes.

@@ -131,9 +131,12 @@ const (
 	// The warm service's asynchronous API: POST /submissions?wait=, the
 	// same program queued, run by a worker, and answered when done.
 	MethodAsync = "async"
+	// The warm service through Piston v2's API (POST /api/v2/execute):
+	// what the facade costs over /run, side by side.
+	MethodPiston = "piston"
 )
 
 // AllMethods lists every method, in report order.
 func AllMethods() []string {
-	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodCtr, MethodDocker}
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodPiston, MethodCtr, MethodDocker}
 }
