@@ -4,24 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/codeexec/codeexec/internal/compat"
 )
 
-type pistonStage struct {
-	Stdout   string  `json:"stdout"`
-	Stderr   string  `json:"stderr"`
-	Output   string  `json:"output"`
-	Code     *int    `json:"code"`
-	Signal   *string `json:"signal"`
-	Status   *string `json:"status"`
-	WallTime int64   `json:"wall_time"`
-}
-
+// pistonAnswer is Piston's answer, or its error's message.
 type pistonAnswer struct {
-	Language string       `json:"language"`
-	Version  string       `json:"version"`
-	Run      *pistonStage `json:"run"`
-	Compile  *pistonStage `json:"compile"`
-	Message  string       `json:"message"`
+	compat.PistonResponse
+	Message string `json:"message"`
 }
 
 // TestServeSpeaksPiston runs programs through Piston v2's API on the real
