@@ -1,6 +1,7 @@
 package lane
 
 import (
+	"bytes"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -99,7 +100,7 @@ func (r *relay) note(dir int, p []byte) {
 	defer r.mu.Unlock()
 	r.part[dir] = append(r.part[dir], p...)
 	for {
-		i := indexByte(r.part[dir], '\n')
+		i := bytes.IndexByte(r.part[dir], '\n')
 		if i < 0 {
 			break
 		}
@@ -123,15 +124,6 @@ func (r *relay) keep(line string) {
 		return
 	}
 	r.text = append(r.text, line...)
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // stop ends the relay once no side can open a FIFO any more (every
