@@ -75,7 +75,8 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 			sender := callback.NewSender([]byte(cfg.CallbackSecret), allow, cfg.CallbackTimeout)
 			wg.Go(func() {
 				_ = queue.Deliver(wctx, callbackSenders, func(ctx context.Context, rec submissions.Record) (int, error) {
-					return sender.Send(ctx, rec.CallbackURL, rec.ID, svc.CallbackBody(rec))
+					method, body := svc.Callback(rec)
+					return sender.Send(ctx, method, rec.CallbackURL, rec.ID, body)
 				})
 			})
 		}

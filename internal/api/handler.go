@@ -72,8 +72,8 @@ type Service struct {
 	Handler http.Handler
 	// Execute runs a queued submission as POST /run or /judge would.
 	Execute submissions.Exec
-	// CallbackBody is the body of a submission's callback.
-	CallbackBody func(submissions.Record) []byte
+	// Callback is the method and body of a submission's callback.
+	Callback func(submissions.Record) (method string, body []byte)
 }
 
 // New is NewHandler with the asynchronous API (POST, GET, DELETE
@@ -107,7 +107,7 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions, opts ...Optio
 		h.trusted = append(h.trusted, netip.MustParsePrefix(p)) // Validate checked them
 	}
 	h.callbackAllow, _ = callback.ParseAllow(cfg.CallbackAllow) // Validate checked it
-	return Service{Handler: h.routes(), Execute: h.Execute, CallbackBody: h.CallbackBody}
+	return Service{Handler: h.routes(), Execute: h.Execute, Callback: h.Callback}
 }
 
 // routes is the API's router.
@@ -135,6 +135,8 @@ func (h *handler) routes() http.Handler {
 	// Piston v2's API, for its clients (docs/compat.md).
 	mux.With(h.requireKey).Get("/api/v2/runtimes", h.pistonListRuntimes)
 	mux.With(limited()...).Post("/api/v2/execute", h.pistonExecute)
+	// Judge0 CE's, under /judge0 (docs/compat.md).
+	h.judge0Routes(mux, limited)
 	if h.problems != nil {
 		mux.With(limited()...).Post("/problems", h.createProblem)
 		mux.With(h.requireKey).Get("/problems/{id}", h.getProblem)

@@ -388,11 +388,14 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// CallbackBody is what a submission's callback posts: the same JSON as
-// GET /submissions/{id}.
-func (h *handler) CallbackBody(rec submissions.Record) []byte {
+// Callback is what a submission's callback sends: a POST of the same JSON
+// as GET /submissions/{id}, or for a Judge0 submission what Judge0 sends.
+func (h *handler) Callback(rec submissions.Record) (string, []byte) {
+	if rec.Kind == kindJudge0 {
+		return http.MethodPut, h.judge0Callback(rec)
+	}
 	b, _ := json.Marshal(viewOf(rec)) // a view always encodes
-	return b
+	return http.MethodPost, b
 }
 
 // Execute runs a queued submission as its route would, and returns what
@@ -422,6 +425,8 @@ func (h *handler) Execute(ctx context.Context, j submissions.Job) (submissions.O
 				resp, err = h.judgeOne(ctx, sb, req, func(time.Duration) {}, attr)
 			}
 		}
+	case kindJudge0:
+		resp, err = h.judge0Execute(ctx, j.Body, attr)
 	default:
 		err = invalidError(fmt.Sprintf("unknown kind %q", j.Kind))
 	}

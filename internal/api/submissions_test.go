@@ -50,7 +50,8 @@ func newSubmissionsAPI(tb testing.TB, f *fakeJudgeRunner, qcfg submissions.Confi
 		go func() {
 			defer close(delivered)
 			_ = q.Deliver(wctx, 2, func(ctx context.Context, rec submissions.Record) (int, error) {
-				return sender.Send(ctx, rec.CallbackURL, rec.ID, svc.CallbackBody(rec))
+				method, body := svc.Callback(rec)
+				return sender.Send(ctx, method, rec.CallbackURL, rec.ID, body)
 			})
 		}()
 	} else {

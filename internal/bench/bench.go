@@ -155,9 +155,9 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 	case MethodBare:
 		m, err := method.NewBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
 		return m, "", err
-	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm, MethodAsync, MethodPiston:
+	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm, MethodAsync, MethodPiston, MethodJudge0:
 		args := append(slices.Clone(c.ServeArgs), c.ColdArgs...)
-		if name == MethodWarm || name == MethodBaseWarm || name == MethodAsync || name == MethodPiston {
+		if name == MethodWarm || name == MethodBaseWarm || name == MethodAsync || name == MethodPiston || name == MethodJudge0 {
 			args = append(slices.Clone(c.ServeArgs), c.WarmArgs...)
 		}
 		socket, binary := c.Socket, c.Binary
@@ -183,7 +183,7 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 		}
 		*instances = append(*instances, in)
 		s := newService(name, in.url, in.cmd.Process.Pid, c.Concurrency, c.RunTimeout)
-		s.async, s.piston = name == MethodAsync, name == MethodPiston
+		s.async, s.piston, s.judge0 = name == MethodAsync, name == MethodPiston, name == MethodJudge0
 		return s, "", nil
 	case MethodCtr:
 		return method.NewCtr(c.Ctr, c.Socket, c.Namespace, work, langs, runner.DefaultConfig()), "", nil

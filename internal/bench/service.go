@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/compat"
@@ -25,6 +26,8 @@ type service struct {
 	async bool
 	// piston posts Piston v2's request to POST /api/v2/execute.
 	piston bool
+	// judge0 posts Judge0 CE's request to POST /judge0/submissions?wait=true.
+	judge0 bool
 }
 
 // newService returns the method named name that posts to the service at url.
@@ -52,6 +55,9 @@ func (s *service) Run(ctx context.Context, p Program) Outcome {
 	case s.piston:
 		fields, path = map[string]any{"language": pistonName(p.Language), "version": "*",
 			"files": []map[string]string{{"content": p.Code}}, "stdin": p.Input}, "/api/v2/execute"
+	case s.judge0:
+		fields, path = map[string]any{"language_id": judge0ID(p.Language), "source_code": p.Code, "stdin": p.Input},
+			"/judge0/submissions?wait=true&fields=stdout,status_id,wall_time"
 	}
 	body, err := json.Marshal(fields)
 	if err != nil {
@@ -89,6 +95,9 @@ func (s *service) Run(ctx context.Context, p Program) Outcome {
 	if s.piston {
 		return pistonOutcome(elapsed, code, raw)
 	}
+	if s.judge0 {
+		return judge0Outcome(elapsed, code, raw)
+	}
 	stdout, server, err := checkResponse(code, raw)
 	return Outcome{Elapsed: elapsed, Stdout: stdout, Server: server, Err: err}
 }
@@ -116,4 +125,33 @@ func pistonOutcome(elapsed time.Duration, code int, raw []byte) Outcome {
 		return Outcome{Elapsed: elapsed, Err: fmt.Errorf("POST /api/v2/execute: the run did not exit 0: %.200s", raw)}
 	}
 	return Outcome{Elapsed: elapsed, Stdout: a.Run.Stdout, Server: map[string]float64{"time_ms": float64(a.Run.WallTime)}}
+}
+
+// judge0ID is a language's Judge0 id.
+func judge0ID(lang string) int {
+	for _, l := range compat.Judge0Languages {
+		if l.Ours == lang {
+			return l.ID
+		}
+	}
+	return 0
+}
+
+// judge0Outcome reads Judge0's answer: status 3 (Accepted, with no
+// expected output) is a success.
+func judge0Outcome(elapsed time.Duration, code int, raw []byte) Outcome {
+	var a struct {
+		Stdout   *string `json:"stdout"`
+		StatusID int     `json:"status_id"`
+		WallTime string  `json:"wall_time"`
+	}
+	if code != http.StatusCreated || json.Unmarshal(raw, &a) != nil || a.StatusID != compat.J0Accepted {
+		return Outcome{Elapsed: elapsed, Err: fmt.Errorf("POST /judge0/submissions: HTTP %d: %.200s", code, raw)}
+	}
+	wall, _ := strconv.ParseFloat(a.WallTime, 64)
+	out := Outcome{Elapsed: elapsed, Server: map[string]float64{"time_ms": wall * 1000}}
+	if a.Stdout != nil {
+		out.Stdout = *a.Stdout
+	}
+	return out
 }

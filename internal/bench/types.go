@@ -32,6 +32,7 @@ const (
 	MethodBaseWarm = report.MethodBaseWarm
 	MethodAsync    = report.MethodAsync
 	MethodPiston   = report.MethodPiston
+	MethodJudge0   = report.MethodJudge0
 )
 
 // Names of the files Report.WriteFiles writes.

@@ -204,10 +204,11 @@ func NewSender(secret []byte, allow Allow, timeout time.Duration) *Sender {
 	}}
 }
 
-// Send posts body to rawURL, signed, and returns the answer's status; a
-// status outside 2xx is not an error here, the caller decides.
-func (s *Sender) Send(ctx context.Context, rawURL, id string, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+// Send sends body to rawURL with method (POST, or PUT as Judge0's
+// callbacks), signed, and returns the answer's status; a status outside
+// 2xx is not an error here, the caller decides.
+func (s *Sender) Send(ctx context.Context, method, rawURL, id string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

@@ -132,7 +132,7 @@ func TestSenderRefusesInternalAddressesAfterResolution(t *testing.T) {
 	// "localhost" passes no literal check here: the refusal comes from
 	// the address the name resolved to.
 	for _, u := range []string{srv.URL, "http://localhost" + port + "/"} {
-		if _, err := s.Send(context.Background(), u, "id-1", []byte(`{}`)); !errors.Is(err, ErrRefused) {
+		if _, err := s.Send(context.Background(), http.MethodPost, u, "id-1", []byte(`{}`)); !errors.Is(err, ErrRefused) {
 			t.Errorf("%s: %v, want refused", u, err)
 		}
 	}
@@ -143,7 +143,7 @@ func TestSenderRefusesInternalAddressesAfterResolution(t *testing.T) {
 	// A proxy in the environment is not used: the connection the check
 	// sees is the one made.
 	t.Setenv("HTTP_PROXY", "http://192.0.2.1:3128")
-	status, err := allowed.Send(context.Background(), "http://localhost"+port+"/hook", "id-1", []byte(`{"x":1}`))
+	status, err := allowed.Send(context.Background(), http.MethodPost, "http://localhost"+port+"/hook", "id-1", []byte(`{"x":1}`))
 	if err != nil || status != 204 || n.Load() != 1 {
 		t.Fatalf("allowed: %d %v after %d", status, err, n.Load())
 	}
@@ -156,7 +156,7 @@ func TestSenderDoesNotFollowRedirects(t *testing.T) {
 	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
 	defer redirect.Close()
 	s := NewSender(secret, Allow{Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, 5*time.Second)
-	status, err := s.Send(context.Background(), redirect.URL, "id-1", []byte(`{}`))
+	status, err := s.Send(context.Background(), http.MethodPost, redirect.URL, "id-1", []byte(`{}`))
 	if err != nil || status != http.StatusTemporaryRedirect || hits.Load() != 0 {
 		t.Fatalf("%d %v, target hit %d times", status, err, hits.Load())
 	}

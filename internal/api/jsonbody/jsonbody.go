@@ -65,6 +65,16 @@ func innermost(w http.ResponseWriter) http.ResponseWriter {
 // for a literal null). fields names the fields for an unknown field's
 // message.
 func Decode(w http.ResponseWriter, r *http.Request, limit int64, into any, fields string) error {
+	return decode(w, r, limit, into, fields, true)
+}
+
+// DecodeLoose is Decode that ignores unknown fields, for the APIs of other
+// code runners whose clients send fields of their own.
+func DecodeLoose(w http.ResponseWriter, r *http.Request, limit int64, into any) error {
+	return decode(w, r, limit, into, "", false)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, limit int64, into any, fields string, strict bool) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
@@ -81,7 +91,9 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, into any, field
 	// malformed JSON.
 	body := &bodyReader{r: http.MaxBytesReader(innermost(w), r.Body, limit)}
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(into); err != nil {
 		return decodeError(err, body.err, fields)
 	}

@@ -134,9 +134,12 @@ const (
 	// The warm service through Piston v2's API (POST /api/v2/execute):
 	// what the facade costs over /run, side by side.
 	MethodPiston = "piston"
+	// The warm service through Judge0 CE's API (POST
+	// /judge0/submissions?wait=true): what that facade costs, side by side.
+	MethodJudge0 = "judge0"
 )
 
 // AllMethods lists every method, in report order.
 func AllMethods() []string {
-	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodPiston, MethodCtr, MethodDocker}
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodPiston, MethodJudge0, MethodCtr, MethodDocker}
 }
