@@ -78,6 +78,7 @@ run: setup build ## Set up, build, then serve on :3000
 test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration tests required), then check that nothing is left behind
 	$(load_env) && \
 	export CODEEXEC_TEST_NAMESPACE=$(TEST_NAMESPACE) CODEEXEC_REQUIRE_INTEGRATION=1 CODEEXEC_LANE_AGENT=$(CURDIR)/$(LANE) CODEEXEC_SHIM_WRAPPER=$(CURDIR)/$(SHIM) && \
+	export CODEEXEC_PISTON_CLIENT=$$(scripts/clients.sh) && \
 	$(GO) vet ./... && \
 	status=0 && \
 	{ $(GO) test $(GO_TEST_FLAGS) ./... && \
