@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -57,6 +58,9 @@ type handler struct {
 	problems  *problems   // nil: no problem store
 	// callbackAllow is cfg.CallbackAllow, parsed.
 	callbackAllow callback.Allow
+	// defaultRuntimes describes the languages of a runner that cannot
+	// (no RuntimeLister), with the runner's default limits; made once.
+	defaultRuntimes func() []runner.Runtime
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
@@ -96,6 +100,7 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions, opts ...Optio
 		subs:      subs,
 	}
 	h.cfg.Languages = h.languages
+	h.defaultRuntimes = sync.OnceValue(h.describeRuntimes)
 	for _, o := range opts {
 		o(h)
 	}

@@ -70,6 +70,11 @@ func (h *handler) judge0Runtimes() []runner.Runtime {
 	if rl, ok := h.runner.(RuntimeLister); ok {
 		return rl.Runtimes()
 	}
+	return h.defaultRuntimes()
+}
+
+// describeRuntimes describes h.languages with the runner's default limits.
+func (h *handler) describeRuntimes() []runner.Runtime {
 	d := runner.DefaultConfig()
 	out := make([]runner.Runtime, 0, len(h.languages))
 	for _, l := range h.languages {
