@@ -149,6 +149,12 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	default:
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request rejected", append(attrs, slog.String("reason", msg))...)
 	}
+	if strings.HasPrefix(r.URL.Path, pistonBasePath) {
+		// Piston's routes answer every error in Piston's shape: its
+		// clients read "message".
+		writeJSON(w, status, map[string]string{"message": msg})
+		return
+	}
 	writeJSON(w, status, errorBody{Error: msg})
 }
 

@@ -106,32 +106,18 @@ func (h *handler) checkPistonSizes(req runner.Request) error {
 // maxPistonFiles bounds the files beside the first.
 const maxPistonFiles = 31
 
-// writePistonError answers an error in Piston's shape: its status as
-// /run's would be, and {"message": ...}.
+// pistonBasePath prefixes Piston's routes; writeError answers their
+// errors in Piston's shape.
+const pistonBasePath = "/api/v2/"
+
+// writePistonError answers an error in Piston's shape, {"message": ...}:
+// a refused request is a 400, anything else has /run's status (401, 413,
+// 429, 503 with Retry-After).
 func (h *handler) writePistonError(w http.ResponseWriter, r *http.Request, err error) {
 	var pe compat.PistonError
 	if errors.As(err, &pe) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": pe.Message})
 		return
 	}
-	rec := &errorCapture{header: w.Header()}
-	h.writeError(rec, r, err)
-	var body errorBody
-	_ = json.Unmarshal(rec.body, &body)
-	writeJSON(w, rec.status, map[string]string{"message": body.Error})
-}
-
-// errorCapture keeps what writeError writes, to answer it in another
-// shape; its headers (Retry-After, WWW-Authenticate) are the real ones.
-type errorCapture struct {
-	header http.Header
-	status int
-	body   []byte
-}
-
-func (e *errorCapture) Header() http.Header { return e.header }
-func (e *errorCapture) WriteHeader(s int)   { e.status = s }
-func (e *errorCapture) Write(b []byte) (int, error) {
-	e.body = append(e.body, b...)
-	return len(b), nil
+	h.writeError(w, r, err)
 }

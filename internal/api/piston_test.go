@@ -85,3 +85,34 @@ func TestPistonRuntimesListOurLanguages(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+func TestPistonKeysAndRateLimitsAnswerInPistonsShape(t *testing.T) {
+	h, _ := newTestAPI(t, succeed, func(c *Config) { c.APIKeys, c.RateLimit = []string{key1}, 1 })
+	body := `{"language":"python","version":"*","files":[{"content":"print(1)"}]}`
+	for _, tc := range []struct {
+		name, key string
+		status    int
+		message   string
+	}{
+		{"no key", "", 401, "a valid API key is required"},
+		{"the key", key1, 200, ""},
+		{"over the rate", key1, 429, "rate limit exceeded"},
+	} {
+		r := pistonRequest(body)
+		if tc.key != "" {
+			r.Header.Set("Authorization", "Bearer "+tc.key)
+		}
+		w := serve(h, r)
+		var e struct{ Message string }
+		json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != tc.status || !strings.Contains(e.Message, tc.message) || strings.Contains(w.Body.String(), `"error"`) {
+			t.Fatalf("%s: %d %s", tc.name, w.Code, w.Body)
+		}
+		if tc.status == 429 && w.Header().Get("Retry-After") == "" {
+			t.Fatalf("429 without Retry-After")
+		}
+	}
+	if w := serve(h, httptest.NewRequest(http.MethodGet, "/api/v2/runtimes", nil)); w.Code != 401 || !strings.Contains(w.Body.String(), `"message"`) {
+		t.Fatalf("runtimes without a key: %d %s", w.Code, w.Body)
+	}
+}
