@@ -39,6 +39,8 @@ var PistonLanguages = []PistonLanguage{
 	{"ruby", []string{"ruby3", "rb"}, "ruby"},
 	{"php", nil, "php"},
 	{"bash", []string{"sh"}, "bash"},
+	// Piston's Mono package: served once codeexec has C# (issue #27).
+	{"csharp", []string{"mono", "mono-csharp", "mono-c#", "mono-cs", "c#", "cs"}, "csharp"},
 }
 
 // PistonRuntime is an entry of GET /api/v2/runtimes.
