@@ -289,7 +289,7 @@ func (b *batch) Converse(ctx context.Context, n, pa, pb int, inA, inB BatchRun, 
 	if err != nil {
 		return Conversation{}, b.r.noteDown(err)
 	}
-	c := Conversation{A: result(oa.Execution), B: result(ob.Execution), BFirst: lane.BFirst(oa, ob),
+	c := Conversation{A: result(oa.Execution), B: result(ob.Execution), BFirst: lane.BFirst(oa, ob, said),
 		Said: said.Text, SaidTruncated: said.Truncated}
 	c.A.ID, c.B.ID, c.B.Feedback = oa.ID, ob.ID, ob.Feedback
 	return c, nil

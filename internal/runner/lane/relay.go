@@ -25,6 +25,9 @@ type relay struct {
 	part [2][]byte // each direction's unfinished line
 	wg   sync.WaitGroup
 	ends []*relayEnd
+	// closed is when each direction's speaker closed its end, by
+	// CLOCK_MONOTONIC: taken before the close is passed on.
+	closed [2]atomic.Int64
 }
 
 // relayEnd is one FIFO end the service opens.
@@ -88,7 +91,10 @@ func (r *relay) pipe(dir int, from, to string) {
 				}
 			}
 			if err != nil {
-				return // the speaker closed: closing out gives the hearer end-of-file
+				// The speaker closed: closing out gives the hearer
+				// end-of-file, after the time is taken.
+				r.closed[dir].Store(int64(monotonic()))
+				return
 			}
 		}
 	})
@@ -96,6 +102,9 @@ func (r *relay) pipe(dir int, from, to string) {
 
 // note keeps what one direction said, line by line, marked.
 func (r *relay) note(dir int, p []byte) {
+	if r.max <= 0 {
+		return // nothing is recorded
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.part[dir] = append(r.part[dir], p...)
@@ -148,7 +157,8 @@ func (r *relay) stop() Transcript {
 			r.part[dir] = nil
 		}
 	}
-	return Transcript{Text: string(r.text), Truncated: r.cut}
+	return Transcript{Text: string(r.text), Truncated: r.cut,
+		AClosed: time.Duration(r.closed[0].Load()), BClosed: time.Duration(r.closed[1].Load())}
 }
 
 // release makes a waiting open of e's return: a reader waits for a

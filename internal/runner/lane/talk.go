@@ -25,6 +25,11 @@ const (
 type Transcript struct {
 	Text      string
 	Truncated bool // more was said than the record holds
+	// AClosed and BClosed are when the service saw each side's stdout
+	// close, by CLOCK_MONOTONIC (0: not seen): a side that ends closes it,
+	// and the other sees end-of-file only after the service passed the
+	// close on, so their order is the order of the causes.
+	AClosed, BClosed time.Duration
 }
 
 // Converse runs a and b at once, each in its own lane's sandbox, the
@@ -37,10 +42,12 @@ type Transcript struct {
 // SIGPIPE, and one that waits for ever meets its time limit. The FIFOs are
 // removed before Converse returns.
 //
-// With record > 0, the service sits between the two instead, and keeps
-// up to record bytes of what they said (relay.go): each side gets FIFOs of
-// its own, whose other ends the service opens and copies between. It
-// costs each message a pass through the service.
+// The service sits between the two (relay.go): each side gets FIFOs of
+// its own, whose other ends the service opens and copies between, and it
+// sees which side's stdout closed first (Transcript.AClosed, BClosed:
+// which side ended first, by cause). With record > 0 it also keeps up to
+// record bytes of what they said. It costs each message a pass through
+// the service.
 func Converse(ctx context.Context, a, b *Lane, inA, inB Input, record int) (Outcome, Outcome, Transcript, error) {
 	if a.Fresh() || b.Fresh() {
 		return Outcome{}, Outcome{}, Transcript{}, errors.New("a conversation needs the lane agent: a fresh sandbox per run has no FIFOs for its stdio")
@@ -72,45 +79,27 @@ func Converse(ctx context.Context, a, b *Lane, inA, inB Input, record int) (Outc
 		}
 		return nil
 	}
-	var rel *relay
 	for _, name := range []string{fifoToA, fifoFromA} {
-		if err := mkfifo(filepath.Join(dirA, name)); err != nil {
-			return Outcome{}, Outcome{}, Transcript{}, err
-		}
-		if record > 0 {
-			if err := mkfifo(filepath.Join(dirB, name)); err != nil {
+		for _, dir := range []string{dirA, dirB} {
+			if err := mkfifo(filepath.Join(dir, name)); err != nil {
 				return Outcome{}, Outcome{}, Transcript{}, err
 			}
-			continue
 		}
-		link := filepath.Join(dirB, name)
-		_ = os.Remove(link)
-		if err := os.Link(filepath.Join(dirA, name), link); err != nil {
-			return Outcome{}, Outcome{}, Transcript{}, fmt.Errorf("link conversation FIFO: %w", err)
-		}
-		made = append(made, link)
 	}
+	// b reads its own .talk-out and writes its own .talk-in: the names as a
+	// has them, each FIFO one direction between a side and the service.
 	inA.Talk = &Talk{In: fifoToA, Out: fifoFromA}
-	inB.Talk = &Talk{In: fifoFromA, Out: fifoToA, StdoutFirst: true}
-	if record > 0 {
-		// b reads its own .talk-out and writes its own .talk-in: the names
-		// as a has them, each FIFO one direction between a side and the
-		// service.
-		inB.Talk = &Talk{In: fifoToA, Out: fifoFromA, StdoutFirst: true}
-		rel = startRelay(record,
-			filepath.Join(dirA, fifoFromA), filepath.Join(dirB, fifoToA), // a says, b hears
-			filepath.Join(dirB, fifoFromA), filepath.Join(dirA, fifoToA)) // b says, a hears
-	}
+	inB.Talk = &Talk{In: fifoToA, Out: fifoFromA, StdoutFirst: true}
+	rel := startRelay(record,
+		filepath.Join(dirA, fifoFromA), filepath.Join(dirB, fifoToA), // a says, b hears
+		filepath.Join(dirB, fifoFromA), filepath.Join(dirA, fifoToA)) // b says, a hears
 	var outB Outcome
 	var errB error
 	var wg sync.WaitGroup
 	wg.Go(func() { outB, errB = b.Run(ctx, inB) })
 	outA, errA := a.Run(ctx, inA)
 	wg.Wait()
-	var t Transcript
-	if rel != nil {
-		t = rel.stop() // every process of both sides is dead: nothing opens the FIFOs any more
-	}
+	t := rel.stop() // every process of both sides is dead: nothing opens the FIFOs any more
 	return outA, outB, t, errors.Join(errA, errB)
 }
 
@@ -118,17 +107,23 @@ func Converse(ctx context.Context, a, b *Lane, inA, inB Input, record int) (Outc
 // Causes come first: a run of a that its time limit ended ended then (it
 // was killed; b may have ended because of it, or long before), by the
 // agents' and the service's CLOCK_MONOTONIC; a run of a killed by SIGPIPE
-// wrote after its only reader, b, was gone. Otherwise the two processes'
-// exits by the scheduler's clock decide, which the kernel records as they
-// happen; the agents' reaps, late by each agent's own wake-up (which
-// reorders two ends a millisecond apart on a busy machine), only where
-// the kernel does not say.
-func BFirst(a, b Outcome) bool {
+// wrote after its only reader, b, was gone. Then the order in which the
+// service saw their stdouts close (t): a side's end closes its stdout, and
+// the other sees that only after the service passed it on, so a side that
+// ended because the other did is always seen second, however late the
+// machine runs either. Otherwise the two processes' exits by the
+// scheduler's clock decide; those can be late by a preemption inside the
+// exit (a busy machine made a validator's exit look later than the crash
+// it caused), and the agents' reaps, later still, only where the kernel
+// does not say.
+func BFirst(a, b Outcome, t Transcript) bool {
 	switch {
 	case a.KilledAt > 0:
 		return b.End < a.KilledAt
 	case a.Signal == "SIGPIPE":
 		return true
+	case t.AClosed > 0 && t.BClosed > 0:
+		return t.BClosed < t.AClosed
 	case a.Exited > 0 && b.Exited > 0:
 		return b.Exited < a.Exited
 	}
