@@ -169,6 +169,7 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.StringVar(&r.LaneAgent, "lane-agent", r.LaneAgent, laneAgentHelp)
 	fs.StringVar(&r.ShimWrapper, "shim-wrapper", r.ShimWrapper, shimWrapperHelp)
 	fs.BoolVar(&r.BatchFreshSandboxes, "judge-fresh-sandboxes", r.BatchFreshSandboxes, "give every judged test a fresh container instead of a fresh process in its lane's scrubbed container (slower)")
+	fs.BoolVar(&r.ExecEveryTest, "exec-every-test", r.ExecEveryTest, "start the interpreter of every judged test with exec, instead of forking it from a forking parent started once per lane (Python; slower, docs/judge.md)")
 	fs.IntVar(&a.MaxCodeBytes, "max-code-bytes", a.MaxCodeBytes, "largest code field in bytes")
 	fs.IntVar(&a.MaxInputBytes, "max-input-bytes", a.MaxInputBytes, "largest input field in bytes")
 	fs.IntVar(&a.RateLimit, "rate-limit", a.RateLimit, "POST /run requests per client address per window; 0 turns the limiter off")

@@ -110,7 +110,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (*Report, error) {
 	}
 	for _, m := range methods {
 		s, ok := m.(*service)
-		measured := s != nil && (s.name == MethodWarm || s.name == MethodBaseWarm && c.BaselineBinary != "")
+		measured := s != nil && (s.name == MethodWarm || s.name == MethodWarmExec || s.name == MethodBaseWarm && c.BaselineBinary != "")
 		if ok && measured && c.JudgeRounds > 0 && c.JudgeTests > 0 {
 			judged, err := measureJudge(ctx, s, judgeLanguages(programs), c.JudgeTests, c.JudgeRounds, log)
 			if err != nil {
@@ -155,10 +155,13 @@ func (c Config) method(ctx context.Context, name, work, logDir string, programs 
 	case MethodBare:
 		m, err := method.NewBare(ctx, c.HostPython, c.HostGxx, work, c.BarePCH && includesStdcpp(programs))
 		return m, "", err
-	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm, MethodAsync, MethodPiston, MethodJudge0:
+	case MethodCold, MethodWarm, MethodBaseCold, MethodBaseWarm, MethodAsync, MethodPiston, MethodJudge0, MethodWarmExec:
 		args := append(slices.Clone(c.ServeArgs), c.ColdArgs...)
-		if name == MethodWarm || name == MethodBaseWarm || name == MethodAsync || name == MethodPiston || name == MethodJudge0 {
+		if name == MethodWarm || name == MethodBaseWarm || name == MethodAsync || name == MethodPiston || name == MethodJudge0 || name == MethodWarmExec {
 			args = append(slices.Clone(c.ServeArgs), c.WarmArgs...)
+		}
+		if name == MethodWarmExec {
+			args = append(args, "--exec-every-test")
 		}
 		socket, binary := c.Socket, c.Binary
 		if (name == MethodBaseCold || name == MethodBaseWarm) && c.BaselineBinary != "" {

@@ -33,6 +33,7 @@ const (
 	MethodAsync    = report.MethodAsync
 	MethodPiston   = report.MethodPiston
 	MethodJudge0   = report.MethodJudge0
+	MethodWarmExec = report.MethodWarmExec
 )
 
 // Names of the files Report.WriteFiles writes.

@@ -17,7 +17,7 @@ import (
 
 // testAgent is a running agent and the frames it sent.
 type testAgent struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	mu    sync.Mutex
@@ -33,7 +33,7 @@ type frame struct {
 
 // startAgent runs the agent as PID 1 of a PID namespace of its own, with a
 // /proc of that namespace, as in a sandbox. It needs root.
-func startAgent(t *testing.T) *testAgent {
+func startAgent(t testing.TB) *testAgent {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, for a PID namespace")

@@ -11,7 +11,8 @@
 // one at a time; the agent answers on its stdout:
 //
 //	Ready    once, when the agent is ready for requests
-//	Started  the test's process runs
+//	Started  the test's process runs: 4 bytes, the PID (in the sandbox)
+//	         of the forking parent that forked it, 0 when it was exec'd
 //	Failed   the test's process could not be started: payload is why
 //	Stdout   a chunk of the test's stdout
 //	Stderr   a chunk of the test's stderr
@@ -28,6 +29,7 @@ package laneagent
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -63,21 +65,42 @@ type Request struct {
 	// agent does not wait for those opens (lane.c's open_fifos).
 	Stdout      string
 	StdoutFirst bool
+	// Fork, when set, is the command of a forking parent (an
+	// interpreter's, docs/judge.md): the agent starts it once, keeps it for
+	// the next requests that name the same command, and has it fork the
+	// test, whose plain command line is still Args (the parent becomes
+	// it); when no parent can fork it, the agent execs Args. Not for an
+	// interactive test (Stdout set), which is always exec'd. With Fork and
+	// no Args, the request only starts the parent, ahead of the tests: its
+	// answer is Started (with the parent's PID, 0 when it could not
+	// start), an Exit of status 0 and Done.
+	Fork []string
 }
 
 // Frame encodes r as the agent reads it: a Request frame whose payload is
 // Dir, Stdin, Stdout, the flags ("o" for StdoutFirst) and each of Args,
 // each ended by a NUL byte.
 func (r Request) Frame() ([]byte, error) {
-	if len(r.Args) == 0 {
+	if len(r.Args) == 0 && len(r.Fork) == 0 {
 		return nil, fmt.Errorf("a request needs a command")
 	}
 	flags := ""
 	if r.StdoutFirst {
 		flags = "o"
 	}
+	args := r.Args
+	if len(r.Fork) > 0 {
+		// The parent's command, an empty string, then the test's.
+		flags += "z"
+		for _, f := range r.Fork {
+			if f == "" {
+				return nil, fmt.Errorf("a forking parent's command cannot hold empty strings")
+			}
+		}
+		args = append(append(slices.Clone(r.Fork), ""), r.Args...)
+	}
 	var p []byte
-	for _, f := range append([]string{r.Dir, r.Stdin, r.Stdout, flags}, r.Args...) {
+	for _, f := range append([]string{r.Dir, r.Stdin, r.Stdout, flags}, args...) {
 		if strings.IndexByte(f, 0) >= 0 {
 			return nil, fmt.Errorf("a request's strings cannot hold NUL bytes")
 		}
@@ -171,4 +194,16 @@ func (d *Decoder) Write(p []byte) (int, error) {
 		d.buf = nil // let a large buffer go
 	}
 	return len(p), nil
+}
+
+// ParseStarted reads a Started frame's payload: the forking parent's PID
+// in the sandbox, 0 for none.
+func ParseStarted(p []byte) (int, error) {
+	switch len(p) {
+	case 0:
+		return 0, nil
+	case 4:
+		return int(binary.BigEndian.Uint32(p)), nil
+	}
+	return 0, fmt.Errorf("started frame of %d bytes", len(p))
 }

@@ -139,6 +139,9 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 		if p.Products != nil && p.ProductsImage == bp.image && bp.image != "" {
 			bp.products = p.Products
 		}
+		if !r.cfg.ExecEveryTest {
+			bp.fork = lang.Fork
+		}
 		b.progs = append(b.progs, bp)
 	}
 	if r.sb.Down() {
@@ -231,12 +234,13 @@ type batchProgram struct {
 	keep     bool              // return the build's products
 	products map[string]string // written instead of building
 	image    string            // the language's image digest
+	fork     string            // the forking parent its lanes fork tests from; "" for none
 }
 
 // lane is the program as its lanes run it.
 func (p *batchProgram) lane() *lane.Program {
 	return &lane.Program{ID: p.id, Image: p.lang.Name, Run: p.lang.Run, Dir: p.dir,
-		Limits: p.lim.run, Timeout: p.lim.runTimeout, Output: p.lim.output, Feedback: p.feedback}
+		Limits: p.lim.run, Timeout: p.lim.runTimeout, Output: p.lim.output, Feedback: p.feedback, Fork: p.fork}
 }
 
 func (b *batch) Lanes() int { return len(b.lanes) }

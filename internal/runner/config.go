@@ -67,6 +67,12 @@ type Config struct {
 	// the lane's sandbox that is scrubbed after each run (see OpenBatch).
 	BatchFreshSandboxes bool
 
+	// ExecEveryTest turns off forked interpreters: by default a judge
+	// lane of a language with a forking parent (Language.Fork) starts the
+	// interpreter once and forks each test from it; with this set, every
+	// test starts the interpreter with exec (docs/judge.md).
+	ExecEveryTest bool
+
 	// LaneAgent is the path of the lane agent (codeexec-lane, built from
 	// sandbox/lane/lane.c), the
 	// init of a batch lane's sandbox that starts each run as a fresh

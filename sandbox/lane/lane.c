@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -43,6 +44,7 @@ enum {
 
 #define MAX_REQUEST (1 << 20)
 #define CHUNK (32 << 10)
+#define MAX_ARGS (256 << 10)
 
 static char buf[CHUNK];
 
@@ -114,6 +116,24 @@ static int64_t now_ns(void) {
 static pid_t child;
 static int64_t started_at, ended_at, exited_at;
 
+/* The forking parent of an interpreter (docs/judge.md, "Forked
+ * interpreters"): started by the first request that names it, kept for
+ * the next ones that name the same command. zsock is the agent's end of
+ * their socket (SOCK_SEQPACKET), the parent's fd 3. */
+static pid_t zpid;
+static int zsock = -1;
+static char zcmd[4096];
+static size_t zcmd_len;
+
+/* zygote_gone forgets a forking parent that ended (reap reaped it). */
+static void zygote_gone(void) {
+	if (zsock >= 0)
+		close(zsock);
+	zpid = 0;
+	zsock = -1;
+	zcmd_len = 0;
+}
+
 /* exec_start reads, from /proc/PID/sched, when the scheduler last ran the
  * process, in nanoseconds of the scheduler's clock: for a zombie, when it
  * exited, without the agent's own wake-up after it. Two sandboxes' agents
@@ -175,6 +195,8 @@ static int reap(int *status, int64_t *elapsed) {
 		int ws;
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 			;
+		if (pid == zpid)
+			zygote_gone();
 		if (is_test) {
 			*status = ws;
 			ended_at = now_ns();
@@ -230,21 +252,220 @@ static void open_fifos(char *stdin_path, char *stdout_path, int stdout_first) {
 	}
 }
 
+/* zygote_stop kills the forking parent; reap reaps it. */
+static void zygote_stop(void) {
+	if (zpid > 0)
+		kill(zpid, SIGKILL);
+	zygote_gone();
+}
+
+/* zygote_usable says the forking parent is there and can answer: not
+ * ended, stopped or traced (a test may have sent it SIGSTOP). A test
+ * cannot trace it or write its memory: it made itself not dumpable. */
+static int zygote_usable(void) {
+	if (zpid <= 0)
+		return 0;
+	char path[64], text[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)zpid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	char *p = strrchr(text, ')');
+	return p != NULL && p[1] == ' ' && (p[2] == 'S' || p[2] == 'R');
+}
+
+/* wait_readable waits at most ms for fd to be readable. */
+static int wait_readable(int fd, int ms) {
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/* zygote_start starts the forking parent argv and waits for its "R". Its
+ * stdin and stdout are /dev/null, its stderr the agent's. */
+static int zygote_start(char **argv, const char *cmd, size_t cmd_len) {
+	int sv[2];
+	if (cmd_len > sizeof zcmd || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		default_signals();
+		setsid();
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || chdir("/") < 0)
+			_exit(127);
+		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sv[1], 3) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		dprintf(2, "codeexec-lane: start the forking parent %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	zpid = pid;
+	zsock = sv[0];
+	memcpy(zcmd, cmd, cmd_len);
+	zcmd_len = cmd_len;
+	char c = 0;
+	if (!wait_readable(zsock, 30000) || recv(zsock, &c, 1, 0) != 1 || c != 'R') {
+		zygote_stop();
+		return -1;
+	}
+	return 0;
+}
+
+/* zygote_fork has the forking parent fork the test: its working directory
+ * and plain command line (args, NUL-separated) and its stdio go with the
+ * request, and the read end of a "go" pipe the test waits on until the
+ * agent knows its pid. It returns the test's pid, the parent of which is
+ * the agent by then (the parent's child that forked it has exited), and
+ * the go pipe's write end in *go; -1 when the parent did not answer. */
+static pid_t zygote_fork(const char *dir, const char *args, size_t args_len, int fds[3], int *go) {
+	int gp[2];
+	if (pipe2(gp, O_CLOEXEC) < 0)
+		return -1;
+	struct iovec iov[2] = {{.iov_base = (void *)dir, .iov_len = strlen(dir) + 1}, {.iov_base = (void *)args, .iov_len = args_len}};
+	int sent[4] = {fds[0], fds[1], fds[2], gp[0]};
+	union {
+		char b[CMSG_SPACE(sizeof sent)];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof sent);
+	memcpy(CMSG_DATA(c), sent, sizeof sent);
+	ssize_t n;
+	do
+		n = sendmsg(zsock, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	close(gp[0]);
+	char answer[32];
+	if (n < 0 || !wait_readable(zsock, 10000) || (n = recv(zsock, answer, sizeof answer - 1, 0)) <= 1 || answer[0] != 'P') {
+		close(gp[1]);
+		return -1;
+	}
+	answer[n] = 0;
+	pid_t pid = (pid_t)atoi(answer + 1);
+	if (pid <= 0) {
+		close(gp[1]);
+		return -1;
+	}
+	*go = gp[1];
+	return pid;
+}
+
+/* fork_test starts the test from the forking parent zargv (the command
+ * line of zargc strings), starting or restarting the parent as needed;
+ * args is the test's plain command line. -1 when no parent could fork
+ * it: the caller then starts the test with exec. */
+static int fork_test(char **zargv, int zargc, char **argv, char *dir, int in, int out[2], int err[2]) {
+	char cmd[4096], args[MAX_ARGS];
+	size_t cmd_len = 0, args_len = 0;
+	for (int i = 0; i < zargc; i++) {
+		size_t l = strlen(zargv[i]) + 1;
+		if (cmd_len + l > sizeof cmd)
+			return -1;
+		memcpy(cmd + cmd_len, zargv[i], l);
+		cmd_len += l;
+	}
+	for (int i = 0; argv[i] != NULL; i++) {
+		size_t l = strlen(argv[i]) + 1;
+		if (args_len + l > sizeof args)
+			return -1;
+		memcpy(args + args_len, argv[i], l);
+		args_len += l;
+	}
+	if (args_len > 0)
+		args_len--; /* no NUL after the last one */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (zpid > 0 && (!zygote_usable() || zcmd_len != cmd_len || memcmp(zcmd, cmd, cmd_len) != 0))
+			zygote_stop();
+		if (zpid <= 0 && zygote_start(zargv, cmd, cmd_len) < 0)
+			return -1;
+		int fds[3] = {in, out[1], err[1]}, go = -1;
+		started_at = now_ns();
+		pid_t pid = zygote_fork(dir, args, args_len, fds, &go);
+		if (pid > 0) {
+			child = pid;
+			ssize_t w;
+			do
+				w = write(go, "g", 1);
+			while (w < 0 && errno == EINTR);
+			close(go);
+			return 0;
+		}
+		zygote_stop();
+	}
+	return -1;
+}
+
+/* zygote_prepare starts the forking parent zargv, unless it runs:
+ * Started names it (0 when it could not start), then Exit (status 0) and
+ * Done. */
+static void zygote_prepare(char **zargv, int zargc) {
+	char cmd[4096];
+	size_t cmd_len = 0;
+	for (int i = 0; i < zargc; i++) {
+		size_t l = strlen(zargv[i]) + 1;
+		if (cmd_len + l > sizeof cmd) {
+			send_frame(FAILED, "forking parent's command too long", 33);
+			return;
+		}
+		memcpy(cmd + cmd_len, zargv[i], l);
+		cmd_len += l;
+	}
+	if (zpid > 0 && (!zygote_usable() || zcmd_len != cmd_len || memcmp(zcmd, cmd, cmd_len) != 0))
+		zygote_stop();
+	if (zpid <= 0)
+		zygote_start(zargv, cmd, cmd_len);
+	unsigned char zp[4], x[28];
+	put32(zp, (uint32_t)(zpid > 0 ? zpid : 0));
+	memset(x, 0, sizeof x);
+	send_frame(STARTED, zp, sizeof zp);
+	send_frame(EXIT, x, sizeof x);
+	send_frame(DONE, NULL, 0);
+}
+
 /* start forks and execs the test. In the child, before the exec: a session
  * of its own, the default signal mask, its stdio and working directory. An
  * exec that fails says why through a close-on-exec pipe. With stdout_path
  * set, the test's stdin and stdout are FIFOs (an interactive test) that the
  * child opens itself, and a failure to start is the child's exit 127 with
  * the reason on its stderr. */
-static int start(char *dir, char *stdin_path, char *stdout_path, int stdout_first, char **argv, int out[2], int err[2]) {
+static int start(char *dir, char *stdin_path, char *stdout_path, int stdout_first, char **zargv, int zargc, char **argv, int out[2], int err[2]) {
 	int fifos = stdout_path[0] != 0;
 	int in = -1;
 	if (!fifos && (in = open(stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		send_failed("open stdin", errno);
 		return -1;
 	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		die("pipe");
+	/* A forked test: not an interactive one, whose stdio the test opens
+	 * itself. */
+	if (zargc > 0 && !fifos && fork_test(zargv, zargc, argv, dir, in, out, err) == 0) {
+		close(in);
+		close(out[1]);
+		close(err[1]);
+		return 0;
+	}
 	int report[2];
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
+	if (pipe2(report, O_CLOEXEC) < 0)
 		die("pipe");
 	started_at = now_ns();
 	pid_t pid = fork();
@@ -334,10 +555,37 @@ static void run(char *payload, uint32_t n) {
 		return;
 	}
 	fields[nf] = NULL;
+	/* With the flag z, the command line is the forking parent's, an empty
+	 * string, then the test's own. */
+	char **zargv = NULL, **argv = fields + 4;
+	int zargc = 0;
+	if (strchr(fields[3], 'z') != NULL) {
+		int sep = 4;
+		while (sep < nf && fields[sep][0] != 0)
+			sep++;
+		if (sep == 4 || sep >= nf) {
+			send_frame(FAILED, "bad request", 11);
+			return;
+		}
+		fields[sep] = NULL;
+		zargv = fields + 4;
+		zargc = sep - 4;
+		argv = fields + sep + 1;
+		if (argv[0] == NULL) {
+			/* No test: start the forking parent ahead of the tests,
+			 * and answer as for a test that exited 0 at once. */
+			zygote_prepare(zargv, zargc);
+			return;
+		}
+	}
 	int out[2], err[2];
-	if (start(fields[0], fields[1], fields[2], strchr(fields[3], 'o') != NULL, fields + 4, out, err) < 0)
+	if (start(fields[0], fields[1], fields[2], strchr(fields[3], 'o') != NULL, zargv, zargc, argv, out, err) < 0)
 		return;
-	send_frame(STARTED, NULL, 0);
+	/* Started names the forking parent, when one runs: the service keeps
+	 * it when it kills what a test left behind. */
+	unsigned char zp[4];
+	put32(zp, (uint32_t)(zpid > 0 ? zpid : 0));
+	send_frame(STARTED, zp, sizeof zp);
 	struct pollfd p[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 	int exited = 0;
 	for (;;) {

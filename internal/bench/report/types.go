@@ -137,9 +137,13 @@ const (
 	// The warm service through Judge0 CE's API (POST
 	// /judge0/submissions?wait=true): what that facade costs, side by side.
 	MethodJudge0 = "judge0"
+	// The warm service with --exec-every-test: judged tests start their
+	// interpreter with exec instead of forking it from a parent started
+	// once per lane, measured side by side with warm's forked ones.
+	MethodWarmExec = "warm-exec"
 )
 
 // AllMethods lists every method, in report order.
 func AllMethods() []string {
-	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodAsync, MethodPiston, MethodJudge0, MethodCtr, MethodDocker}
+	return []string{MethodBare, MethodBaseCold, MethodCold, MethodBaseWarm, MethodWarm, MethodWarmExec, MethodAsync, MethodPiston, MethodJudge0, MethodCtr, MethodDocker}
 }

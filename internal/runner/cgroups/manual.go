@@ -178,3 +178,51 @@ func signalAll(procs string, sig syscall.Signal) (int, error) {
 	}
 	return len(pids), nil
 }
+
+// MemoryUsage is the memory the cgroup at path uses now (v2 memory.current,
+// v1 memory.usage_in_bytes); 0 when it cannot be read.
+func MemoryUsage(root, path string) int64 {
+	if unified(root) {
+		return IntFile(filepath.Join(root, path, "memory.current"))
+	}
+	return IntFile(filepath.Join(root, "memory", path, "memory.usage_in_bytes"))
+}
+
+// RaiseMemoryLimit raises the memory limit of the cgroup at path by add
+// bytes (v2 memory.max; v1 memory.limit_in_bytes, and the memory+swap
+// limit first when it is set, since it may not be below the other): the
+// containerd cgroups library sets limits through a whole resources
+// update, which would rewrite every other limit too.
+func RaiseMemoryLimit(root, path string, add int64) error {
+	if add <= 0 {
+		return nil
+	}
+	raise := func(name string) error {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "max" {
+			return nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %q", name, s)
+		}
+		if n >= 1<<62 { // v1's "no limit"
+			return nil
+		}
+		return os.WriteFile(name, []byte(strconv.FormatInt(n+add, 10)), 0)
+	}
+	if unified(root) {
+		return raise(filepath.Join(root, path, "memory.max"))
+	}
+	dir := filepath.Join(root, "memory", path)
+	if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
+		if err := raise(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err != nil {
+			return err
+		}
+	}
+	return raise(filepath.Join(dir, "memory.limit_in_bytes"))
+}

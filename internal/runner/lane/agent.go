@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/laneagent"
@@ -66,7 +67,13 @@ type agentConn struct {
 
 	mu             sync.Mutex
 	stdout, stderr io.Writer // the current test's
+
+	forker atomic.Int64 // the forking parent that forked the last test (Started), 0 for none
 }
+
+// forkedBy is the PID in the sandbox of the forking parent that forked the
+// test that started last; 0 when it was exec'd.
+func (c *agentConn) forkedBy() int { return int(c.forker.Load()) }
 
 // newAgentConn returns a connection whose stdin is set once the agent's
 // sandbox exists.
@@ -94,6 +101,13 @@ func (c *agentConn) frame(kind byte, p []byte) {
 		why := ""
 		if kind == laneagent.Failed {
 			why = cmp.Or(string(p), "failed")
+		} else {
+			pid, err := laneagent.ParseStarted(p)
+			if err != nil {
+				c.breakProtocol()
+				return
+			}
+			c.forker.Store(int64(pid))
 		}
 		select {
 		case c.started <- why:

@@ -42,6 +42,9 @@ type Program struct {
 	// (oci.FeedbackMountPoint), emptied before the run and read after it
 	// (Outcome.Feedback): a Kattis output validator's.
 	Feedback bool
+	// Fork names the forking parent the lane's agent forks each run from
+	// (internal/runner/lane/fork): "" starts each run with exec.
+	Fork string
 }
 
 // Env is what every lane of a service shares.
@@ -105,9 +108,9 @@ type Lane struct {
 	box      *sandbox.Sandbox // the agent's sandbox; nil until prepared, or after a failed cleanup
 	agent    *agentConn       // the service's end of the agent's protocol
 	state    string           // the agent's inheritable state when it started (agentState)
-	keep     map[int]bool     // host PID of the agent
 	root     int              // host PID of the agent, the sandbox's init
 	hostPids bool             // the service sees the agent by its host PID
+	zygote   zygote           // the forking parent of the lane's sandbox, when it has one
 }
 
 // New returns lane number n of prog; fresh gives each run a sandbox of its
@@ -159,7 +162,10 @@ func (l *Lane) ensureDataDir() error {
 		}
 	}
 	if l.env.Agent != "" && !l.fresh {
-		return linkAgent(l.env.Agent, dir)
+		if err := linkAgent(l.env.Agent, dir); err != nil {
+			return err
+		}
+		return l.writeFork()
 	}
 	return nil
 }
@@ -170,6 +176,9 @@ func (l *Lane) limits() oci.Limits {
 	lim := l.prog.Limits
 	if !l.fresh {
 		lim.Pids += agentPids
+		if l.prog.Fork != "" {
+			lim.Pids += zygotePids
+		}
 	}
 	return lim
 }
@@ -198,7 +207,6 @@ func (l *Lane) Start(ctx context.Context) error {
 	l.box, l.agent = p, agent
 	agent.stdin = p.Stdin()
 	l.root = p.Pid()
-	l.keep = map[int]bool{l.root: true}
 	l.hostPids = sandbox.SeesHostPid(l.root, p.Cgroup())
 	select {
 	case <-agent.ready:
@@ -213,6 +221,9 @@ func (l *Lane) Start(ctx context.Context) error {
 	if err == nil && l.hostPids {
 		l.state, err = agentState(l.root)
 	}
+	if err == nil {
+		err = l.startZygote()
+	}
 	if err != nil {
 		l.destroyBox()
 		return sandbox.Unavailable(err)
@@ -226,6 +237,7 @@ func (l *Lane) destroyBox() {
 		l.env.Sandboxes.Destroy(l.box)
 		l.box, l.agent = nil, nil
 	}
+	l.zygote = zygote{}
 }
 
 // Destroy removes everything of the lane.
@@ -392,6 +404,12 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	// The run's stdin is a file in the lane's data directory, which the
 	// agent opens for it.
 	req := laneagent.Request{Args: append(runCommand(l.prog.Run), in.Args...), Stdin: stdinPath, Dir: "/tmp"}
+	// A test forked from the lane's forking parent; an interactive one is
+	// always exec'd.
+	forked := l.zygote.ns != 0 && in.Talk == nil
+	if forked {
+		req.Fork = l.forkCommand()
+	}
 	if t := in.Talk; t != nil {
 		req.Stdin, req.Stdout = oci.DataMountPoint+"/"+t.In, oci.DataMountPoint+"/"+t.Out
 		req.StdoutFirst = t.StdoutFirst
@@ -406,6 +424,12 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 
 	l.runs++
 	before := cgroups.ReadStats(cgroups.Root, p.Cgroup())
+	// A forked test's memory is what it adds to the parent's: the usage
+	// now (the agent and the parent) is taken off its peak.
+	var base int64
+	if forked {
+		base = cgroups.MemoryUsage(cgroups.Root, p.Cgroup())
+	}
 	peak := cgroups.StartPeak(cgroups.Root, p.Cgroup())
 	fail := func(err error) (Outcome, bool, error) {
 		peak.Read()
@@ -414,6 +438,10 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	if err := agent.send(req, stdout, stderr, p.Exit()); err != nil {
 		return fail(err)
 	}
+	// A parent other than the lane's forked it: a test killed the lane's,
+	// and the agent started another, whose figures the service has not
+	// taken. The lane is replaced after this run.
+	lostParent := forked && agent.forkedBy() != l.zygote.ns
 
 	x := &sandbox.Execution{}
 	timer := time.NewTimer(timeout)
@@ -436,7 +464,7 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 		return fail(errors.New("lane agent exited during a run"))
 	}
 	// Every process of the run, the first one too when it still runs.
-	killErr := cgroups.KillExcept(cgroups.Root, p.Cgroup(), l.keep, 2*time.Second)
+	killErr := cgroups.KillExcept(cgroups.Root, p.Cgroup(), l.kept(), 2*time.Second)
 	wait := time.NewTimer(sandbox.CleanupTimeout)
 	defer wait.Stop()
 	if !exited {
@@ -455,6 +483,9 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	}
 	x.Stats = cgroups.Diff(before, cgroups.ReadStats(cgroups.Root, p.Cgroup()))
 	x.Stats.MemoryPeakBytes = peak.Read()
+	if forked {
+		x.Stats.MemoryPeakBytes = max(x.Stats.MemoryPeakBytes-base, 0)
+	}
 	if gone {
 		return Outcome{}, false, context.Cause(ctx)
 	}
@@ -470,7 +501,7 @@ func (l *Lane) agentRun(ctx context.Context, in Input, timeout time.Duration, ou
 	if x.TimedOut {
 		out.KilledAt = killedAt
 	}
-	return out, peak.Own(), nil
+	return out, peak.Own() && !lostParent, nil
 }
 
 // awaitAgent waits, at most until deadline, for what the lane's agent
@@ -517,5 +548,5 @@ func (l *Lane) scrub() error {
 	if state, err := agentState(l.root); err != nil || state != l.state {
 		return fmt.Errorf("lane agent's state changed during a run: %v", err)
 	}
-	return nil
+	return l.zygote.check()
 }

@@ -36,6 +36,11 @@ type Language struct {
 	// code into the FIFO. The program runs as the ordinary script it is.
 	// Without Prestart, pooled sandboxes are created but not started.
 	Prestart bool `json:"prestart"`
+	// Fork names the interpreter's forking parent (internal/runner/lane/fork):
+	// a judge lane starts it once and forks each test from it, instead of
+	// starting the interpreter for each (docs/judge.md). Run's interpreter,
+	// its first word after tini, runs it.
+	Fork string `json:"fork,omitempty"`
 }
 
 // Compiled reports whether the language has a compile step.
@@ -121,6 +126,9 @@ func parseLanguages(b []byte) (map[string]Language, error) {
 		}
 		if l.Prestart && l.Compiled() {
 			bad("prestart is for interpreters: a compiled language's run command does not read the source")
+		}
+		if l.Fork != "" && l.Compiled() {
+			bad("fork is for interpreters: a compiled language's run command is not one")
 		}
 		out[l.Name] = l
 	}
