@@ -240,11 +240,11 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// judgeLanguages are the languages of the chosen programs, python before
-// cpp: the judge measurement follows --programs.
+// judgeLanguages are the languages of the chosen programs, python, ruby,
+// then cpp: the judge measurement follows --programs.
 func judgeLanguages(programs []Program) []string {
 	var out []string
-	for _, lang := range []string{"python", "cpp"} {
+	for _, lang := range []string{"python", "ruby", "cpp"} {
 		if slices.ContainsFunc(programs, func(p Program) bool { return p.Language == lang }) {
 			out = append(out, lang)
 		}

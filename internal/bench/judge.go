@@ -16,6 +16,7 @@ import (
 // judgePrograms are the a+b programs the judge measurement uses.
 var judgePrograms = map[string]string{
 	"python": "a, b = map(int, input().split())\nprint(a + b)\n",
+	"ruby":   "a, b = gets.split.map(&:to_i)\nputs a + b\n",
 	"cpp":    "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
 }
 

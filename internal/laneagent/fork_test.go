@@ -64,7 +64,11 @@ func TestForkedPythonIsPlainPython(t *testing.T) {
 		{"a signal", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", ""},
 		{"SIGPIPE and SIGINT as Python sets them", "import signal\nprint(signal.getsignal(signal.SIGPIPE), signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGTERM))", ""},
 		{"KeyboardInterrupt", "raise KeyboardInterrupt", ""},
-		{"session and parent", "import os\nprint(os.getsid(0) == os.getpid(), os.getppid() == 1, os.getpgrp() == os.getpid())", ""},
+		{"session", "import os\nprint(os.getsid(0) == os.getpid(), os.getpgrp() == os.getpid())", ""},
+		{"threads and at exit", "import threading, atexit, time\natexit.register(print, 'atexit')\nt = threading.Thread(target=lambda: (time.sleep(0.2), print('thread')))\nt.start()\nprint('main')", ""},
+		{"exit codes", "import sys\nsys.exit(300)", ""},
+		{"negative exit", "import sys\nsys.exit(-1)", ""},
+		{"exit with None", "import sys\nsys.exit(None)", ""},
 		{"open files", "import os\nprint(sorted(os.listdir('/proc/self/fd')))", ""},
 		{"modules", "import sys\nprint('_socket' in sys.modules, 'ctypes' in sys.modules)", ""},
 	} {

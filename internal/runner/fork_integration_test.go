@@ -172,3 +172,70 @@ print('ok')`}}, 1)
 		t.Fatalf("after the memory limit: %s %q", after.Status, after.Stderr)
 	}
 }
+
+// forkedVersusPlain are programs whose every observable a judge cares
+// about (stdout, stderr, exit status, verdict) must be the same forked as
+// exec'd, per language with a forking parent.
+var forkedVersusPlain = map[string][]struct{ name, code, stdin string }{
+	"python": {
+		{"hello", `print("hello")`, ""},
+		{"stdin", "import sys\nprint(sum(map(int, sys.stdin.read().split())))", "1 2 3\n"},
+		{"input at EOF", "print(input())\nprint(input())", "one\n"},
+		{"exit code", "import sys\nprint('x', end='')\nsys.exit(3)", ""},
+		{"exit message", "import sys\nsys.exit('bye')", ""},
+		{"uncaught", "def f():\n    raise ValueError('boom')\nprint('before')\nf()", ""},
+		{"syntax error", "print('a'\n", ""},
+		{"atexit and buffers", "import atexit, sys\natexit.register(lambda: print('at exit'))\nsys.stdout.write('buffered')", ""},
+		{"recursion limit", "import sys\ndef f(n):\n    return f(n + 1)\ntry:\n    f(0)\nexcept RecursionError:\n    import traceback\n    print(len(traceback.extract_tb(sys.exc_info()[2])), sys.getrecursionlimit())", ""},
+		{"names", "import sys, os\nprint(__name__, __file__, sys.argv, sys.path[0], __spec__, __package__, __doc__, sorted(k for k in globals() if not k.startswith('__')))", ""},
+		{"a signal", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", ""},
+		{"signals as Python sets them", "import signal\nprint(signal.getsignal(signal.SIGPIPE), signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGTERM))", ""},
+		{"session", "import os\nprint(os.getsid(0) == os.getpid(), os.getcwd())", ""},
+		{"threads and at exit", "import threading, atexit, time\natexit.register(print, 'atexit')\nt = threading.Thread(target=lambda: (time.sleep(0.2), print('thread')))\nt.start()\nprint('main')", ""},
+		{"open files", "import os\nprint(sorted(os.listdir('/proc/self/fd')))", ""},
+		{"limits", "import resource\nprint([resource.getrlimit(getattr(resource, r)) for r in dir(resource) if r.startswith('RLIMIT_')])", ""},
+		{"environment", "import os\nprint(sorted(os.environ.items()))", ""},
+	},
+	"ruby": {
+		{"hello", `puts "hello"`, ""},
+		{"stdin", "puts $stdin.read.split.map(&:to_i).sum", "1 2 3\n"},
+		{"gets at EOF", "puts gets\np gets", "one\n"},
+		{"exit code", "print 'x'\nexit 3", ""},
+		{"abort", `abort("bye")`, ""},
+		{"uncaught", "def f\n  raise ArgumentError, 'boom'\nend\nputs 'before'\nf", ""},
+		{"syntax error", "puts(1\n", ""},
+		{"at_exit and buffers", "at_exit { puts 'at exit' }\n$stdout.write 'buffered'", ""},
+		{"names", "p [__FILE__, $0, ARGV, __dir__, self.to_s, local_variables, __method__]", ""},
+		{"require_relative", "begin\n  require_relative 'nothing_here'\nrescue LoadError => e\n  puts e.message\nend", ""},
+		{"a signal", "Process.kill(:TERM, Process.pid)\nsleep 1", ""},
+		{"session", "p [Process.getsid == Process.pid, Dir.pwd]", ""},
+		{"limits", "p [:NOFILE, :STACK, :NPROC, :AS, :CORE].map { |r| Process.getrlimit(r) }", ""},
+		{"environment", "p ENV.to_h.sort", ""},
+	},
+}
+
+// TestForkedIsPlain runs each language's programs above in a lane that
+// forks its tests and in one that execs them, and compares what a judge
+// sees.
+func TestForkedIsPlain(t *testing.T) {
+	forked := MustOpenRunner(t, nil)
+	plain := MustOpenRunner(t, func(c *Config) { c.ExecEveryTest = true })
+	for _, lang := range forkLanguages(forked) {
+		progs, ok := forkedVersusPlain[lang]
+		if !ok {
+			t.Errorf("language %s forks its tests but has no programs to compare", lang)
+			continue
+		}
+		for _, p := range progs {
+			t.Run(lang+"/"+p.name, func(t *testing.T) {
+				a := forkedRun(t, forked, lang, p.code, p.stdin, false)
+				b := forkedRun(t, plain, lang, p.code, p.stdin, false)
+				if a.Status != b.Status || a.Stdout != b.Stdout || a.Stderr != b.Stderr || a.Signal != b.Signal || !sameExit(a.ExitCode, b.ExitCode) {
+					t.Fatalf("forked: %s %q %q %v %s\nexec'd: %s %q %q %v %s", a.Status, a.Stdout, a.Stderr, a.ExitCode, a.Signal, b.Status, b.Stdout, b.Stderr, b.ExitCode, b.Signal)
+				}
+			})
+		}
+	}
+}
+
+func sameExit(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }

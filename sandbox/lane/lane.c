@@ -276,7 +276,7 @@ static int zygote_usable(void) {
 		return 0;
 	text[n] = 0;
 	char *p = strrchr(text, ')');
-	return p != NULL && p[1] == ' ' && (p[2] == 'S' || p[2] == 'R');
+	return p != NULL && p[1] == ' ' && (p[2] == 'S' || p[2] == 'R' || p[2] == 'D');
 }
 
 /* wait_readable waits at most ms for fd to be readable. */
@@ -328,18 +328,13 @@ static int zygote_start(char **argv, const char *cmd, size_t cmd_len) {
 
 /* zygote_fork has the forking parent fork the test: its working directory
  * and plain command line (args, NUL-separated) and its stdio go with the
- * request, and the read end of a "go" pipe the test waits on until the
- * agent knows its pid. It returns the test's pid, the parent of which is
- * the agent by then (the parent's child that forked it has exited), and
- * the go pipe's write end in *go; -1 when the parent did not answer. */
-static pid_t zygote_fork(const char *dir, const char *args, size_t args_len, int fds[3], int *go) {
-	int gp[2];
-	if (pipe2(gp, O_CLOEXEC) < 0)
-		return -1;
+ * request. The test is the parent's child: the parent waits for it and
+ * reports its wait status ("X<status>") on the socket, after its pid
+ * ("P<pid>"), which this returns; -1 when the parent did not answer. */
+static pid_t zygote_fork(const char *dir, const char *args, size_t args_len, int fds[3]) {
 	struct iovec iov[2] = {{.iov_base = (void *)dir, .iov_len = strlen(dir) + 1}, {.iov_base = (void *)args, .iov_len = args_len}};
-	int sent[4] = {fds[0], fds[1], fds[2], gp[0]};
 	union {
-		char b[CMSG_SPACE(sizeof sent)];
+		char b[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	memset(&ctl, 0, sizeof ctl);
@@ -347,27 +342,23 @@ static pid_t zygote_fork(const char *dir, const char *args, size_t args_len, int
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof sent);
-	memcpy(CMSG_DATA(c), sent, sizeof sent);
+	c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
 	ssize_t n;
 	do
 		n = sendmsg(zsock, &m, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	close(gp[0]);
 	char answer[32];
-	if (n < 0 || !wait_readable(zsock, 10000) || (n = recv(zsock, answer, sizeof answer - 1, 0)) <= 1 || answer[0] != 'P') {
-		close(gp[1]);
+	if (n < 0 || !wait_readable(zsock, 10000) || (n = recv(zsock, answer, sizeof answer - 1, 0)) <= 1 || answer[0] != 'P')
 		return -1;
-	}
 	answer[n] = 0;
 	pid_t pid = (pid_t)atoi(answer + 1);
-	if (pid <= 0) {
-		close(gp[1]);
-		return -1;
-	}
-	*go = gp[1];
-	return pid;
+	return pid > 0 ? pid : -1;
 }
+
+/* The forked test, when the current test is one: its pid, whose exit the
+ * forking parent reports. */
+static pid_t forked;
 
 /* fork_test starts the test from the forking parent zargv (the command
  * line of zargc strings), starting or restarting the parent as needed;
@@ -397,16 +388,11 @@ static int fork_test(char **zargv, int zargc, char **argv, char *dir, int in, in
 			zygote_stop();
 		if (zpid <= 0 && zygote_start(zargv, cmd, cmd_len) < 0)
 			return -1;
-		int fds[3] = {in, out[1], err[1]}, go = -1;
+		int fds[3] = {in, out[1], err[1]};
 		started_at = now_ns();
-		pid_t pid = zygote_fork(dir, args, args_len, fds, &go);
+		pid_t pid = zygote_fork(dir, args, args_len, fds);
 		if (pid > 0) {
-			child = pid;
-			ssize_t w;
-			do
-				w = write(go, "g", 1);
-			while (w < 0 && errno == EINTR);
-			close(go);
+			forked = pid;
 			return 0;
 		}
 		zygote_stop();
@@ -534,6 +520,62 @@ static int start(char *dir, char *stdin_path, char *stdout_path, int stdout_firs
 	return 0;
 }
 
+/* forked_exit reads the forking parent's report of the forked test's
+ * exit, when its socket is readable (revents). When the parent is gone
+ * before it reported, the test is the agent's child now, or was already
+ * reaped by the parent: reap finds it, or nothing will. */
+static int forked_exit(short revents, int *status, int64_t *elapsed) {
+	if (child > 0) { /* the parent died: the test is the agent's child */
+		if (reap(status, elapsed)) {
+			forked = 0;
+			return 1;
+		}
+		if (kill(child, 0) < 0 && errno == ESRCH) { /* reaped by the parent, never reported */
+			child = 0;
+			forked = 0;
+			*status = SIGKILL;
+			ended_at = now_ns();
+			*elapsed = ended_at - started_at;
+			exited_at = 0;
+			return 1;
+		}
+		return 0;
+	}
+	if (revents != 0 && zsock >= 0) {
+		char answer[32];
+		ssize_t n = recv(zsock, answer, sizeof answer - 1, MSG_DONTWAIT);
+		if (n > 1 && answer[0] == 'X') {
+			answer[n] = 0;
+			*status = atoi(answer + 1);
+			ended_at = now_ns();
+			*elapsed = ended_at - started_at;
+			exited_at = 0;
+			forked = 0;
+			return 1;
+		}
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			/* The parent is gone (or broke the protocol): the test,
+			 * if it lives, is the agent's child. */
+			zygote_stop();
+			child = forked;
+			return forked_exit(0, status, elapsed);
+		}
+	}
+	int ws;
+	int64_t e;
+	reap(&ws, &e); /* orphans, which are the agent's; the parent too, if it died */
+	/* A parent a test stopped cannot report: it is killed, and the test is
+	 * the agent's child from then on. */
+	if (zpid > 0 && !zygote_usable())
+		zygote_stop();
+	if (zpid <= 0) {
+		/* The parent died: its report, if it sent one, was read above. */
+		child = forked;
+		return forked_exit(0, status, elapsed);
+	}
+	return 0;
+}
+
 /* run starts one test and relays its output and exit: Exit when its first
  * process ends, Done when every writer of its stdout and stderr is gone (the
  * service kills what the test left running once it has the exit). */
@@ -586,13 +628,17 @@ static void run(char *payload, uint32_t n) {
 	unsigned char zp[4];
 	put32(zp, (uint32_t)(zpid > 0 ? zpid : 0));
 	send_frame(STARTED, zp, sizeof zp);
-	struct pollfd p[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+	struct pollfd p[4] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN},
+		{.fd = forked > 0 ? zsock : -1, .events = POLLIN}};
 	int exited = 0;
 	for (;;) {
 		if (!exited) {
 			int status;
 			int64_t elapsed;
-			if (reap(&status, &elapsed)) {
+			int done = forked > 0 ? forked_exit(p[3].revents, &status, &elapsed) : reap(&status, &elapsed);
+			if (forked <= 0 || zsock < 0)
+				p[3].fd = -1;
+			if (done) {
 				unsigned char x[28];
 				put32(x, (uint32_t)((uint64_t)elapsed >> 32));
 				put32(x + 4, (uint32_t)elapsed);
@@ -607,7 +653,7 @@ static void run(char *payload, uint32_t n) {
 		}
 		if (exited && p[0].fd < 0 && p[1].fd < 0)
 			break;
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll");

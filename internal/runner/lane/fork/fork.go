@@ -12,16 +12,16 @@ import (
 	"fmt"
 )
 
-//go:embed *.py
+//go:embed *.py *.rb
 var scripts embed.FS
 
 // Script returns the forking parent called name (a language's "fork" in
 // runtimes.json) and its file name.
 func Script(name string) (content []byte, file string, err error) {
-	file = name + ".py"
-	content, err = scripts.ReadFile(file)
-	if err != nil {
-		return nil, "", fmt.Errorf("no forking parent %q", name)
+	for _, ext := range []string{".py", ".rb"} {
+		if content, err = scripts.ReadFile(name + ext); err == nil {
+			return content, name + ext, nil
+		}
 	}
-	return content, file, nil
+	return nil, "", fmt.Errorf("no forking parent %q", name)
 }
