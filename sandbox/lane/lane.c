@@ -134,6 +134,22 @@ static void zygote_gone(void) {
 	zcmd_len = 0;
 }
 
+/* read_proc reads /proc/PID/NAME into text (size bytes at most, NUL
+ * ended): 0 when it cannot be read. */
+static int read_proc(pid_t pid, const char *name, char *text, size_t size) {
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	return 1;
+}
+
 /* exec_start reads, from /proc/PID/sched, when the scheduler last ran the
  * process, in nanoseconds of the scheduler's clock: for a zombie, when it
  * exited, without the agent's own wake-up after it. Two sandboxes' agents
@@ -141,16 +157,9 @@ static void zygote_gone(void) {
  * ended first (an interactive test's two sides). 0 when it cannot be read
  * (a kernel without CONFIG_SCHED_DEBUG). */
 static int64_t exec_start(pid_t pid) {
-	char path[64], text[4096];
-	snprintf(path, sizeof path, "/proc/%d/sched", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char text[4096];
+	if (!read_proc(pid, "sched", text, sizeof text))
 		return 0;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = 0;
 	char *p = strstr(text, "se.exec_start");
 	if (p == NULL || (p = strchr(p, ':')) == NULL)
 		return 0;
@@ -265,16 +274,9 @@ static void zygote_stop(void) {
 static int zygote_usable(void) {
 	if (zpid <= 0)
 		return 0;
-	char path[64], text[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)zpid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char text[512];
+	if (!read_proc(zpid, "stat", text, sizeof text))
 		return 0;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = 0;
 	char *p = strrchr(text, ')');
 	return p != NULL && p[1] == ' ' && (p[2] == 'S' || p[2] == 'R' || p[2] == 'D');
 }
