@@ -362,33 +362,44 @@ static pid_t zygote_fork(const char *dir, const char *args, size_t args_len, int
  * forking parent reports. */
 static pid_t forked;
 
+/* join puts the first n strings of v (n < 0: up to a NULL) into buf, each
+ * ended by a NUL, and their length in *len; -1 when they do not fit. */
+static int join(char **v, int n, char *buf, size_t size, size_t *len) {
+	*len = 0;
+	for (int i = 0; n < 0 ? v[i] != NULL : i < n; i++) {
+		size_t l = strlen(v[i]) + 1;
+		if (*len + l > size)
+			return -1;
+		memcpy(buf + *len, v[i], l);
+		*len += l;
+	}
+	return 0;
+}
+
+/* zygote_ensure has the forking parent cmd (zargv, joined) running and
+ * usable: one that is not, or that is another command's, is stopped and
+ * a new one started. -1 when none could start. */
+static int zygote_ensure(char **zargv, const char *cmd, size_t cmd_len) {
+	if (zpid > 0 && (!zygote_usable() || zcmd_len != cmd_len || memcmp(zcmd, cmd, cmd_len) != 0))
+		zygote_stop();
+	if (zpid <= 0)
+		return zygote_start(zargv, cmd, cmd_len);
+	return 0;
+}
+
 /* fork_test starts the test from the forking parent zargv (the command
  * line of zargc strings), starting or restarting the parent as needed;
  * args is the test's plain command line. -1 when no parent could fork
  * it: the caller then starts the test with exec. */
 static int fork_test(char **zargv, int zargc, char **argv, char *dir, int in, int out[2], int err[2]) {
 	char cmd[4096], args[MAX_ARGS];
-	size_t cmd_len = 0, args_len = 0;
-	for (int i = 0; i < zargc; i++) {
-		size_t l = strlen(zargv[i]) + 1;
-		if (cmd_len + l > sizeof cmd)
-			return -1;
-		memcpy(cmd + cmd_len, zargv[i], l);
-		cmd_len += l;
-	}
-	for (int i = 0; argv[i] != NULL; i++) {
-		size_t l = strlen(argv[i]) + 1;
-		if (args_len + l > sizeof args)
-			return -1;
-		memcpy(args + args_len, argv[i], l);
-		args_len += l;
-	}
+	size_t cmd_len, args_len;
+	if (join(zargv, zargc, cmd, sizeof cmd, &cmd_len) < 0 || join(argv, -1, args, sizeof args, &args_len) < 0)
+		return -1;
 	if (args_len > 0)
 		args_len--; /* no NUL after the last one */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (zpid > 0 && (!zygote_usable() || zcmd_len != cmd_len || memcmp(zcmd, cmd, cmd_len) != 0))
-			zygote_stop();
-		if (zpid <= 0 && zygote_start(zargv, cmd, cmd_len) < 0)
+		if (zygote_ensure(zargv, cmd, cmd_len) < 0)
 			return -1;
 		int fds[3] = {in, out[1], err[1]};
 		started_at = now_ns();
@@ -407,20 +418,12 @@ static int fork_test(char **zargv, int zargc, char **argv, char *dir, int in, in
  * Done. */
 static void zygote_prepare(char **zargv, int zargc) {
 	char cmd[4096];
-	size_t cmd_len = 0;
-	for (int i = 0; i < zargc; i++) {
-		size_t l = strlen(zargv[i]) + 1;
-		if (cmd_len + l > sizeof cmd) {
-			send_frame(FAILED, "forking parent's command too long", 33);
-			return;
-		}
-		memcpy(cmd + cmd_len, zargv[i], l);
-		cmd_len += l;
+	size_t cmd_len;
+	if (join(zargv, zargc, cmd, sizeof cmd, &cmd_len) < 0) {
+		send_frame(FAILED, "forking parent's command too long", 33);
+		return;
 	}
-	if (zpid > 0 && (!zygote_usable() || zcmd_len != cmd_len || memcmp(zcmd, cmd, cmd_len) != 0))
-		zygote_stop();
-	if (zpid <= 0)
-		zygote_start(zargv, cmd, cmd_len);
+	zygote_ensure(zargv, cmd, cmd_len);
 	unsigned char zp[4], x[28];
 	put32(zp, (uint32_t)(zpid > 0 ? zpid : 0));
 	memset(x, 0, sizeof x);

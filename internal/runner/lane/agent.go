@@ -192,6 +192,16 @@ func (c *agentConn) endRun() {
 	c.mu.Unlock()
 }
 
+// procStat is /proc/PID/stat's fields after the command's closing
+// parenthesis: the line's third field (the state) first.
+func procStat(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])), nil
+}
+
 // agentState is what the agent's children inherit that a test, running
 // as the same user, can change from outside: its resource limits, its
 // scheduling (nice, policy, real-time priority), its CPU affinity and its
@@ -202,15 +212,12 @@ func agentState(pid int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// Priority and nice are the 18th and 19th fields of the whole line,
+	// rt_priority and policy the 40th and 41st.
+	f, err := procStat(pid)
 	if err != nil {
 		return "", err
 	}
-	// The fields after the command's closing parenthesis; priority and
-	// nice are the 18th and 19th of the whole line, rt_priority and policy
-	// the 40th and 41st.
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 39 {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
 	}

@@ -1,7 +1,6 @@
 package lane
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -125,11 +124,10 @@ func (z zygote) check() error {
 	if z.ns == 0 {
 		return nil
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", z.host))
+	f, err := procStat(z.host)
 	if err != nil {
 		return fmt.Errorf("forking parent gone: %w", err)
 	}
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(f) < 20 || f[19] != z.start {
 		return errors.New("forking parent gone")
 	}
@@ -144,11 +142,10 @@ func (z zygote) check() error {
 
 // startTime is a process's start time, /proc/PID/stat's 22nd field.
 func startTime(pid int) (string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return "", err
 	}
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(f) < 20 {
 		return "", fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
