@@ -64,9 +64,10 @@ func judge0Token(next http.Handler) http.Handler {
 	})
 }
 
-// judge0Runtimes are the runner's runtimes with their limits; a runner
-// that cannot describe them gets the runner's default limits.
-func (h *handler) judge0Runtimes() []runner.Runtime {
+// describedRuntimes are the runner's runtimes with their limits, which the
+// other runners' APIs describe and check requests against; a runner that
+// cannot describe them gets the runner's default limits.
+func (h *handler) describedRuntimes() []runner.Runtime {
 	if rl, ok := h.runner.(RuntimeLister); ok {
 		return rl.Runtimes()
 	}
@@ -90,7 +91,7 @@ func (h *handler) describeRuntimes() []runner.Runtime {
 }
 
 func (h *handler) judge0Languages(w http.ResponseWriter, r *http.Request) {
-	langs := compat.Judge0LanguageList(h.judge0Runtimes())
+	langs := compat.Judge0LanguageList(h.describedRuntimes())
 	if strings.HasSuffix(r.URL.Path, "/all") {
 		all := make([]map[string]any, len(langs))
 		for i, l := range langs {
@@ -104,7 +105,7 @@ func (h *handler) judge0Languages(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) judge0Language(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.Atoi(chi.URLParam(r, "id"))
-	d, ok := compat.Judge0LanguageByID(h.judge0Runtimes(), id)
+	d, ok := compat.Judge0LanguageByID(h.describedRuntimes(), id)
 	if err != nil || !ok {
 		h.writeError(w, r, fmt.Errorf("%w: language %s", errNotFound, chi.URLParam(r, "id")))
 		return
@@ -139,7 +140,7 @@ func invalidIf(err error) error {
 // judge0Job validates one submission: Judge0's rules, then the service's
 // bounds on its texts and its callback.
 func (h *handler) judge0Job(in compat.Judge0Request, b64 bool) (compat.Judge0Job, string, error) {
-	rts := h.judge0Runtimes()
+	rts := h.describedRuntimes()
 	j, err := in.Job(rts, b64, time.Now())
 	if err != nil {
 		return j, "", err
@@ -157,20 +158,15 @@ func (h *handler) judge0Job(in compat.Judge0Request, b64 bool) (compat.Judge0Job
 		switch {
 		case h.subs == nil || !h.cfg.Callbacks:
 			return j, "", compat.Judge0Invalid{"callback_url": {"setting callback is not allowed"}}
-		case h.callbackAllow.Check(j.CallbackURL) != nil:
-			return j, "", compat.Judge0Invalid{"callback_url": {h.callbackAllow.Check(j.CallbackURL).Error()}}
+		}
+		if err := h.callbackAllow.Check(j.CallbackURL); err != nil {
+			return j, "", compat.Judge0Invalid{"callback_url": {err.Error()}}
 		}
 	}
 	if err := h.limitsCheck(j.RunRequest(lang).Limits); err != nil {
 		return j, "", err
 	}
 	return j, lang, nil
-}
-
-// judge0Decode reads a body; fields Judge0 does not know are ignored, as
-// Judge0 ignores them.
-func (h *handler) judge0Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	return jsonbody.DecodeLoose(w, r, limit, v)
 }
 
 // judge0Submit serves POST /submissions: with ?wait=true (and no
@@ -182,8 +178,9 @@ func (h *handler) judge0Submit(w http.ResponseWriter, r *http.Request) {
 		h.writeJudge0Error(w, r, err)
 		return
 	}
+	// Fields Judge0 does not know are ignored, as Judge0 ignores them.
 	var in *compat.Judge0Request
-	if err := h.judge0Decode(w, r, h.cfg.MaxBodyBytes, &in); err != nil {
+	if err := jsonbody.DecodeLoose(w, r, h.cfg.MaxBodyBytes, &in); err != nil {
 		h.writeJudge0Error(w, r, err)
 		return
 	}
@@ -312,7 +309,7 @@ func (h *handler) judge0Get(w http.ResponseWriter, r *http.Request) {
 
 // judge0View is a submission as Judge0 shows it.
 func (h *handler) judge0View(token string, j compat.Judge0Job, status int, res *compat.Judge0Result, p judge0Params) (map[string]any, error) {
-	return compat.Judge0View(token, j, status, res, h.judge0Runtimes(), p.fields, p.b64)
+	return compat.Judge0View(token, j, status, res, h.describedRuntimes(), p.fields, p.b64)
 }
 
 func (h *handler) writeJudge0Status(w http.ResponseWriter, r *http.Request, code int, token string, j compat.Judge0Job, status int, res *compat.Judge0Result, p judge0Params) {
@@ -367,7 +364,7 @@ func (h *handler) judge0SubmitBatch(w http.ResponseWriter, r *http.Request) {
 	var in *struct {
 		Submissions []*compat.Judge0Request `json:"submissions"`
 	}
-	if err := h.judge0Decode(w, r, int64(h.cfg.MaxBatch)*h.cfg.MaxBodyBytes, &in); err != nil {
+	if err := jsonbody.DecodeLoose(w, r, int64(h.cfg.MaxBatch)*h.cfg.MaxBodyBytes, &in); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -469,7 +466,7 @@ func (h *handler) judge0Execute(ctx context.Context, body []byte, attr slog.Attr
 	if err := json.Unmarshal(body, &j); err != nil {
 		return nil, invalidError("the submission cannot be read: " + err.Error())
 	}
-	lang, ok := j.Language(h.judge0Runtimes())
+	lang, ok := j.Language(h.describedRuntimes())
 	if !ok {
 		return nil, invalidError(fmt.Sprintf("language with id %d doesn't exist", j.LanguageID))
 	}

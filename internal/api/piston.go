@@ -21,14 +21,8 @@ import (
 // version description, whether it compiles, its source file.
 func (h *handler) pistonRuntimes() (versions map[string]string, compiled map[string]bool, source map[string]string) {
 	versions, compiled, source = map[string]string{}, map[string]bool{}, map[string]string{}
-	if rl, ok := h.runner.(RuntimeLister); ok {
-		for _, rt := range rl.Runtimes() {
-			versions[rt.Language], compiled[rt.Language], source[rt.Language] = rt.Version, len(rt.Compile) > 0, rt.SourceFile
-		}
-		return
-	}
-	for _, l := range h.languages {
-		versions[l] = "0"
+	for _, rt := range h.describedRuntimes() {
+		versions[rt.Language], compiled[rt.Language], source[rt.Language] = rt.Version, len(rt.Compile) > 0, rt.SourceFile
 	}
 	return
 }
