@@ -244,7 +244,7 @@ func nonNil(s []string) []string {
 // then cpp: the judge measurement follows --programs.
 func judgeLanguages(programs []Program) []string {
 	var out []string
-	for _, lang := range []string{"python", "ruby", "cpp"} {
+	for _, lang := range []string{"python", "ruby", "php", "bash", "javascript", "java", "cpp"} {
 		if slices.ContainsFunc(programs, func(p Program) bool { return p.Language == lang }) {
 			out = append(out, lang)
 		}

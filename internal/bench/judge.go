@@ -15,9 +15,13 @@ import (
 
 // judgePrograms are the a+b programs the judge measurement uses.
 var judgePrograms = map[string]string{
-	"python": "a, b = map(int, input().split())\nprint(a + b)\n",
-	"ruby":   "a, b = gets.split.map(&:to_i)\nputs a + b\n",
-	"cpp":    "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
+	"python":     "a, b = map(int, input().split())\nprint(a + b)\n",
+	"ruby":       "a, b = gets.split.map(&:to_i)\nputs a + b\n",
+	"cpp":        "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << \"\\n\"; }\n",
+	"javascript": "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n",
+	"java":       "import java.util.Scanner;\npublic class Main {\n  public static void main(String[] args) {\n    Scanner in = new Scanner(System.in);\n    long a = in.nextLong(), b = in.nextLong();\n    System.out.println(a + b);\n  }\n}\n",
+	"php":        "<?php\n[$a, $b] = array_map('intval', preg_split('/\\s+/', trim(fgets(STDIN))));\necho $a + $b, \"\\n\";\n",
+	"bash":       "read -r a b\necho $((a + b))\n",
 }
 
 // measureJudge measures JudgeResults for each of langs against the service
