@@ -329,7 +329,7 @@ func TestServeListsRuntimes(t *testing.T) {
 		names = append(names, rt.Language)
 		byName[rt.Language] = rt
 	}
-	const want = "bash,c,cpp,cpp20,go,java,javascript,php,python,ruby,rust,typescript"
+	const want = "bash,c,cpp,cpp20,csharp,go,java,javascript,php,python,ruby,rust,typescript"
 	if strings.Join(names, ",") != want {
 		t.Fatalf("runtimes %v, want %s in that order", names, want)
 	}

@@ -44,6 +44,7 @@ func LanguageHellos() []Program {
 		hello("rust", "fn main() { println!(\"hello world\"); }\n"),
 		hello("go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello world\") }\n"),
 		hello("typescript", "const greeting: string = \"hello world\";\nconsole.log(greeting);\n"),
+		hello("csharp", "class Program { static void Main() { System.Console.WriteLine(\"hello world\"); } }\n"),
 	}
 }
 

@@ -39,7 +39,7 @@ var PistonLanguages = []PistonLanguage{
 	{"ruby", []string{"ruby3", "rb"}, "ruby"},
 	{"php", nil, "php"},
 	{"bash", []string{"sh"}, "bash"},
-	// Piston's Mono package: served once codeexec has C# (issue #27).
+	// Piston's Mono package.
 	{"csharp", []string{"mono", "mono-csharp", "mono-c#", "mono-cs", "c#", "cs"}, "csharp"},
 }
 

@@ -507,7 +507,7 @@ func outputValidator(files Files, v Validation) (*Program, error) {
 var languages = map[string]string{
 	".c": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".C": "cpp",
 	".py": "python", ".java": "java", ".js": "javascript", ".ts": "typescript", ".go": "go",
-	".rs": "rust", ".rb": "ruby", ".php": "php", ".sh": "bash",
+	".rs": "rust", ".rb": "ruby", ".php": "php", ".sh": "bash", ".cs": "csharp",
 }
 
 // Language returns codeexec's language for a source file's name, or "".
