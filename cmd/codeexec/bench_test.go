@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/codeexec/codeexec/internal/api/openapitest"
 	"github.com/codeexec/codeexec/internal/bench"
 	"github.com/codeexec/codeexec/internal/runner/runnertest"
 )
@@ -20,12 +22,29 @@ import (
 // is this test binary.
 const runAsMainEnv = "CODEEXEC_TEST_RUN_AS_MAIN"
 
+// contract checks every exchange the tests have with a service they start
+// against the contract it serves (GET /openapi.json): every client on
+// http.DefaultTransport goes through it.
+var contract = &openapitest.Transport{Base: http.DefaultTransport}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsMainEnv) == "1" {
 		main()
 		os.Exit(0)
 	}
+	http.DefaultTransport = contract
 	os.Exit(m.Run())
+}
+
+// holdToContract checks the exchanges with the service at url from now
+// on, and fails t with what broke its contract when t ends.
+func holdToContract(t *testing.T, url string) {
+	contract.Watch(url)
+	t.Cleanup(func() {
+		for _, err := range contract.Broken(url) {
+			t.Errorf("contract: %v", err)
+		}
+	})
 }
 
 // servesFlag reports whether `codeexec serve` has the flag name.

@@ -40,6 +40,7 @@ func startServiceProcessTo(t *testing.T, cfg runner.Config, stderr io.Writer, ar
 	}
 	p := &serviceProcess{cmd: cmd, url: "http://" + addr}
 	t.Cleanup(func() { p.stop(t) })
+	holdToContract(t, p.url)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if resp, err := http.Get(p.url + "/readyz"); err == nil {

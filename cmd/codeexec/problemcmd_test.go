@@ -51,9 +51,10 @@ func TestVerifyProblem(t *testing.T) {
 		lines  []string
 		dir    string // kattisExamples when empty
 	}{
-		{"different", nil, 13, []string{
+		{"different", nil, 14, []string{
 			"validation custom",
 			"submissions/accepted/different.cc: OK (accepted, expected accepted)",
+			"submissions/accepted/different.cs: OK (accepted, expected accepted)",
 			"submissions/time_limit_exceeded/different_linear_search.cc: OK (timeout, expected time_limit_exceeded)",
 			"submissions/wrong_answer/different_no_abs.cc: OK (wrong_answer, expected wrong_answer)",
 			"judge answer = 2 but submission output = -2", // the validator's judgemessage.txt

@@ -54,6 +54,7 @@ func startService(t *testing.T, extra ...string) *service {
 		s.shutdown(t)
 		runnertest.AssertNothingLeftBy(t, cfg)
 	})
+	holdToContract(t, s.url)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		// Ready means containerd answers, the images are there and the warm

@@ -61,6 +61,8 @@ type handler struct {
 	// defaultRuntimes describes the languages of a runner that cannot
 	// (no RuntimeLister), with the runner's default limits; made once.
 	defaultRuntimes func() []runner.Runtime
+	// openAPI is the contract, made once (openapi.go).
+	openAPI func() ([]byte, error)
 }
 
 // NewHandler returns the HTTP API in front of r. It panics if cfg.Validate
@@ -101,6 +103,7 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions, opts ...Optio
 	}
 	h.cfg.Languages = h.languages
 	h.defaultRuntimes = sync.OnceValue(h.describeRuntimes)
+	h.openAPI = sync.OnceValues(func() ([]byte, error) { return openAPIDocument(buildVersion()) })
 	for _, o := range opts {
 		o(h)
 	}
@@ -127,6 +130,7 @@ func (h *handler) routes() http.Handler {
 	mux.Get("/healthz", h.healthz)
 	mux.Get("/readyz", h.readyz)
 	mux.Method(http.MethodGet, "/metrics", h.metrics.Handler())
+	mux.Get(OpenAPIPath, h.openapi)
 	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
 	// Each route that runs or queues something has a rate limiter of its
 	// own; a submission and a batch share one.
@@ -203,12 +207,9 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 
 // runtimes lists the languages with their images, commands and limits.
 func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
-	rl, ok := h.runner.(RuntimeLister)
-	if !ok {
-		writeJSON(w, http.StatusOK, map[string]any{"runtimes": h.languages})
-		return
-	}
-	body := map[string]any{"runtimes": rl.Runtimes()}
+	// A runner that cannot describe its runtimes gets them described with
+	// the default limits: the answer has one shape (openapi.go).
+	body := map[string]any{"runtimes": h.describedRuntimes()}
 	if sd, ok := h.runner.(StackDescriber); ok {
 		body["sandbox"] = sd.Stack()
 	}

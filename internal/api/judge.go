@@ -23,33 +23,33 @@ import (
 type judgeRequest struct {
 	Language      *string        `json:"language"`
 	Code          *string        `json:"code"`
-	Tests         []judgeTest    `json:"tests"`
-	Limits        *limitFields   `json:"limits"`
-	Compare       *compareFields `json:"compare"`
-	Checker       *checkerFields `json:"checker"`
-	StopOnFailure bool           `json:"stop_on_failure"`
-	ReturnOutput  bool           `json:"return_output"`
-	Problem       *string        `json:"problem"`     // a stored package's id, instead of tests
-	Interaction   bool           `json:"interaction"` // an interactive problem's: return what was said
+	Tests         []judgeTest    `json:"tests,omitempty"`
+	Limits        *limitFields   `json:"limits,omitempty" jsonschema:"nullable"`
+	Compare       *compareFields `json:"compare,omitempty" jsonschema:"nullable"`
+	Checker       *checkerFields `json:"checker,omitempty" jsonschema:"nullable"`
+	StopOnFailure bool           `json:"stop_on_failure,omitempty"`
+	ReturnOutput  bool           `json:"return_output,omitempty"`
+	Problem       *string        `json:"problem,omitempty" jsonschema:"nullable"` // a stored package's id, instead of tests
+	Interaction   bool           `json:"interaction,omitempty"`                   // an interactive problem's: return what was said
 }
 
 type judgeTest struct {
-	Input          string           `json:"input"`
-	ExpectedOutput *string          `json:"expected_output"`
-	Limits         *testLimitFields `json:"limits"`
+	Input          string           `json:"input,omitempty"`
+	ExpectedOutput *string          `json:"expected_output,omitempty" jsonschema:"nullable"`
+	Limits         *testLimitFields `json:"limits,omitempty" jsonschema:"nullable"`
 }
 
 // testLimitFields are the limits a single test may set.
 type testLimitFields struct {
-	TimeoutMS   *int64 `json:"timeout_ms"`
-	OutputBytes *int64 `json:"output_bytes"`
+	TimeoutMS   *int64 `json:"timeout_ms,omitempty" jsonschema:"nullable"`
+	OutputBytes *int64 `json:"output_bytes,omitempty" jsonschema:"nullable"`
 }
 
 type compareFields struct {
-	Mode            judge.Mode `json:"mode"`
-	CaseInsensitive bool       `json:"case_insensitive"`
-	AbsTol          *float64   `json:"abs_tol"`
-	RelTol          *float64   `json:"rel_tol"`
+	Mode            judge.Mode `json:"mode,omitempty"`
+	CaseInsensitive bool       `json:"case_insensitive,omitempty"`
+	AbsTol          *float64   `json:"abs_tol,omitempty" jsonschema:"nullable"`
+	RelTol          *float64   `json:"rel_tol,omitempty" jsonschema:"nullable"`
 }
 
 type checkerFields struct {
@@ -87,7 +87,7 @@ type testResponse struct {
 	TimeMS          int64        `json:"time_ms"`
 	CPUTimeMS       int64        `json:"cpu_time_ms"`
 	MemoryPeakBytes int64        `json:"memory_peak_bytes"`
-	ExitCode        *int         `json:"exit_code"`
+	ExitCode        *int         `json:"exit_code" jsonschema:"nullable"`
 	Signal          string       `json:"signal,omitempty"`
 	Name            string       `json:"name,omitempty"`             // a package's test: its name, "secret/group1/03"
 	Score           *float64     `json:"score,omitempty"`            // a package validator's score.txt

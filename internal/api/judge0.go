@@ -79,7 +79,7 @@ func (h *handler) describeRuntimes() []runner.Runtime {
 	d := runner.DefaultConfig()
 	out := make([]runner.Runtime, 0, len(h.languages))
 	for _, l := range h.languages {
-		rt := runner.Runtime{Language: l, Version: "0"}
+		rt := runner.Runtime{Language: l, Version: "0", Run: []string{}}
 		rt.Limits.TimeoutMS, rt.Limits.MemoryBytes, rt.Limits.Pids, rt.Limits.OutputBytes =
 			h.cfg.RunTimeout.Milliseconds(), d.RunLimits.MemoryBytes, d.RunLimits.Pids, h.cfg.OutputBytes
 		m := d.MaxLimits

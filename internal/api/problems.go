@@ -27,8 +27,8 @@ type problemView struct {
 	Name        string               `json:"name"`
 	Validation  string               `json:"validation"` // default, custom, custom interactive, custom score...
 	Scoring     bool                 `json:"scoring"`
-	TimeLimitMS *int64               `json:"time_limit_ms"` // null: the request's or the service's
-	MemoryMB    *int64               `json:"memory_mb"`     // null: the request's or the service's
+	TimeLimitMS *int64               `json:"time_limit_ms" jsonschema:"nullable"` // null: the request's or the service's
+	MemoryMB    *int64               `json:"memory_mb" jsonschema:"nullable"`     // null: the request's or the service's
 	Tests       int                  `json:"tests"`
 	Groups      []problem.GroupCount `json:"groups"`
 	Submissions int                  `json:"submissions"` // jury programs in the package

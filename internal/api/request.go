@@ -14,19 +14,19 @@ import (
 type runRequest struct {
 	Language *string      `json:"language"`
 	Code     *string      `json:"code"`
-	Input    string       `json:"input"`
-	Limits   *limitFields `json:"limits"`
+	Input    string       `json:"input,omitempty"`
+	Limits   *limitFields `json:"limits,omitempty" jsonschema:"nullable"`
 }
 
 // limitFields are the optional per-request limits. Pointers tell a missing
 // field (the default) from an explicit zero (an error).
 type limitFields struct {
-	TimeoutMS        *int64 `json:"timeout_ms"`
-	MemoryMB         *int64 `json:"memory_mb"`
-	Pids             *int64 `json:"pids"`
-	OutputBytes      *int64 `json:"output_bytes"`
-	CompileTimeoutMS *int64 `json:"compile_timeout_ms"`
-	CompileMemoryMB  *int64 `json:"compile_memory_mb"`
+	TimeoutMS        *int64 `json:"timeout_ms,omitempty" jsonschema:"nullable"`
+	MemoryMB         *int64 `json:"memory_mb,omitempty" jsonschema:"nullable"`
+	Pids             *int64 `json:"pids,omitempty" jsonschema:"nullable"`
+	OutputBytes      *int64 `json:"output_bytes,omitempty" jsonschema:"nullable"`
+	CompileTimeoutMS *int64 `json:"compile_timeout_ms,omitempty" jsonschema:"nullable"`
+	CompileMemoryMB  *int64 `json:"compile_memory_mb,omitempty" jsonschema:"nullable"`
 }
 
 // toRunner checks that every given limit is positive and converts them;

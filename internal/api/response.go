@@ -20,7 +20,7 @@ type runResponse struct {
 	Stderr          string        `json:"stderr"`
 	StdoutTruncated bool          `json:"stdout_truncated"`
 	StderrTruncated bool          `json:"stderr_truncated"`
-	ExitCode        *int          `json:"exit_code"` // null when killed by a signal
+	ExitCode        *int          `json:"exit_code" jsonschema:"nullable"` // null when killed by a signal
 	Signal          string        `json:"signal,omitempty"`
 	CompileOutput   string        `json:"compile_output,omitempty"`
 	TimeMS          int64         `json:"time_ms"`

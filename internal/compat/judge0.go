@@ -61,7 +61,7 @@ type Judge0LanguageDetail struct {
 	Name       string  `json:"name"`
 	IsArchived bool    `json:"is_archived"`
 	SourceFile string  `json:"source_file"`
-	CompileCmd *string `json:"compile_cmd"`
+	CompileCmd *string `json:"compile_cmd" jsonschema:"nullable"`
 	RunCmd     string  `json:"run_cmd"`
 }
 
@@ -225,26 +225,26 @@ func (b *j0Bool) UnmarshalJSON(data []byte) error {
 // Judge0Request is the body of POST /submissions (one submission). Its
 // fields are Judge0's; unknown ones are ignored, as Judge0 ignores them.
 type Judge0Request struct {
-	SourceCode                           *string  `json:"source_code"`
-	LanguageID                           j0Number `json:"language_id"`
-	CompilerOptions                      *string  `json:"compiler_options"`
-	CommandLineArguments                 *string  `json:"command_line_arguments"`
-	NumberOfRuns                         j0Number `json:"number_of_runs"`
-	Stdin                                *string  `json:"stdin"`
-	ExpectedOutput                       *string  `json:"expected_output"`
-	CPUTimeLimit                         j0Number `json:"cpu_time_limit"`
-	CPUExtraTime                         j0Number `json:"cpu_extra_time"`
-	WallTimeLimit                        j0Number `json:"wall_time_limit"`
-	MemoryLimit                          j0Number `json:"memory_limit"`
-	StackLimit                           j0Number `json:"stack_limit"`
-	MaxProcessesAndOrThreads             j0Number `json:"max_processes_and_or_threads"`
-	EnablePerProcessAndThreadTimeLimit   j0Bool   `json:"enable_per_process_and_thread_time_limit"`
-	EnablePerProcessAndThreadMemoryLimit j0Bool   `json:"enable_per_process_and_thread_memory_limit"`
-	MaxFileSize                          j0Number `json:"max_file_size"`
-	RedirectStderrToStdout               j0Bool   `json:"redirect_stderr_to_stdout"`
-	CallbackURL                          *string  `json:"callback_url"`
-	AdditionalFiles                      *string  `json:"additional_files"`
-	EnableNetwork                        j0Bool   `json:"enable_network"`
+	SourceCode                           *string  `json:"source_code,omitempty" jsonschema:"nullable"`
+	LanguageID                           j0Number `json:"language_id,omitempty"`
+	CompilerOptions                      *string  `json:"compiler_options,omitempty" jsonschema:"nullable"`
+	CommandLineArguments                 *string  `json:"command_line_arguments,omitempty" jsonschema:"nullable"`
+	NumberOfRuns                         j0Number `json:"number_of_runs,omitempty"`
+	Stdin                                *string  `json:"stdin,omitempty" jsonschema:"nullable"`
+	ExpectedOutput                       *string  `json:"expected_output,omitempty" jsonschema:"nullable"`
+	CPUTimeLimit                         j0Number `json:"cpu_time_limit,omitempty"`
+	CPUExtraTime                         j0Number `json:"cpu_extra_time,omitempty"`
+	WallTimeLimit                        j0Number `json:"wall_time_limit,omitempty"`
+	MemoryLimit                          j0Number `json:"memory_limit,omitempty"`
+	StackLimit                           j0Number `json:"stack_limit,omitempty"`
+	MaxProcessesAndOrThreads             j0Number `json:"max_processes_and_or_threads,omitempty"`
+	EnablePerProcessAndThreadTimeLimit   j0Bool   `json:"enable_per_process_and_thread_time_limit,omitempty"`
+	EnablePerProcessAndThreadMemoryLimit j0Bool   `json:"enable_per_process_and_thread_memory_limit,omitempty"`
+	MaxFileSize                          j0Number `json:"max_file_size,omitempty"`
+	RedirectStderrToStdout               j0Bool   `json:"redirect_stderr_to_stdout,omitempty"`
+	CallbackURL                          *string  `json:"callback_url,omitempty" jsonschema:"nullable"`
+	AdditionalFiles                      *string  `json:"additional_files,omitempty" jsonschema:"nullable"`
+	EnableNetwork                        j0Bool   `json:"enable_network,omitempty"`
 }
 
 // Judge0Invalid is a refused submission, in Judge0's shape: a 422 with

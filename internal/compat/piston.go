@@ -78,27 +78,27 @@ func PistonRuntimes(ours map[string]string) []PistonRuntime {
 
 // PistonFile is one of a request's files.
 type PistonFile struct {
-	Name     string `json:"name"`
+	Name     string `json:"name,omitempty"`
 	Content  string `json:"content"`
-	Encoding string `json:"encoding"` // utf8 (the default), base64 or hex
+	Encoding string `json:"encoding,omitempty"` // utf8 (the default), base64 or hex
 }
 
 // PistonRequest is POST /api/v2/execute's body. Limits are in
 // milliseconds and bytes; -1 (or absent) is the service's default.
 type PistonRequest struct {
 	Language           string       `json:"language"`
-	Version            string       `json:"version"`
+	Version            string       `json:"version,omitempty"`
 	Files              []PistonFile `json:"files"`
-	Stdin              string       `json:"stdin"`
-	Args               []string     `json:"args"`
-	CompileTimeout     *int64       `json:"compile_timeout"`
-	RunTimeout         *int64       `json:"run_timeout"`
-	CompileMemoryLimit *int64       `json:"compile_memory_limit"`
-	RunMemoryLimit     *int64       `json:"run_memory_limit"`
+	Stdin              string       `json:"stdin,omitempty"`
+	Args               []string     `json:"args,omitempty"`
+	CompileTimeout     *int64       `json:"compile_timeout,omitempty" jsonschema:"nullable"`
+	RunTimeout         *int64       `json:"run_timeout,omitempty" jsonschema:"nullable"`
+	CompileMemoryLimit *int64       `json:"compile_memory_limit,omitempty" jsonschema:"nullable"`
+	RunMemoryLimit     *int64       `json:"run_memory_limit,omitempty" jsonschema:"nullable"`
 	// Piston's own, not codeexec's: its CPU-time limits, accepted and
 	// bounded by the wall-clock ones.
-	CompileCPUTime *int64 `json:"compile_cpu_time"`
-	RunCPUTime     *int64 `json:"run_cpu_time"`
+	CompileCPUTime *int64 `json:"compile_cpu_time,omitempty" jsonschema:"nullable"`
+	RunCPUTime     *int64 `json:"run_cpu_time,omitempty" jsonschema:"nullable"`
 }
 
 // PistonError is a refused request: Piston answers 400 with
@@ -233,10 +233,10 @@ type PistonStage struct {
 	Stdout   string  `json:"stdout"`
 	Stderr   string  `json:"stderr"`
 	Output   string  `json:"output"`
-	Code     *int    `json:"code"`
-	Signal   *string `json:"signal"`
-	Message  *string `json:"message"`
-	Status   *string `json:"status"`
+	Code     *int    `json:"code" jsonschema:"nullable"`
+	Signal   *string `json:"signal" jsonschema:"nullable"`
+	Message  *string `json:"message" jsonschema:"nullable"`
+	Status   *string `json:"status" jsonschema:"nullable"`
 	CPUTime  int64   `json:"cpu_time"`  // ms
 	WallTime int64   `json:"wall_time"` // ms
 	Memory   int64   `json:"memory"`    // bytes

@@ -21,6 +21,10 @@ const (
 	StatusOutputLimitExceeded Status = "output_limit_exceeded"
 )
 
+// Statuses lists every Status, for the API's contract.
+var Statuses = []Status{StatusSuccess, StatusRuntimeError, StatusTimeout, StatusCompileError,
+	StatusMemoryLimitExceeded, StatusOutputLimitExceeded}
+
 // Request is one program to run.
 type Request struct {
 	Language string // a key of the configured languages, e.g. "python"

@@ -51,6 +51,9 @@ const (
 	Failed    Status = "failed"
 )
 
+// Statuses lists every Status, for the API's contract.
+var Statuses = []Status{Queued, Running, Done, Cancelled, Failed}
+
 // Final reports whether s is a status a record never leaves.
 func (s Status) Final() bool { return s == Done || s == Cancelled || s == Failed }
 
