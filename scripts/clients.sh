@@ -2,8 +2,9 @@
 # Installs the other code runners' real client libraries that the tests
 # drive against the service (docs/compat.md), and prints the folder they
 # are in. Today: Piston's Node.js client, piston-client on npm, with
-# Node.js and npm from Debian when the machine has none. curl runs the
-# README's examples (TestReadmeExamples).
+# Node.js and npm from Debian when the machine has none; and the browser
+# that loads the playground (TestPlaygroundInABrowser), Debian's Chromium,
+# headless. curl runs the README's examples (TestReadmeExamples).
 #
 #   scripts/clients.sh          install what is missing; print the folder
 #
@@ -19,7 +20,7 @@ exec 3>&1 1>&2
 
 PISTON_CLIENT=piston-client@1.0.2
 
-ensure_commands node:nodejs npm:npm curl:curl
+ensure_commands node:nodejs npm:npm chromium:chromium curl:curl
 dir="${CODEEXEC_CACHE_DIR}/clients/${PISTON_CLIENT}"
 if [[ ! -f ${dir}/node_modules/piston-client/package.json ]]; then
 	log "npm install ${PISTON_CLIENT}"

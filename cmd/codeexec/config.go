@@ -178,6 +178,7 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.Var(listFlag{&a.APIKeys}, "api-keys", "comma-separated API keys (16+ characters) required as Authorization: Bearer on POST /run and GET /runtimes; empty turns authentication off")
 	keysFile := fs.String("api-keys-file", "", "file with one API key per line (added to --api-keys)")
 	fs.BoolVar(&a.RateLimitByKey, "rate-limit-by-key", a.RateLimitByKey, "key the rate limiter by API key instead of client address")
+	fs.BoolVar(&a.Playground, "playground", a.Playground, "serve the playground page at / (--playground=false turns it off)")
 	q := &c.Queue
 	fs.BoolVar(&c.Submissions, "submissions", c.Submissions, "serve the asynchronous API (POST /submissions) on NATS JetStream: an embedded server storing under <state-dir>/nats, or --nats-url")
 	fs.Var(listFlag{&q.URLs}, "nats-url", "comma-separated NATS server URLs of a cluster that every node shares (default: the embedded server)")

@@ -78,6 +78,8 @@ type Config struct {
 	// RateLimitByKey keys the rate limiter by API key instead of by client
 	// address, when APIKeys are set.
 	RateLimitByKey bool
+	// Playground serves the playground page at / (playground.go).
+	Playground bool
 	// TrustedProxies are CIDR ranges whose X-Forwarded-For is believed when
 	// they are the TCP peer. Empty means forwarded headers are ignored.
 	TrustedProxies []string
@@ -140,6 +142,7 @@ type Config struct {
 // the languages "cpp" and "python".
 func DefaultConfig() Config {
 	return Config{
+		Playground:     true,
 		MaxBodyBytes:   DefaultMaxBodyBytes,
 		MaxCodeBytes:   DefaultMaxCodeBytes,
 		MaxInputBytes:  DefaultMaxInputBytes,

@@ -131,6 +131,10 @@ func (h *handler) routes() http.Handler {
 	mux.Get("/readyz", h.readyz)
 	mux.Method(http.MethodGet, "/metrics", h.metrics.Handler())
 	mux.Get(OpenAPIPath, h.openapi)
+	if h.cfg.Playground {
+		mux.Get("/", h.playgroundPage)
+		mux.Get("/playground/{file}", h.playgroundAsset)
+	}
 	mux.With(h.requireKey).Get("/runtimes", h.runtimes)
 	// Each route that runs or queues something has a rate limiter of its
 	// own; a submission and a batch share one.
