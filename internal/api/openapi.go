@@ -291,6 +291,18 @@ func openAPIDocument(version string) ([]byte, error) {
 	for _, name := range []string{"PistonRequest", "PistonFile", "Judge0Request"} {
 		defs[name].AdditionalProperties = nil
 	}
+	// A field of any JSON (json.RawMessage) is the boolean schema true;
+	// some client generators take only schema objects.
+	for _, d := range defs {
+		if d.Properties == nil {
+			continue
+		}
+		for p := d.Properties.Oldest(); p != nil; p = p.Next() {
+			if b, _ := json.Marshal(p.Value); string(b) == "true" {
+				p.Value = &jsonschema.Schema{Description: "any JSON value"}
+			}
+		}
+	}
 	schemas := map[string]any{}
 	for name, d := range defs {
 		schemas[name] = jsonMap(d)
@@ -333,7 +345,9 @@ func schemaOf(t reflect.Type) *jsonschema.Schema {
 		return enum(anys(judge.Modes)...)
 	case reflect.TypeFor[submissions.Status]():
 		return enum(anys(submissions.Statuses)...)
-	case reflect.TypeFor[json.RawMessage]():
+	case reflect.TypeFor[json.RawMessage](), reflect.TypeFor[any]():
+		// {}, not the boolean schema true: some client generators take
+		// only schema objects.
 		return &jsonschema.Schema{Description: "any JSON value"}
 	case reflect.TypeFor[judge0Fields](), reflect.TypeFor[map[string]any]():
 		return &jsonschema.Schema{Type: "object"}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -143,4 +145,46 @@ func TestOpenAPIHoldsTheHandlers(t *testing.T) {
 	if err := checker.Check(req, []byte(`{"code":"x"}`), answer(200), []byte(`{}`)); err == nil {
 		t.Error("a request without language answered 200 passed the contract")
 	}
+}
+
+// TestOpenAPISchemasAreObjects: no schema in the contract is a boolean
+// (JSON Schema's true), which client generators such as ogen refuse.
+func TestOpenAPISchemasAreObjects(t *testing.T) {
+	spec, err := openAPIDocument("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any, schemas bool)
+	walk = func(path string, v any, schemas bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				switch {
+				case schemas: // every value is a schema
+					if _, ok := c.(bool); ok {
+						t.Errorf("%s.%s is a boolean schema", path, k)
+					}
+					walk(path+"."+k, c, false)
+				case k == "properties" || k == "schemas":
+					walk(path+"."+k, c, true)
+				case k == "items" || k == "schema" || k == "additionalProperties" && c != false:
+					if _, ok := c.(bool); ok && k != "additionalProperties" {
+						t.Errorf("%s.%s is a boolean schema", path, k)
+					}
+					walk(path+"."+k, c, false)
+				default:
+					walk(path+"."+k, c, false)
+				}
+			}
+		case []any:
+			for i, c := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), c, false)
+			}
+		}
+	}
+	walk("", doc, false)
 }
