@@ -66,8 +66,13 @@ $(LANE): sandbox/lane/lane.c
 	mkdir -p bin
 	$(CC) -O2 -static -Wall -Wextra -o $@ $<
 
-setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test)
-	scripts/setup.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS) >/dev/null
+# The namespaces setup imports the images into: both for the tests, only the
+# service's for `make run` (a first start imports each image once).
+SETUP_NAMESPACES ?= codeexec $(TEST_NAMESPACE)
+run: SETUP_NAMESPACES = codeexec
+
+setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test; codeexec only for make run)
+	scripts/setup.sh $(foreach ns,$(SETUP_NAMESPACES),--namespace $(ns)) $(IMAGES_FLAGS) >/dev/null
 
 images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for some; IMAGES_FLAGS=--force to rebuild)
 	scripts/images.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS)
