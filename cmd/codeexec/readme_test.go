@@ -351,3 +351,52 @@ func section(t *testing.T, readme, heading string) string {
 	}
 	return rest
 }
+
+// TestReadmeComparisonCanFail: the comparison of TestReadmeExamples
+// catches a changed value, a missing field, an extra field of a whole
+// answer and a wrong type, and lets through what differs from run to run.
+func TestReadmeComparisonCanFail(t *testing.T) {
+	shown := `{"id":"eb98df3c","status":"success","stdout":"42\n","time_ms":81,"tests":[{"index":0,"status":"accepted"}]}`
+	want, err := readmeJSON(shown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		got   string
+		whole bool
+		diffs int
+	}{
+		{`{"id":"other","status":"success","stdout":"42\n","time_ms":7,"tests":[{"index":0,"status":"accepted"}]}`, true, 0},
+		{`{"id":"other","status":"timeout","stdout":"42\n","time_ms":7,"tests":[{"index":0,"status":"accepted"}]}`, true, 1},
+		{`{"id":"other","status":"success","time_ms":7,"tests":[{"index":0,"status":"accepted"}]}`, true, 1},
+		{`{"id":"other","status":"success","stdout":"42\n","time_ms":7,"tests":[{"index":0,"status":"accepted"}],"new":1}`, true, 1},
+		{`{"id":"other","status":"success","stdout":"42\n","time_ms":7,"tests":[{"index":0,"status":"accepted"}],"new":1}`, false, 0},
+		{`{"id":"other","status":"success","stdout":"42\n","time_ms":"7","tests":[{"index":0,"status":"accepted"}]}`, true, 1},
+		{`{"id":"other","status":"success","stdout":"42\n","time_ms":7,"tests":[]}`, true, 1},
+	} {
+		var got any
+		if err := json.Unmarshal([]byte(c.got), &got); err != nil {
+			t.Fatal(err)
+		}
+		if d := matchJSON("", want, got, c.whole); len(d) != c.diffs {
+			t.Errorf("%s (whole %v): %d differences %q, want %d", c.got, c.whole, len(d), d, c.diffs)
+		}
+	}
+	// Elisions and placeholders.
+	elided, err := readmeJSON(`{"id":"<id>","kind":"run","result":{... the body ...},"tests":[{"index":0,...},...],...}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	_ = json.Unmarshal([]byte(`{"id":"x","kind":"run","result":{"a":1},"tests":[{"index":0,"b":2},{"index":1}],"more":true}`), &got)
+	if d := matchJSON("", elided, got, false); len(d) != 0 {
+		t.Errorf("an elided answer: %q", d)
+	}
+	_ = json.Unmarshal([]byte(`{"id":"x","kind":"judge","result":{},"tests":[{"index":0}]}`), &got)
+	if d := matchJSON("", elided, got, false); len(d) != 1 {
+		t.Errorf("an elided answer with another kind: %q", d)
+	}
+	if !complete("curl -d '{\"a\":\n1}'") || complete("curl -d '{\"a\":") || complete("curl \\") {
+		t.Error("complete() misjudges a command's end")
+	}
+}
