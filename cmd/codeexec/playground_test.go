@@ -29,15 +29,19 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestPlaygroundInABrowser loads the playground in headless Chromium from
-// a real service, runs a Python program and judges it against a test it
-// fails, and checks what the page shows; the page must run without a
-// script error or a Content-Security-Policy violation. The browser
-// resolves no host name but the service's loopback address. A screenshot
-// is kept in test-artifacts/ (or $CODEEXEC_ARTIFACTS).
-func TestPlaygroundInABrowser(t *testing.T) {
+// browserPage is a headless Chromium tab, with what went wrong in it.
+type browserPage struct {
+	t        *testing.T
+	ctx      context.Context
+	mu       sync.Mutex
+	problems []string
+}
+
+// openBrowser starts Debian's Chromium, headless, for one test. It
+// resolves no host name but the loopback address, and its background
+// networking is off.
+func openBrowser(t *testing.T) *browserPage {
 	bin := chromium(t)
-	s := startService(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox, // the tests run as root; the page is our own
@@ -48,56 +52,70 @@ func TestPlaygroundInABrowser(t *testing.T) {
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
 	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	var mu sync.Mutex
-	var problems []string
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	p := &browserPage{t: t}
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+			p.problems = append(p.problems, "exception: "+e.ExceptionDetails.Text)
 		case *runtime.EventConsoleAPICalled:
 			if e.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
+				p.problems = append(p.problems, "console.error")
 			}
 		}
 	}))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	// On a failure, what the page said.
-	defer func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Logf("the page's errors: %q", problems)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	p.ctx = ctx
+	t.Cleanup(func() {
+		p.mu.Lock()
+		for _, pr := range p.problems {
+			t.Errorf("the page: %s", pr)
 		}
-	}()
+		p.mu.Unlock()
+		cancel()
+		cancelTab()
+		cancelAlloc()
+	})
+	return p
+}
 
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("%s: %v", sel, err)
-		}
-		return s
+func (p *browserPage) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("%s: %v", sel, err)
 	}
-	waitSummary := func(prefix string) {
-		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			got := text("#summary")
-			if strings.HasPrefix(got, prefix) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the page says %q, want %q...", got, prefix)
-			}
-			time.Sleep(100 * time.Millisecond)
+	return s
+}
+
+// waitSummary waits until the page's summary line starts with prefix.
+func (p *browserPage) waitSummary(prefix string) {
+	p.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		got := p.text("#summary")
+		if strings.HasPrefix(got, prefix) {
+			return
 		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the page says %q, want %q...", got, prefix)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestPlaygroundInABrowser loads the playground in headless Chromium from
+// a real service, runs a Python program and judges it against a test it
+// fails, and checks what the page shows; the page must run without a
+// script error or a Content-Security-Policy violation. The browser
+// resolves no host name but the service's loopback address. A screenshot
+// is kept in test-artifacts/ (or $CODEEXEC_ARTIFACTS).
+func TestPlaygroundInABrowser(t *testing.T) {
+	p := openBrowser(t)
+	s := startService(t)
+	ctx, text, waitSummary := p.ctx, p.text, p.waitSummary
 
 	const program = `s = input()
 print(s[::-1])
@@ -179,15 +197,40 @@ print(s[::-1])
 	}
 	t.Logf("screenshot: %s", path)
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("the page: %s", p)
-	}
 }
 
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, "`", "\\`", "$", `\$`)
 	return "`" + r.Replace(s) + "`"
+}
+
+// TestPlaygroundAsksForTheKey: on a service with API keys, the page says
+// it needs one and shows the key field; with the key it lists the
+// languages and runs a program.
+func TestPlaygroundAsksForTheKey(t *testing.T) {
+	const key = "playground-key-0123456789abcdef"
+	p := openBrowser(t)
+	s := startService(t, "--api-keys", key)
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(s.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitSummary("This service needs an API key")
+	err := chromedp.Do(p.ctx,
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SetValue(chromedp.CSS("#key"), key),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[any](`document.getElementById("key").dispatchEvent(new Event("change"))`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(p.ctx, chromedp.WaitReady(chromedp.CSS(`#language option[value="python"]`)), chromedp.Click(chromedp.CSS("#run"))); err != nil {
+		t.Fatal(err)
+	}
+	p.waitSummary("success")
+	if got := p.text("#stdout"); got != "hello, world\n" {
+		t.Errorf("stdout on the page: %q", got)
+	}
 }
