@@ -291,18 +291,6 @@ func openAPIDocument(version string) ([]byte, error) {
 	for _, name := range []string{"PistonRequest", "PistonFile", "Judge0Request"} {
 		defs[name].AdditionalProperties = nil
 	}
-	// A field of any JSON (json.RawMessage) is the boolean schema true;
-	// some client generators take only schema objects.
-	for _, d := range defs {
-		if d.Properties == nil {
-			continue
-		}
-		for p := d.Properties.Oldest(); p != nil; p = p.Next() {
-			if b, _ := json.Marshal(p.Value); string(b) == "true" {
-				p.Value = &jsonschema.Schema{Description: "any JSON value"}
-			}
-		}
-	}
 	schemas := map[string]any{}
 	for name, d := range defs {
 		schemas[name] = jsonMap(d)
@@ -346,9 +334,11 @@ func schemaOf(t reflect.Type) *jsonschema.Schema {
 	case reflect.TypeFor[submissions.Status]():
 		return enum(anys(submissions.Statuses)...)
 	case reflect.TypeFor[json.RawMessage](), reflect.TypeFor[any]():
-		// {}, not the boolean schema true: some client generators take
-		// only schema objects.
-		return &jsonschema.Schema{Description: "any JSON value"}
+		// A schema object, not the boolean schema true: some client
+		// generators take only objects. A title, not a description: a
+		// struct field's description is reset from its tags, and a schema
+		// left empty is written as true.
+		return &jsonschema.Schema{Title: "any JSON value"}
 	case reflect.TypeFor[judge0Fields](), reflect.TypeFor[map[string]any]():
 		return &jsonschema.Schema{Type: "object"}
 	case reflect.TypeFor[time.Duration]():
