@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"io/fs"
 	"net/http"
+	"path"
 	"strings"
 )
 
@@ -59,8 +60,7 @@ func (h *handler) playgroundPage(w http.ResponseWriter, _ *http.Request) {
 // playgroundAsset serves GET /playground/{file}.
 func (h *handler) playgroundAsset(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/playground/")
-	ext := name[strings.LastIndex(name, "."):]
-	typ, ok := playgroundTypes[ext]
+	typ, ok := playgroundTypes[path.Ext(name)]
 	b, err := fs.ReadFile(playgroundFiles, "playground/"+name)
 	if !ok || err != nil || strings.Contains(name, "/") || name == "index.html" {
 		h.writeError(w, r, errNotFound)

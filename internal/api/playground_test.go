@@ -54,7 +54,7 @@ func TestPlaygroundIsServedUnderAStrictPolicy(t *testing.T) {
 	if !strings.Contains(get(h, "/playground/LICENSES.txt").Body.String(), "==== codemirror ") {
 		t.Error("the editor's licences are not served")
 	}
-	for _, path := range []string{"/playground/index.html", "/playground/vendor/package.json", "/playground/../openapi.json", "/playground/nope.js"} {
+	for _, path := range []string{"/playground/index.html", "/playground/vendor/package.json", "/playground/../openapi.json", "/playground/nope.js", "/playground/noext"} {
 		if w := get(h, path); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, w.Code)
 		}
