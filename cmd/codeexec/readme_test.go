@@ -156,10 +156,12 @@ func TestReadmeExamples(t *testing.T) {
 				if !isCurl {
 					return
 				}
-				body, code, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-				if i := strings.LastIndex(string(out), "\n"); i >= 0 {
-					body, code = strings.TrimSpace(string(out[:i])), strings.TrimSpace(string(out[i+1:]))
+				// curl's -w wrote the status on a line of its own, last.
+				i := strings.LastIndex(string(out), "\n")
+				if i < 0 {
+					t.Fatalf("README line %d: no status after the answer: %q", c.line, out)
 				}
+				body, code := strings.TrimSpace(string(out[:i])), strings.TrimSpace(string(out[i+1:]))
 				var got any
 				if err := json.Unmarshal([]byte(body), &got); err != nil {
 					t.Fatalf("README line %d: the answer is not JSON (%v): %.300s", c.line, err, body)
