@@ -240,13 +240,13 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// judgeLanguages are the languages of the chosen programs, python, ruby,
-// then cpp: the judge measurement follows --programs.
+// judgeLanguages are the languages of the chosen programs that have an
+// a+b program (judgePrograms), each once, in the order of --programs.
 func judgeLanguages(programs []Program) []string {
 	var out []string
-	for _, lang := range []string{"python", "ruby", "php", "bash", "javascript", "java", "cpp"} {
-		if slices.ContainsFunc(programs, func(p Program) bool { return p.Language == lang }) {
-			out = append(out, lang)
+	for _, p := range programs {
+		if _, ok := judgePrograms[p.Language]; ok && !slices.Contains(out, p.Language) {
+			out = append(out, p.Language)
 		}
 	}
 	return out
