@@ -153,6 +153,7 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.Var(mib{&r.MaxLimits.CompileMemoryBytes}, "max-compile-memory-mb", "largest compile memory limit a request may ask for, in MiB")
 	fs.IntVar(&r.PoolSize, "pool-size", r.PoolSize, "sandboxes prepared ahead per language; 0 creates them on request (cold path)")
 	fs.DurationVar(&r.PoolMaxIdle, "pool-max-idle", r.PoolMaxIdle, "a prepared sandbox older than this is discarded, not used")
+	fs.DurationVar(&r.ImageWatch, "image-watch", r.ImageWatch, "how often to look for the images of languages not served yet, each served once imported; 0 serves only those present at start-up")
 	fs.Int64Var(&a.MaxBodyBytes, "max-body-bytes", a.MaxBodyBytes, "largest request body in bytes")
 	fs.Int64Var(&a.MaxJudgeBodyBytes, "max-judge-body-bytes", a.MaxJudgeBodyBytes, "largest POST /judge body in bytes")
 	fs.IntVar(&a.MaxTests, "max-tests", a.MaxTests, "most tests in one POST /judge request")
@@ -201,7 +202,7 @@ func newServeCommand(stderr io.Writer, do func(context.Context, Config, io.Write
 	fs.Var(listFlag{&a.CallbackAllow}, "callback-allow", "comma-separated CIDR ranges callbacks may reach although internal (loopback, private, link-local are refused by default), and host names: if any is given, the only hosts callbacks may name")
 	fs.DurationVar(&c.CallbackTimeout, "callback-timeout", c.CallbackTimeout, "time limit of one callback attempt")
 	fs.DurationVar(&q.CallbackRetryFor, "callback-retry-for", q.CallbackRetryFor, "how long a failing callback is retried (exponential backoff with jitter) after its submission finished")
-	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in python and cpp")
+	runtimes := fs.String("runtimes", "", "JSON file of languages (image, source file, compile and run commands); default: the built-in ones (internal/runner/language/runtimes.json)")
 	configFile := fs.String("config", "", "file of settings, one `name = value` per line with the flag names (lowest precedence after defaults)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -59,7 +59,7 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return fmt.Errorf("problems: %w", err)
 		}
 	}
-	svc := api.New(r, apiConfigFor(cfg.API, r.Languages()), log, subs, api.WithProblems(store))
+	svc := api.New(r, apiConfigFor(cfg.API, cfg.Runner.Languages), log, subs, api.WithProblems(store))
 	workers := make(chan struct{})
 	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -128,8 +128,9 @@ func serveConfig(ctx context.Context, cfg Config, stderr io.Writer) error {
 // callbackSenders is how many callbacks a node delivers at once.
 const callbackSenders = 8
 
-// apiConfigFor is the API configuration for the languages the runner
-// serves: those whose image it found (runner.New).
+// apiConfigFor is the API configuration for the configured languages: the
+// API accepts those the runner serves at the time of a request (those whose
+// image it found at start-up, and those imported since).
 func apiConfigFor(c api.Config, langs map[string]runner.Language) api.Config {
 	c.Languages = slices.Sorted(maps.Keys(langs))
 	return c

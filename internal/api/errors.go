@@ -35,9 +35,14 @@ func (e conflictError) Error() string  { return string(e) }
 type languageError struct {
 	name      string
 	supported []string // sorted
+	pending   bool     // a configured language whose image has not arrived yet
 }
 
 func (e *languageError) Error() string {
+	if e.pending {
+		return fmt.Sprintf("language %q is not served yet: its image is not in containerd (it is served as soon as it is imported); supported languages are %s",
+			e.name, strings.Join(e.supported, ", "))
+	}
 	return fmt.Sprintf("unknown language %q: supported languages are %s", e.name, strings.Join(e.supported, ", "))
 }
 

@@ -39,6 +39,15 @@ type RuntimeLister interface {
 	Runtimes() []runner.Runtime
 }
 
+// LanguageWatcher is implemented by a Runner whose languages grow while it
+// runs: it serves a language as soon as its image is imported.
+type LanguageWatcher interface {
+	ServedLanguages() []string  // sorted
+	PendingLanguages() []string // sorted: configured, not served yet
+}
+
+var _ LanguageWatcher = (*runner.Runner)(nil)
+
 // StackDescriber is implemented by a Runner that can say which containerd
 // stack its sandboxes run on.
 type StackDescriber interface {
@@ -49,7 +58,7 @@ type StackDescriber interface {
 type handler struct {
 	runner    Runner
 	cfg       Config
-	languages []string          // cfg.Languages, sorted, for messages
+	languages []string          // cfg.Languages, sorted: all the service may serve (served lists those it does now)
 	allow     map[string]string // route path → Allow header value
 	log       *slog.Logger
 	metrics   *metrics.Metrics
@@ -107,7 +116,7 @@ func New(r Runner, cfg Config, log *slog.Logger, subs Submissions, opts ...Optio
 	for _, o := range opts {
 		o(h)
 	}
-	h.metrics = metrics.New(r, h.languages)
+	h.metrics = metrics.New(r, h.languages) // every language's series, from the start
 	if st, ok := subs.(metrics.SubmissionStats); ok {
 		h.metrics.WatchSubmissions(st)
 	}
@@ -193,7 +202,10 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 when the runner is ready to serve, and 503 with the
-// reason otherwise. A runner that cannot tell is always ready.
+// reason otherwise. A runner that cannot tell is always ready. Either way
+// the body lists the languages whose image has not arrived yet
+// ("pending"): the service is ready for the others, and serves each as
+// soon as its image is imported.
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	rc, ok := h.runner.(ReadyChecker)
 	if !ok {
@@ -203,22 +215,22 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := rc.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, readyView{Status: "not ready", Reason: err.Error(), Pending: h.pending()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, readyView{Status: "ready", Pending: h.pending()})
 }
 
 // runtimes lists the languages with their images, commands and limits.
 func (h *handler) runtimes(w http.ResponseWriter, _ *http.Request) {
 	// A runner that cannot describe its runtimes gets them described with
 	// the default limits: the answer has one shape (openapi.go).
-	body := map[string]any{"runtimes": h.describedRuntimes()}
+	body := map[string]any{"runtimes": h.describedRuntimes(), "pending": h.pending()}
 	if sd, ok := h.runner.(StackDescriber); ok {
 		body["sandbox"] = sd.Stack()
 	}
 	if _, ok := h.runner.(judge.Sandboxes); ok {
-		body["judge"] = judgeInfo{CompareModes: judge.Modes, CheckerLanguages: h.languages,
+		body["judge"] = judgeInfo{CompareModes: judge.Modes, CheckerLanguages: h.served(),
 			MaxTests: h.cfg.MaxTests, MaxTestDataBytes: h.cfg.MaxTestDataBytes, Lanes: h.cfg.JudgeLanes,
 			CheckerTimeoutMS: h.cfg.CheckerTimeout.Milliseconds(), MaxJudgeDurationMS: h.cfg.MaxJudgeDuration.Milliseconds()}
 	}
@@ -257,4 +269,41 @@ func (h *handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", allow)
 	h.writeError(w, r, errMethodNotAllowed)
+}
+
+// served lists, sorted, the languages a request may name now: those of
+// Config.Languages the runner serves (all of them, for a runner that is
+// not a LanguageWatcher).
+func (h *handler) served() []string {
+	lw, ok := h.runner.(LanguageWatcher)
+	if !ok {
+		return h.languages
+	}
+	now := lw.ServedLanguages()
+	return slices.DeleteFunc(slices.Clone(h.languages), func(l string) bool {
+		_, found := slices.BinarySearch(now, l)
+		return !found
+	})
+}
+
+// pending lists, sorted, the languages of Config.Languages that the runner
+// does not serve yet (their image is not imported); never nil.
+func (h *handler) pending() []string {
+	out := []string{}
+	if lw, ok := h.runner.(LanguageWatcher); ok {
+		for _, l := range lw.PendingLanguages() {
+			if _, found := slices.BinarySearch(h.languages, l); found {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// unknownLanguage is the error for a language a request names that is not
+// served now: one the service does not know, or one whose image has not
+// arrived yet.
+func (h *handler) unknownLanguage(name string) *languageError {
+	_, pending := slices.BinarySearch(h.pending(), name)
+	return &languageError{name: name, supported: h.served(), pending: pending}
 }

@@ -347,12 +347,13 @@ func (h *handler) validateProblemJudge(ctx context.Context, in *judgeRequest) (j
 // checkProgram checks a language and code pair; prefix names where it is
 // ("" or "checker.").
 func (h *handler) checkProgram(prefix string, language, code *string) error {
-	supported := strings.Join(h.languages, ", ")
+	served := h.served()
+	supported := strings.Join(served, ", ")
 	switch {
 	case language == nil || *language == "":
 		return invalidError(fmt.Sprintf(`"%slanguage" is required; supported languages are %s`, prefix, supported))
-	case !slices.Contains(h.languages, *language):
-		return &languageError{name: *language, supported: h.languages}
+	case !slices.Contains(served, *language):
+		return h.unknownLanguage(*language)
 	case code == nil:
 		return invalidError(fmt.Sprintf(`"%scode" is required`, prefix))
 	case len(*code) > h.cfg.MaxCodeBytes:

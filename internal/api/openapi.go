@@ -63,11 +63,13 @@ type (
 		Status string `json:"status" jsonschema:"enum=ok"`
 	}
 	readyView struct {
-		Status string `json:"status" jsonschema:"enum=ready,enum=not ready"`
-		Reason string `json:"reason,omitempty"`
+		Status  string   `json:"status" jsonschema:"enum=ready,enum=not ready"`
+		Reason  string   `json:"reason,omitempty"`
+		Pending []string `json:"pending,omitempty" jsonschema:"description=configured languages not served yet (their image is not imported); the service is ready for the others"`
 	}
 	runtimesView struct {
 		Runtimes []runner.Runtime `json:"runtimes"`
+		Pending  []string         `json:"pending" jsonschema:"description=configured languages not served yet: their image is not imported; each is served as soon as it is"`
 		Sandbox  *runner.Stack    `json:"sandbox,omitempty"`
 		Judge    *judgeInfo       `json:"judge,omitempty"`
 	}

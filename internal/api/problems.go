@@ -237,8 +237,8 @@ func (h *handler) checkProblem(ctx context.Context, p *problem.Problem) (*builtF
 	if v == nil {
 		return nil, nil
 	}
-	if !slices.Contains(h.languages, v.Language) {
-		return nil, bad("output validator %s is in %s, which this service does not run", v.Path, v.Language)
+	if !slices.Contains(h.served(), v.Language) {
+		return nil, bad("output validator %s: %s", v.Path, h.unknownLanguage(v.Language))
 	}
 	sb, ok := h.runner.(judge.Sandboxes)
 	if !ok {

@@ -55,7 +55,7 @@ func (h *handler) runError(ctx context.Context, req runner.Request, err error) e
 		// runner disagree: the client gets a 400, the operator this warning.
 		h.log.LogAttrs(ctx, slog.LevelWarn, "runner refused a language the api accepts; check the configured languages",
 			slog.String("language", req.Language), slog.String("error", err.Error()))
-		return &languageError{name: req.Language, supported: h.languages}
+		return h.unknownLanguage(req.Language)
 	}
 	return err
 }

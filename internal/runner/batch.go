@@ -121,7 +121,7 @@ func (r *Runner) OpenBatch(ctx context.Context, progs []Program, lanes int) (_ B
 	}
 	b := &batch{r: r}
 	for _, p := range progs {
-		lang, ok := r.cfg.Languages[p.Language]
+		lang, ok := r.language(p.Language)
 		if !ok {
 			return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLanguage, p.Language)
 		}

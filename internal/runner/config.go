@@ -26,6 +26,7 @@ const (
 	DefaultQueueTimeout   = 10 * time.Second
 	DefaultPoolSize       = 2
 	DefaultPoolMaxIdle    = 10 * time.Minute
+	DefaultImageWatch     = time.Second
 	DefaultShimHosts      = 4
 )
 
@@ -61,6 +62,12 @@ type Config struct {
 
 	PoolSize    int           // jobs prepared ahead per language; 0 is the cold path
 	PoolMaxIdle time.Duration // a pooled job older than this is discarded, not used
+
+	// ImageWatch is how often the runner looks for the images of the
+	// languages it does not serve yet, and serves each as soon as it is
+	// imported (a first start builds them while the service runs); 0
+	// serves only what is there at start-up.
+	ImageWatch time.Duration
 
 	// BatchFreshSandboxes gives every run of a batch (each test of a judge
 	// request) a fresh sandbox of its own, instead of a fresh process in
@@ -142,6 +149,7 @@ func DefaultConfig() Config {
 		},
 		PoolSize:    DefaultPoolSize,
 		PoolMaxIdle: DefaultPoolMaxIdle,
+		ImageWatch:  DefaultImageWatch,
 	}
 }
 
@@ -196,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.PoolSize < 0 || c.PoolSize > 64 {
 		errs = append(errs, fmt.Errorf("pool size %d must be between 0 (cold path) and 64", c.PoolSize))
+	}
+	if c.ImageWatch != 0 && (c.ImageWatch < 100*time.Millisecond || c.ImageWatch > time.Hour) {
+		errs = append(errs, fmt.Errorf("image watch %s must be 0 (off) or between 100ms and 1h", c.ImageWatch))
 	}
 	if c.PoolSize > 0 && c.PoolMaxIdle < time.Second {
 		errs = append(errs, fmt.Errorf("pool max idle %s must be at least 1s", c.PoolMaxIdle))

@@ -5,8 +5,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/codeexec/codeexec/internal/runner/sandbox"
+	"github.com/codeexec/codeexec/internal/testtiming"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
 )
 
 // TestALanguageAddedOnlyByConfiguration runs a language that exists only in
@@ -51,6 +59,68 @@ func TestLanguagesWithoutAnImageAreNotServed(t *testing.T) {
 		wantStatus(t, res, StatusSuccess)
 		if _, err := r.Run(context.Background(), Request{Language: "ghost", Code: "x"}); !errors.Is(err, ErrUnknownLanguage) {
 			t.Fatalf("a run of the language without an image: %v, want ErrUnknownLanguage", err)
+		}
+	})
+	t.Run("a language whose image arrives later is served from then on", func(t *testing.T) {
+		cfg := testConfig(t)
+		late := cfg.Languages["python"]
+		late.Name, late.Image = "late", "localhost/codeexec/late-"+uuid.NewString()+":latest"
+		c, err := sandbox.Dial(cfg.Socket, cfg.Namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ctx := context.Background()
+		// Registered before the runner's, so it runs after its Close: the
+		// runner must not find its image gone under it.
+		t.Cleanup(func() {
+			if err := c.ImageService().Delete(ctx, late.Image); err != nil && !errdefs.IsNotFound(err) {
+				t.Errorf("remove the test's image: %v", err)
+			}
+		})
+		r := openPooled(t, 1, func(c *Config) {
+			c.Languages = map[string]Language{"python": c.Languages["python"], "late": late}
+			c.ImageWatch = 100 * time.Millisecond
+		})
+		if _, ok := r.Languages()["late"]; ok || !slices.Equal(r.PendingLanguages(), []string{"late"}) {
+			t.Fatalf("serves %v, pending %v; want python, and late pending", r.ServedLanguages(), r.PendingLanguages())
+		}
+		if _, err := r.Run(ctx, Request{Language: "late", Code: "x"}); !errors.Is(err, ErrUnknownLanguage) {
+			t.Fatalf("a run of the language before its image: %v, want ErrUnknownLanguage", err)
+		}
+		if err := r.Ready(ctx); err != nil {
+			t.Fatalf("not ready with python served and late pending: %v", err)
+		}
+		// The import: a second name for the Python image, as ctr images
+		// import or a registry pull would make it.
+		py, err := c.ImageService().Get(ctx, cfg.Languages["python"].Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ImageService().Create(ctx, images.Image{Name: late.Image, Target: py.Target}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(testtiming.Scaled(30 * time.Second)); ; time.Sleep(20 * time.Millisecond) {
+			if _, ok := r.Languages()["late"]; ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("late is not served 30s after its image arrived: serves %v", r.ServedLanguages())
+			}
+		}
+		if p := r.PendingLanguages(); len(p) != 0 {
+			t.Fatalf("pending %v once every image is there", p)
+		}
+		// Its warm pool fills like the others', and the readiness never
+		// waited for it.
+		waitPoolFull(t, r, 1)
+		res := run(t, r, "late", `print("late", input())`, "arrival\n")
+		wantStatus(t, res, StatusSuccess)
+		if res.Stdout != "late arrival\n" || !res.Warm {
+			t.Fatalf("stdout %q warm %v, want a warm run", res.Stdout, res.Warm)
+		}
+		if err := r.Ready(ctx); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("no image at all is an error naming the way to build them", func(t *testing.T) {

@@ -2,9 +2,7 @@ package runner
 
 import (
 	"context"
-	"maps"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/codeexec/codeexec/internal/runner/pool"
@@ -17,7 +15,7 @@ import (
 func (r *Runner) startPool(size int, maxIdle time.Duration) *pool.Pool[*job] {
 	cores := runtime.NumCPU()
 	return pool.Start(pool.Config[*job]{
-		Keys:    slices.Sorted(maps.Keys(r.cfg.Languages)),
+		Keys:    r.ServedLanguages(),
 		Size:    size,
 		MaxIdle: maxIdle,
 		Make: func(ctx context.Context, lang string) (*job, error) {

@@ -45,7 +45,7 @@ func waitPoolFull(t testing.TB, r *Runner, size int) {
 	deadline := time.Now().Add(testtiming.Scaled(60 * time.Second))
 	for {
 		full := true
-		for name := range r.cfg.Languages {
+		for name := range r.Languages() {
 			if r.PoolLevels()[name] < size {
 				full = false
 			}

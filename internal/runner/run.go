@@ -29,7 +29,7 @@ import (
 // FIFOs and job directory are removed right after, in the background, and
 // Wait and Close wait for that.
 func (r *Runner) Run(ctx context.Context, req Request) (Result, error) {
-	lang, ok := r.cfg.Languages[req.Language]
+	lang, ok := r.language(req.Language)
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %q", ErrUnknownLanguage, req.Language)
 	}

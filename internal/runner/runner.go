@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,12 @@ type Runner struct {
 	pending sync.WaitGroup   // teardowns still running
 	pools   *pool.Pool[*job] // the warm pool; nil on the cold path
 	lanes   *lane.Env        // what the batches' lanes share: the sandbox manager, the lane agent
+
+	// served are the languages whose image is present, a subset of
+	// cfg.Languages that only grows (watchImages); replaced, never changed.
+	served    atomic.Pointer[map[string]Language]
+	stopWatch context.CancelFunc // stops watchImages
+	watching  sync.WaitGroup
 }
 
 // New connects to containerd, checks that every language's image is present
@@ -66,17 +74,65 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Runner, error) {
 	}
 	r.sb = sb
 	r.lanes.Sandboxes = sb
-	// The languages whose image is missing are not served (an operator
-	// may build only some images: scripts/images.sh --languages); the
-	// manager has logged them.
-	r.cfg.Languages = map[string]Language{}
+	// The languages whose image is missing are not served until it is
+	// imported (an operator may build only some images:
+	// scripts/images.sh --languages; a first start builds them while the
+	// service runs); the manager has logged them.
+	served := map[string]Language{}
 	for _, name := range sb.Images() {
-		r.cfg.Languages[name] = cfg.Languages[name]
+		served[name] = cfg.Languages[name]
 	}
+	r.served.Store(&served)
 	log.Info("sandbox runtime", "containerd", sb.Version(), "shim", cfg.Runtime, "shim_wrapper", r.Stack().ShimWrapper, "oci_runtime", sb.OCIRuntime(),
 		"shim_hosts", sb.ShimHosts(), "shared_roots", sb.SharedRoots())
 	r.pools = r.startPool(cfg.PoolSize, cfg.PoolMaxIdle)
+	wctx, stop := context.WithCancel(context.Background())
+	r.stopWatch = stop
+	if cfg.ImageWatch > 0 && len(sb.Missing()) > 0 {
+		r.watching.Go(func() { r.watchImages(wctx, cfg.ImageWatch) })
+	}
 	return r, nil
+}
+
+// watchImages looks for the missing languages' images every interval and
+// serves each one as soon as it is there, until none is missing or ctx
+// ends.
+func (r *Runner) watchImages(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := ""
+	for len(r.sb.Missing()) > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		added, err := r.sb.Adopt(ctx)
+		if err != nil && err.Error() != failing && ctx.Err() == nil {
+			// Said once per distinct failure, not every interval.
+			r.log.Warn("picking up an imported image failed; trying again", "err", err)
+		}
+		failing = ""
+		if err != nil {
+			failing = err.Error()
+		}
+		if len(added) == 0 {
+			continue
+		}
+		next := maps.Clone(*r.served.Load())
+		for _, name := range added {
+			next[name] = r.cfg.Languages[name]
+			r.pools.Add(name)
+		}
+		r.served.Store(&next)
+		r.log.Info("serving languages whose image arrived", "languages", added, "still_missing", r.sb.Missing())
+	}
+}
+
+// language is the served language of that name.
+func (r *Runner) language(name string) (Language, bool) {
+	lang, ok := (*r.served.Load())[name]
+	return lang, ok
 }
 
 // Wait blocks until the teardown of every finished run is done.
@@ -85,6 +141,8 @@ func (r *Runner) Wait() { r.pending.Wait() }
 // Close destroys the warm pool, waits for pending teardowns, retries
 // failed removals once more and releases the connection to containerd.
 func (r *Runner) Close() error {
+	r.stopWatch()
+	r.watching.Wait()
 	r.pools.Close()
 	r.pending.Wait()
 	return r.sb.Close()
@@ -115,8 +173,17 @@ func (r *Runner) ExitSources() map[string]int64 { return r.sb.ExitSources() }
 // PoolLevels returns how many prepared jobs wait, per language.
 func (r *Runner) PoolLevels() map[string]int { return r.pools.Levels() }
 
-// Languages returns the configured languages by name.
-func (r *Runner) Languages() map[string]Language { return r.cfg.Languages }
+// Languages returns the languages served now (their image is present), by
+// name. The map is not changed afterwards; a language whose image arrives
+// later is in the next call's.
+func (r *Runner) Languages() map[string]Language { return *r.served.Load() }
+
+// ServedLanguages lists, sorted, the names of the languages served now.
+func (r *Runner) ServedLanguages() []string { return slices.Sorted(maps.Keys(*r.served.Load())) }
+
+// PendingLanguages lists, sorted, the configured languages not served yet:
+// their image is not in the namespace (yet).
+func (r *Runner) PendingLanguages() []string { return r.sb.Missing() }
 
 func (r *Runner) nsContext(ctx context.Context) context.Context { return r.sb.Context(ctx) }
 

@@ -59,8 +59,9 @@ func (r *Runner) CheckLimits(l Limits) error {
 // Runtimes lists the configured languages, sorted by name, with the digest
 // of the image each one runs.
 func (r *Runner) Runtimes() []Runtime {
-	out := make([]Runtime, 0, len(r.cfg.Languages))
-	for name, lang := range r.cfg.Languages {
+	served := r.Languages()
+	out := make([]Runtime, 0, len(served))
+	for name, lang := range served {
 		rt := Runtime{Language: name, Version: lang.Version, Image: lang.Image, SourceFile: lang.SourceFile,
 			Compile: lang.Compile, Run: lang.Run, WarmPool: r.cfg.PoolSize}
 		rt.ImageDigest = r.sb.ImageDigest(name)

@@ -53,12 +53,15 @@ const RefillDelayMax = time.Second
 // never has an item (the cold path).
 type Pool[T any] struct {
 	cfg     Config[T]
-	ready   map[string]chan T
+	ctx     context.Context // the refillers'; cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	filling chan struct{} // held by the one refill making an item
 	mu      sync.Mutex
-	warmed  map[string]bool // the key's pool has been full at least once
+	ready   map[string]chan T // by key; Add adds to it
+	warmed  map[string]bool   // the key's pool has been full at least once
+	late    map[string]bool   // added after Start (Add): not waited for by WarmedUp
+	closed  bool
 }
 
 // Start starts one refiller per key, each keeping cfg.Size items ready. It
@@ -71,18 +74,50 @@ func Start[T any](cfg Config[T]) *Pool[T] {
 		cfg.DelayMax = RefillDelayMax
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pool[T]{cfg: cfg, ready: map[string]chan T{}, cancel: cancel, warmed: map[string]bool{},
-		filling: make(chan struct{}, 1)}
+	p := &Pool[T]{cfg: cfg, ctx: ctx, ready: map[string]chan T{}, cancel: cancel, warmed: map[string]bool{},
+		late: map[string]bool{}, filling: make(chan struct{}, 1)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, key := range cfg.Keys {
-		ch := make(chan T, cfg.Size)
-		p.ready[key] = ch
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.refill(ctx, key, ch)
-		}()
+		p.startLocked(key)
 	}
 	return p
+}
+
+// Add starts a refiller for a key the pool does not have yet (a language
+// whose image arrived after start-up). The service is ready without it:
+// WarmedUp does not wait for a key added this way. Adding a key the pool
+// has, or adding to a closed pool, does nothing.
+func (p *Pool[T]) Add(key string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.ready[key]; ok || p.closed {
+		return
+	}
+	p.late[key] = true
+	p.startLocked(key)
+}
+
+// startLocked starts key's refiller; p.mu is held.
+func (p *Pool[T]) startLocked(key string) {
+	ch := make(chan T, p.cfg.Size)
+	p.ready[key] = ch
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.refill(p.ctx, key, ch)
+	}()
+}
+
+// channel is key's channel of ready items, nil (never ready) for a key the
+// pool does not have.
+func (p *Pool[T]) channel(key string) chan T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready[key]
 }
 
 // refill makes items until ctx ends, blocking while the pool is full.
@@ -163,7 +198,7 @@ func (p *Pool[T]) WarmedUp() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for key, ch := range p.ready {
-		if !p.warmed[key] {
+		if !p.warmed[key] && !p.late[key] {
 			return fmt.Errorf("warm pool %s: %d of %d prepared, still warming up", key, len(ch), p.cfg.Size)
 		}
 	}
@@ -178,9 +213,10 @@ func (p *Pool[T]) Take(key string) (T, bool) {
 	if p == nil {
 		return zero, false
 	}
+	ch := p.channel(key)
 	for {
 		select {
-		case item := <-p.ready[key]:
+		case item := <-ch:
 			age, usable := time.Since(p.cfg.Created(item)), p.cfg.Usable(item)
 			if age <= p.cfg.MaxIdle && usable {
 				return item, true
@@ -206,8 +242,12 @@ func (p *Pool[T]) Close() {
 	if p == nil {
 		return
 	}
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
+	// No refiller runs and none can start: p.ready no longer changes.
 	for _, ch := range p.ready {
 		for {
 			select {
@@ -227,6 +267,8 @@ func (p *Pool[T]) Levels() map[string]int {
 	if p == nil {
 		return out
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for key, ch := range p.ready {
 		out[key] = len(ch)
 	}

@@ -167,3 +167,70 @@ func TestRefillWaitsForQuiet(t *testing.T) {
 		t.Fatal("the refill waited with nothing running")
 	}
 }
+
+// TestAdd: a key added after Start (a language whose image arrived) gets
+// its refiller and hands out its items; the pool stays warmed up while the
+// new key fills; adding it twice, or after Close, starts nothing more, and
+// Close destroys what the added key holds.
+func TestAdd(t *testing.T) {
+	var mu sync.Mutex
+	made := map[string][]*item{}
+	cfg := config(1, time.Minute, nil)
+	gate := make(chan struct{})
+	cfg.Make = func(_ context.Context, key string) (*item, error) {
+		if key == "ruby" {
+			<-gate // ruby's first item waits until the test lets it go
+		}
+		i := &item{name: key, created: time.Now(), usable: true}
+		mu.Lock()
+		made[key] = append(made[key], i)
+		mu.Unlock()
+		return i, nil
+	}
+	p := Start(cfg)
+	waitFull(t, p, 1)
+	if _, ok := p.Take("ruby"); ok {
+		t.Fatal("an item of a key the pool does not have")
+	}
+	p.Add("ruby")
+	p.Add("ruby")
+	if err := p.WarmedUp(); err != nil {
+		t.Fatalf("a key added later holds up the warm-up: %v", err)
+	}
+	if lv := p.Levels(); len(lv) != 2 || lv["ruby"] != 0 {
+		t.Fatalf("levels %v, want python and an empty ruby", lv)
+	}
+	close(gate)
+	for deadline := time.Now().Add(time.Minute); p.Levels()["ruby"] < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the added key was never filled")
+		}
+	}
+	got, ok := p.Take("ruby")
+	if !ok || got.name != "ruby" {
+		t.Fatalf("Take(ruby) = %v, %v", got, ok)
+	}
+	waitFull(t, p, 1)
+	for deadline := time.Now().Add(time.Minute); p.Levels()["ruby"] < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the added key was not refilled")
+		}
+	}
+	p.Close()
+	p.Add("php")
+	if _, ok := p.Levels()["php"]; ok {
+		t.Error("a key was added to a closed pool")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// One refiller: the item taken, the one that refilled the pool, and
+	// perhaps one more it made while the pool was full.
+	if n := len(made["ruby"]); n < 2 || n > 3 {
+		t.Errorf("ruby made %d items, want 2 or 3 (one refiller, Size 1)", n)
+	}
+	for _, i := range made["ruby"] {
+		if i != got && !i.destroyed.Load() {
+			t.Error("an idle item of the added key survived Close")
+		}
+	}
+}

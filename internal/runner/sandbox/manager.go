@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,7 @@ type Config struct {
 type Manager struct {
 	cfg      Config
 	client   *client.Client
+	imgMu    sync.RWMutex            // guards images and roots, which Adopt adds to
 	images   map[string]client.Image // by Config.Images' names; only those present
 	log      *slog.Logger
 	janitor  *janitor               // retries failed removals
@@ -139,7 +141,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Manager, error) {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		log.Warn("languages without an image are not served", "languages", missing,
+		log.Warn("languages without an image are not served until it is imported", "languages", missing,
 			"build", "scripts/images.sh --namespace "+cfg.Namespace)
 	}
 	if err := m.Reconcile(ctx); err != nil {
@@ -205,7 +207,7 @@ func (m *Manager) Ready(ctx context.Context) error {
 	if _, err := m.client.Version(ctx); err != nil {
 		return fmt.Errorf("containerd is not answering at %s", m.cfg.Socket)
 	}
-	for name := range m.images {
+	for _, name := range m.Images() {
 		ref := m.cfg.Images[name]
 		img, err := m.client.GetImage(ctx, ref)
 		if err != nil {
@@ -221,12 +223,72 @@ func (m *Manager) Ready(ctx context.Context) error {
 // Images lists the names of the images that are present, which sandboxes
 // can be made from.
 func (m *Manager) Images() []string {
+	m.imgMu.RLock()
+	defer m.imgMu.RUnlock()
 	names := make([]string, 0, len(m.images))
 	for name := range m.images {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	return names
+}
+
+// image is the image of that name and its shared root (nil when its
+// sandboxes get views of their own); a nil image when it is not present.
+func (m *Manager) image(name string) (client.Image, *sharedRoot) {
+	m.imgMu.RLock()
+	defer m.imgMu.RUnlock()
+	return m.images[name], m.roots[name]
+}
+
+// Missing lists, sorted, the names of Config.Images whose image is not
+// present yet.
+func (m *Manager) Missing() []string {
+	m.imgMu.RLock()
+	defer m.imgMu.RUnlock()
+	var out []string
+	for name := range m.cfg.Images {
+		if _, ok := m.images[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Adopt looks for the images that were missing (Missing), and serves those
+// that have arrived since: each is unpacked if it is not yet and, with
+// Config.SharedRootfs, gets its shared root, as at start-up. It returns the
+// names added, sorted; err joins what went wrong with the others, which a
+// later call tries again.
+func (m *Manager) Adopt(ctx context.Context) (added []string, err error) {
+	ctx = m.Context(ctx)
+	var errs []error
+	for _, name := range m.Missing() {
+		img, err := m.checkImage(ctx, m.cfg.Images[name])
+		if errors.Is(err, errImageMissing) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("language %s: %w", name, err))
+			continue
+		}
+		var root *sharedRoot
+		if m.cfg.SharedRootfs {
+			if root, err = m.shareRoot(ctx, img); err != nil {
+				errs = append(errs, fmt.Errorf("language %s: %w", name, err))
+				continue
+			}
+		}
+		m.imgMu.Lock()
+		m.images[name] = img
+		if root != nil {
+			m.roots[name] = root
+		}
+		m.imgMu.Unlock()
+		added = append(added, name)
+	}
+	return added, errors.Join(errs...)
 }
 
 // Down reports whether containerd stopped answering the last time the
@@ -311,7 +373,11 @@ func (m *Manager) ShimHosts() int { return m.hosts.size() }
 func (m *Manager) ShimHostIDs() []string { return m.hosts.ids() }
 
 // SharedRoots is how many images' sandboxes share a read-only root.
-func (m *Manager) SharedRoots() int { return len(m.roots) }
+func (m *Manager) SharedRoots() int {
+	m.imgMu.RLock()
+	defer m.imgMu.RUnlock()
+	return len(m.roots)
+}
 
 // PendingRemovals is how many sandboxes whose removal failed wait for the
 // janitor's next try.
@@ -422,7 +488,7 @@ func (m *Manager) ShimWrapped() bool { return m.runtime != m.cfg.Runtime }
 // ImageDigest is the digest of the image of that name, or "" when it is
 // not present.
 func (m *Manager) ImageDigest(name string) string {
-	if img, ok := m.images[name]; ok {
+	if img, _ := m.image(name); img != nil {
 		return img.Target().Digest.String()
 	}
 	return ""
@@ -439,6 +505,8 @@ func (m *Manager) Config() Config { return m.cfg }
 // and shims): leftovers.Of does not count them.
 func (m *Manager) Owned() []string {
 	own := []string{m.lease}
+	m.imgMu.RLock()
+	defer m.imgMu.RUnlock()
 	for _, root := range m.roots {
 		own = append(own, root.key)
 	}

@@ -116,7 +116,7 @@ func (m *Manager) Prepare(reqCtx context.Context, sp Spec) (_ *Sandbox, retErr e
 	// function holds no handle to. Cancellation is checked at the end.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.Context(reqCtx)), CleanupTimeout)
 	defer cancel()
-	img := m.images[sp.Image]
+	img, root := m.image(sp.Image)
 	labels := map[string]string{LabelManaged: "true", LabelOwner: m.cfg.StateDir, LabelJob: sp.Job}
 	p := &Sandbox{id: sp.ID, limits: sp.Limits, timeout: sp.Timeout, created: time.Now(),
 		cgroup: "/" + m.cfg.Namespace + "/" + sp.ID, overflow: make(chan struct{})}
@@ -164,7 +164,7 @@ func (m *Manager) Prepare(reqCtx context.Context, sp Spec) (_ *Sandbox, retErr e
 		client.WithNewSnapshotView(sp.ID, img, snapshots.WithLabels(labels)),
 	}
 	rootPath := ""
-	if root := m.roots[sp.Image]; root != nil {
+	if root != nil {
 		rootOpts, rootPath = nil, root.path
 	}
 	container, err := m.client.NewContainer(ctx, sp.ID, append(append(hostOpts, rootOpts...),

@@ -63,6 +63,8 @@ func (m *Manager) shareRoot(ctx context.Context, img client.Image) (*sharedRoot,
 func (m *Manager) unshareRoots(ctx context.Context) error {
 	sn := m.client.SnapshotService(m.cfg.Snapshotter)
 	var errs []error
+	m.imgMu.Lock()
+	defer m.imgMu.Unlock()
 	for name, root := range m.roots {
 		if err := sn.Remove(ctx, root.key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove root view of %s: %w", name, err))
