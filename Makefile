@@ -70,6 +70,13 @@ $(LANE): sandbox/lane/lane.c
 # service's for `make run` (a first start imports each image once).
 SETUP_NAMESPACES ?= codeexec $(TEST_NAMESPACE)
 run: SETUP_NAMESPACES = codeexec
+# make run: Python's image first, then the service starts while the other
+# images build in the background; it serves each language once its image
+# is imported (--image-watch).
+run: IMAGES_FLAGS += --background-after python
+# When this make started: the set-up's progress lines count from here.
+CODEEXEC_SETUP_START ?= $(shell date +%s)
+export CODEEXEC_SETUP_START
 
 setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test; codeexec only for make run)
 	scripts/setup.sh $(foreach ns,$(SETUP_NAMESPACES),--namespace $(ns)) $(IMAGES_FLAGS) >/dev/null
@@ -77,7 +84,8 @@ setup: ## Install packages, find/start containerd, build+import images (namespac
 images: ## Build and import the sandbox images only (LANGUAGES=python,cpp for some; IMAGES_FLAGS=--force to rebuild)
 	scripts/images.sh --namespace codeexec --namespace $(TEST_NAMESPACE) $(IMAGES_FLAGS)
 
-run: setup build ## Set up, build, then serve on :3000
+run: setup build ## Set up, build, then serve on :3000 (a first start serves Python first, each other language once its image is built)
+	@s=$$(($$(date +%s) - $(CODEEXEC_SETUP_START))); printf 'make run: [%d:%02d] starting the service\n' $$((s / 60)) $$((s % 60)) >&2
 	$(load_env) && exec ./$(BIN) serve
 
 test: setup $(LANE) $(SHIM) ## Set up, then go vet and go test (integration tests required), then check that nothing is left behind

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # Build the sandbox images and import them into containerd.
 #
-# Usage: scripts/images.sh [--namespace NS]... [--languages L1,L2] [--baseline] [--force] [--rebuild-base]
+# Usage: scripts/images.sh [--namespace NS]... [--languages L1,L2] [--jobs N]
+#                          [--background-after L] [--baseline] [--force] [--rebuild-base]
 #
 #   --namespace NS   containerd namespace to import into (repeatable;
 #                    default: codeexec)
 #   --languages L,.. build and import only these images (sandbox/<L>;
 #                    LANGUAGES=... in the environment does the same);
 #                    the service serves the languages whose image is there
+#   --jobs N         images built at once (default: the number of cores, at
+#                    least 2: a build waits on the Debian mirror and the
+#                    disk as much as on a core)
+#   --background-after L
+#                    build and import L first, then return and go on with
+#                    the others in the background (make run: the service
+#                    starts serving L, and serves each other language as
+#                    its image arrives)
 #   --baseline       import into the benchmark's baseline containerd
 #                    (scripts/containerd.sh baseline) instead
-#   --force          rebuild both images and re-import them
+#   --force          rebuild every image and re-import it
 #   --rebuild-base   also redo the local Debian base (debootstrap); implies
 #                    --force
+#
+# Progress: a line per step, with the time since the set-up started
+# (CODEEXEC_SETUP_START, seconds since the epoch; else since this script
+# started) and an estimate of what is left, from how long each step took
+# the last time here (<cache>/images/<lang>.seconds) or, the first time,
+# from scripts/image-times (measured on a 2-core machine), scaled by how
+# fast this machine has been so far.
 #
 # The images end up in each namespace as localhost/codeexec/python:latest and
 # localhost/codeexec/cpp:latest, unpacked for containerd's default snapshotter
@@ -61,6 +77,8 @@ usage() {
 
 namespaces=()
 only="${LANGUAGES:-}"
+jobs=$(($(nproc) < 2 ? 2 : $(nproc)))
+background_after=""
 baseline=0
 force=0
 rebuild_base=0
@@ -85,6 +103,16 @@ while [[ $# -gt 0 ]]; do
 		only="${1#*=}"
 		shift
 		;;
+	--jobs)
+		[[ $# -ge 2 && $2 =~ ^[1-9][0-9]?$ ]] || die "$1 needs a number from 1 to 99"
+		jobs=$2
+		shift 2
+		;;
+	--background-after)
+		[[ $# -ge 2 && -n $2 ]] || die "$1 needs a language"
+		background_after=$2
+		shift 2
+		;;
 	--force) force=1 && shift ;;
 	--rebuild-base) rebuild_base=1 && force=1 && shift ;;
 	-h | --help) usage && exit 0 ;;
@@ -102,23 +130,21 @@ if [[ -n ${only} ]]; then
 	done
 	LANGS=("${wanted[@]}")
 fi
+if [[ -n ${background_after} ]] && ! printf '%s\n' "${LANGS[@]}" | grep -qxF -- "${background_after}"; then
+	die "--background-after ${background_after}: not an image this run builds (${LANGS[*]})"
+fi
 
 require_root
 ensure_base_packages
 ensure_build_packages
-if [[ ${baseline} -eq 1 ]]; then
-	containerd_baseline
-else
-	containerd_ensure
-fi
-SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
-
 mkdir -p "${CODEEXEC_CACHE_DIR}" "${ARCHIVE_DIR}" "${CODEEXEC_RUN_DIR}"
-# One build at a time (two `make` runs at once would race on the cache).
-exec 9>"${CODEEXEC_RUN_DIR}/images.lock"
-if ! flock -n 9; then
+# One images.sh at a time (two `make` runs at once would race on the
+# cache); a background one (--background-after) keeps it until it is done.
+# fd 8: scripts/containerd.sh takes fd 9 for its build lock.
+exec 8>"${CODEEXEC_RUN_DIR}/images.lock"
+if ! flock -n 8; then
 	log "another images.sh is running; waiting for it"
-	flock 9
+	flock 8
 fi
 
 # Temporary dirs to remove on exit. --one-file-system: debootstrap mounts
@@ -327,18 +353,173 @@ import_image() {
 	fi
 }
 
-for lang in "${LANGS[@]}"; do
-	[[ -f ${REPO_DIR}/sandbox/${lang}/Dockerfile ]] || die "missing sandbox/${lang}/Dockerfile"
+# Progress. Every step's line has the time since the set-up started and,
+# for the images, an estimate of what is left.
+SETUP_START="${CODEEXEC_SETUP_START:-$(date +%s)}"
+PROGRESS_DIR=""
+elapsed() {
+	local s=$(($(date +%s) - SETUP_START))
+	printf '%d:%02d' $((s / 60)) $((s % 60))
+}
+progress() {
+	printf '%s: [%s] %s\n' "${0##*/}" "$(elapsed)" "$*" >&2
+}
+# expected_seconds LANG: how long building LANG's image took the last time
+# here, else what scripts/image-times says, else a minute.
+expected_seconds() {
+	local f="${ARCHIVE_DIR}/$1.seconds" v
+	if [[ -s ${f} ]] && v="$(<"${f}")" && [[ ${v} =~ ^[0-9]+$ ]]; then
+		printf '%s\n' "${v}"
+		return
+	fi
+	v="$(awk -v l="$1" '$1 == l { print $2; exit }' "${SCRIPT_DIR}/image-times" 2>/dev/null)"
+	printf '%s\n' "${v:-60}"
+}
+# remaining: "about M:SS left", from the images not built yet (their
+# expected times, over the jobs at once), scaled by how the finished ones
+# compared with their own expectations.
+remaining() {
+	local lang done_expected=0 done_actual=0 left=0 f e a
+	for lang in "${TO_BUILD[@]}"; do
+		f="${PROGRESS_DIR}/${lang}"
+		if [[ -s ${f} ]]; then
+			read -r e a <"${f}"
+			done_expected=$((done_expected + e)) done_actual=$((done_actual + a))
+		else
+			left=$((left + $(expected_seconds "${lang}")))
+		fi
+	done
+	if ((done_expected > 0)); then
+		left=$((left * done_actual / done_expected))
+	fi
+	left=$(((left + jobs - 1) / jobs))
+	printf 'about %d:%02d left' $((left / 60)) $((left % 60))
+}
+
+# image_job LANG: build LANG's image if it is stale, then import it into
+# each namespace; the unit of work the jobs run in parallel.
+image_job() {
+	local lang=$1 hash t0 expect n
 	hash="$(sandbox_hash "${lang}")"
-	archive="${ARCHIVE_DIR}/${lang}.tar"
-	if [[ ${force} -eq 1 || ! -s ${archive} || ! -f ${archive}.sha256 ||
-		$(<"${archive}.sha256") != "${hash}" ]]; then
+	if needs_build "${lang}"; then
+		expect="$(expected_seconds "${lang}")"
+		n=1
+		while [[ ${TO_BUILD[n - 1]} != "${lang}" ]]; do n=$((n + 1)); done
+		progress "building ${lang} (${n}/${#TO_BUILD[@]}, about ${expect}s)"
+		t0=${SECONDS}
 		build_image "${lang}" "${hash}"
+		printf '%s\n' $((SECONDS - t0)) >"${ARCHIVE_DIR}/${lang}.seconds"
+		printf '%s %s\n' "${expect}" $((SECONDS - t0)) >"${PROGRESS_DIR}/${lang}"
 	else
 		log "localhost/codeexec/${lang}:latest: archive is up to date"
 	fi
 	for ns in "${namespaces[@]}"; do
 		import_image "${lang}" "${ns}"
 	done
+	if [[ -s ${PROGRESS_DIR}/${lang} ]]; then
+		progress "${lang} is ready in ${namespaces[*]}, built in $((SECONDS - t0))s; images: $(remaining)"
+	fi
+}
+
+needs_build() {
+	local archive="${ARCHIVE_DIR}/$1.tar"
+	[[ ${force} -eq 1 || ! -s ${archive} || ! -f ${archive}.sha256 ||
+		$(<"${archive}.sha256") != "$(sandbox_hash "$1")" ]]
+}
+
+# run_jobs LANG...: image_job for each, at most $jobs at once; fails if
+# any failed (after all have ended).
+run_jobs() {
+	local lang running=0 failed=0
+	for lang in "$@"; do
+		while ((running >= jobs)); do
+			wait -n || failed=1
+			running=$((running - 1))
+		done
+		# A subshell of its own: its die ends it alone, and its
+		# temporary directories are removed when it ends.
+		(
+			TMP_DIRS=()
+			trap cleanup EXIT
+			image_job "${lang}"
+		) &
+		running=$((running + 1))
+	done
+	while ((running > 0)); do
+		wait -n || failed=1
+		running=$((running - 1))
+	done
+	return "${failed}"
+}
+
+for lang in "${LANGS[@]}"; do
+	[[ -f ${REPO_DIR}/sandbox/${lang}/Dockerfile ]] || die "missing sandbox/${lang}/Dockerfile"
 done
-log "images ready in namespace(s): ${namespaces[*]}"
+# The order: --background-after's language first, then the longest builds
+# first (the jobs finish together), the others in name order.
+mapfile -t LANGS < <(for lang in "${LANGS[@]}"; do
+	first=1
+	[[ ${lang} == "${background_after}" ]] && first=0
+	printf '%s %s %s\n' "${first}" "$(expected_seconds "${lang}")" "${lang}"
+done | sort -k1,1n -k2,2nr -k3,3 | cut -d' ' -f3)
+TO_BUILD=()
+for lang in "${LANGS[@]}"; do
+	needs_build "${lang}" && TO_BUILD+=("${lang}")
+done
+PROGRESS_DIR="$(mktemp -d "${CODEEXEC_RUN_DIR}/images-progress.XXXXXX")"
+TMP_DIRS+=("${PROGRESS_DIR}")
+
+# containerd (on a first start: building the pinned one, about 2.5 min of
+# CPU) in the background, while the Debian base is made (mostly the
+# mirror and the disk): the images need it only to be imported.
+containerd_job=""
+if [[ ${baseline} -eq 1 ]]; then
+	containerd_baseline
+elif [[ ${#TO_BUILD[@]} -gt 0 ]]; then
+	progress "containerd, in the background while the Debian base is built"
+	(containerd_ensure) &
+	containerd_job=$!
+else
+	containerd_ensure
+fi
+if [[ ${#TO_BUILD[@]} -gt 0 ]]; then
+	progress "${#TO_BUILD[@]} image(s) to build: ${TO_BUILD[*]}; ${jobs} at once; $(remaining)"
+	ensure_sandbox_base
+	progress "the sandbox base is ready"
+fi
+if [[ -n ${containerd_job} ]]; then
+	wait "${containerd_job}" || die "containerd could not be found or started (above)"
+	# Again, here: it is up now, and this sets the socket and PATH in this
+	# shell (a few ms).
+	containerd_ensure
+	progress "containerd is up: ${CODEEXEC_CONTAINERD_SOCKET}"
+fi
+SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
+
+if [[ -n ${background_after} ]]; then
+	# The first language in the foreground; the others in a background
+	# process that keeps the lock (fd 8) until they are all in, writing
+	# its progress where this script writes it.
+	run_jobs "${background_after}" || die "${background_after}: the image could not be built or imported (above)"
+	rest=("${LANGS[@]:1}")
+	if [[ ${#rest[@]} -gt 0 ]]; then
+		progress "${background_after} is ready; the others (${rest[*]}) go on in the background, ${jobs} at once: each is served once imported"
+		(
+			trap cleanup EXIT
+			# Not the caller's stdout (setup.sh's fd 3, which a command
+			# substitution reads to its end): only stderr, and the lock.
+			exec 3>&- 9>&- </dev/null
+			if run_jobs "${rest[@]}"; then
+				progress "every image is ready in namespace(s): ${namespaces[*]}"
+			else
+				progress "error: some images could not be built or imported (above); run make setup again to retry them"
+			fi
+		) &
+		disown
+		# The background job removes the progress files.
+		mapfile -t TMP_DIRS < <(printf '%s\n' "${TMP_DIRS[@]}" | grep -vxF -- "${PROGRESS_DIR}" || true)
+	fi
+	exit 0
+fi
+run_jobs "${LANGS[@]}" || die "some images could not be built or imported (above)"
+progress "images ready in namespace(s): ${namespaces[*]}"
