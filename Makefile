@@ -75,7 +75,9 @@ run: SETUP_NAMESPACES = codeexec
 # is imported (--image-watch).
 run: IMAGES_FLAGS += --background-after python
 # When this make started: the set-up's progress lines count from here.
-CODEEXEC_SETUP_START ?= $(shell date +%s)
+ifndef CODEEXEC_SETUP_START
+CODEEXEC_SETUP_START := $(shell date +%s)
+endif
 export CODEEXEC_SETUP_START
 
 setup: ## Install packages, find/start containerd, build+import images (namespaces codeexec, codeexec-test; codeexec only for make run)

@@ -413,12 +413,27 @@ image_job() {
 	else
 		log "localhost/codeexec/${lang}:latest: archive is up to date"
 	fi
+	wait_containerd
 	for ns in "${namespaces[@]}"; do
 		import_image "${lang}" "${ns}"
 	done
 	if [[ -s ${PROGRESS_DIR}/${lang} ]]; then
 		progress "${lang} is ready in ${namespaces[*]}, built in $((SECONDS - t0))s; images: $(remaining)"
 	fi
+}
+
+# wait_containerd: wait until the containerd job (below) is done, then take
+# its socket and commands (the env file it wrote) into this shell.
+wait_containerd() {
+	[[ -n ${SOCK:-} ]] && return 0
+	while [[ ! -e ${PROGRESS_DIR}/containerd.done ]]; do
+		sleep 0.5
+	done
+	[[ $(<"${PROGRESS_DIR}/containerd.done") == ok ]] || die "containerd could not be found or started (above)"
+	# shellcheck source=/dev/null
+	. "${CODEEXEC_ENV_FILE}"
+	PATH="${CODEEXEC_CONTAINERD_BIN:+${CODEEXEC_CONTAINERD_BIN}:}${PATH}"
+	SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
 }
 
 needs_build() {
@@ -428,13 +443,15 @@ needs_build() {
 }
 
 # run_jobs LANG...: image_job for each, at most $jobs at once; fails if
-# any failed (after all have ended).
+# any failed (after all have ended). It waits for its own jobs only (the
+# containerd job runs beside them).
 run_jobs() {
-	local lang running=0 failed=0
+	local lang failed=0 ended pid
+	local -a pids=()
 	for lang in "$@"; do
-		while ((running >= jobs)); do
-			wait -n || failed=1
-			running=$((running - 1))
+		while ((${#pids[@]} >= jobs)); do
+			wait -n -p ended "${pids[@]}" || failed=1
+			mapfile -t pids < <(for pid in "${pids[@]}"; do [[ ${pid} != "${ended}" ]] && echo "${pid}"; done)
 		done
 		# A subshell of its own: its die ends it alone, and its
 		# temporary directories are removed when it ends.
@@ -443,11 +460,10 @@ run_jobs() {
 			trap cleanup EXIT
 			image_job "${lang}"
 		) &
-		running=$((running + 1))
+		pids+=("$!")
 	done
-	while ((running > 0)); do
-		wait -n || failed=1
-		running=$((running - 1))
+	for pid in "${pids[@]}"; do
+		wait "${pid}" || failed=1
 	done
 	return "${failed}"
 }
@@ -470,37 +486,39 @@ PROGRESS_DIR="$(mktemp -d "${CODEEXEC_RUN_DIR}/images-progress.XXXXXX")"
 TMP_DIRS+=("${PROGRESS_DIR}")
 
 # containerd (on a first start: building the pinned one, about 2.5 min of
-# CPU) in the background, while the Debian base is made (mostly the
-# mirror and the disk): the images need it only to be imported.
-containerd_job=""
+# CPU) in the background, while the Debian base and the images are built
+# (as much the mirror and the disk as the CPU): an image needs it only to
+# be imported (wait_containerd).
+SOCK=""
 if [[ ${baseline} -eq 1 ]]; then
 	containerd_baseline
+	SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
 elif [[ ${#TO_BUILD[@]} -gt 0 ]]; then
-	progress "containerd, in the background while the Debian base is built"
-	(containerd_ensure) &
-	containerd_job=$!
+	progress "containerd, in the background while the images are built"
+	(
+		if (containerd_ensure); then
+			progress "containerd is up"
+			echo ok >"${PROGRESS_DIR}/containerd.done"
+		else
+			echo failed >"${PROGRESS_DIR}/containerd.done"
+		fi
+	) &
 else
 	containerd_ensure
+	SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
 fi
 if [[ ${#TO_BUILD[@]} -gt 0 ]]; then
 	progress "${#TO_BUILD[@]} image(s) to build: ${TO_BUILD[*]}; ${jobs} at once; $(remaining)"
 	ensure_sandbox_base
 	progress "the sandbox base is ready"
 fi
-if [[ -n ${containerd_job} ]]; then
-	wait "${containerd_job}" || die "containerd could not be found or started (above)"
-	# Again, here: it is up now, and this sets the socket and PATH in this
-	# shell (a few ms).
-	containerd_ensure
-	progress "containerd is up: ${CODEEXEC_CONTAINERD_SOCKET}"
-fi
-SOCK="${CODEEXEC_CONTAINERD_SOCKET}"
 
 if [[ -n ${background_after} ]]; then
 	# The first language in the foreground; the others in a background
 	# process that keeps the lock (fd 8) until they are all in, writing
 	# its progress where this script writes it.
 	run_jobs "${background_after}" || die "${background_after}: the image could not be built or imported (above)"
+	wait_containerd
 	rest=("${LANGS[@]:1}")
 	if [[ ${#rest[@]} -gt 0 ]]; then
 		progress "${background_after} is ready; the others (${rest[*]}) go on in the background, ${jobs} at once: each is served once imported"
@@ -522,4 +540,5 @@ if [[ -n ${background_after} ]]; then
 	exit 0
 fi
 run_jobs "${LANGS[@]}" || die "some images could not be built or imported (above)"
+wait_containerd
 progress "images ready in namespace(s): ${namespaces[*]}"

@@ -162,35 +162,44 @@ func TestReadmeExamples(t *testing.T) {
 					t.Fatalf("README line %d: no status after the answer: %q", c.line, out)
 				}
 				body, code := strings.TrimSpace(string(out[:i])), strings.TrimSpace(string(out[i+1:]))
-				var got any
-				if err := json.Unmarshal([]byte(body), &got); err != nil {
-					t.Fatalf("README line %d: the answer is not JSON (%v): %.300s", c.line, err, body)
-				}
-				if m, ok := got.(map[string]any); ok {
-					if id, ok := m["id"].(string); ok {
-						vars["<id>"] = id
-					}
-				}
-				if c.want == "" {
-					t.Fatalf("README line %d: the example shows no answer", c.line)
-				}
-				want, err := readmeJSON(c.want)
-				if err != nil {
-					t.Fatalf("README line %d: its answer is not JSON once its elisions are taken out: %v\n%s", c.line, err, c.want)
-				}
-				isError := false
-				if m, ok := want.(map[string]any); ok {
-					_, isError = m["error"]
-				}
-				if isError != (code[0] == '4' || code[0] == '5') {
-					t.Errorf("README line %d: status %s, and the README shows %s", c.line, code, map[bool]string{true: "an error", false: "an answer"}[isError])
-				}
-				for _, d := range matchJSON("", want, got, c.whole) {
-					t.Errorf("README line %d: %s", c.line, d)
+				if id := checkReadmeAnswer(t, c, []byte(body), code); id != "" {
+					vars["<id>"] = id
 				}
 			})
 		}
 	}
+}
+
+// checkReadmeAnswer compares an answer (body, with its HTTP status code)
+// with the one the README shows for c, and returns the answer's "id", if
+// it has one.
+func checkReadmeAnswer(t *testing.T, c readmeCommand, body []byte, code string) (id string) {
+	t.Helper()
+	var got any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("README line %d: the answer is not JSON (%v): %.300s", c.line, err, body)
+	}
+	if m, ok := got.(map[string]any); ok {
+		id, _ = m["id"].(string)
+	}
+	if c.want == "" {
+		t.Fatalf("README line %d: the example shows no answer", c.line)
+	}
+	want, err := readmeJSON(c.want)
+	if err != nil {
+		t.Fatalf("README line %d: its answer is not JSON once its elisions are taken out: %v\n%s", c.line, err, c.want)
+	}
+	isError := false
+	if m, ok := want.(map[string]any); ok {
+		_, isError = m["error"]
+	}
+	if code == "" || isError != (code[0] == '4' || code[0] == '5') {
+		t.Errorf("README line %d: status %q, and the README shows %s", c.line, code, map[bool]string{true: "an error", false: "an answer"}[isError])
+	}
+	for _, d := range matchJSON("", want, got, c.whole) {
+		t.Errorf("README line %d: %s", c.line, d)
+	}
+	return id
 }
 
 var (
