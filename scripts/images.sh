@@ -399,7 +399,7 @@ remaining() {
 # image_job LANG: build LANG's image if it is stale, then import it into
 # each namespace; the unit of work the jobs run in parallel.
 image_job() {
-	local lang=$1 hash t0 expect n
+	local lang=$1 hash t0 expect n took=""
 	hash="$(sandbox_hash "${lang}")"
 	if needs_build "${lang}"; then
 		expect="$(expected_seconds "${lang}")"
@@ -408,8 +408,9 @@ image_job() {
 		progress "building ${lang} (${n}/${#TO_BUILD[@]}, about ${expect}s)"
 		t0=${SECONDS}
 		build_image "${lang}" "${hash}"
-		printf '%s\n' $((SECONDS - t0)) >"${ARCHIVE_DIR}/${lang}.seconds"
-		printf '%s %s\n' "${expect}" $((SECONDS - t0)) >"${PROGRESS_DIR}/${lang}"
+		took=$((SECONDS - t0))
+		printf '%s\n' "${took}" >"${ARCHIVE_DIR}/${lang}.seconds"
+		printf '%s %s\n' "${expect}" "${took}" >"${PROGRESS_DIR}/${lang}"
 	else
 		log "localhost/codeexec/${lang}:latest: archive is up to date"
 	fi
@@ -417,8 +418,8 @@ image_job() {
 	for ns in "${namespaces[@]}"; do
 		import_image "${lang}" "${ns}"
 	done
-	if [[ -s ${PROGRESS_DIR}/${lang} ]]; then
-		progress "${lang} is ready in ${namespaces[*]}, built in $((SECONDS - t0))s; images: $(remaining)"
+	if [[ -n ${took} ]]; then
+		progress "${lang} is ready in ${namespaces[*]}, built in ${took}s; images: $(remaining)"
 	fi
 }
 

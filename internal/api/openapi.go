@@ -74,7 +74,7 @@ type (
 		Judge    *judgeInfo       `json:"judge,omitempty"`
 	}
 	submissionOwn struct {
-		Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"description=any JSON object, returned as given"`
+		Metadata    jsonObject     `json:"metadata,omitempty" jsonschema:"description=any JSON object, returned as given"`
 		CallbackURL string         `json:"callback_url,omitempty" jsonschema:"format=uri"`
 	}
 	runSubmission struct {
@@ -195,14 +195,28 @@ func apiRoutes() []apiRoute {
 	}
 }
 
+// jsonObject is a JSON object of any members: its schema says so
+// (additionalProperties, an empty schema), or generators make an empty
+// type of it that drops every member.
+type jsonObject map[string]any
+
+// JSONSchema describes jsonObject.
+func (jsonObject) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "object", AdditionalProperties: &jsonschema.Schema{Title: "any JSON value"}}
+}
+
 // submissionBody is POST /submissions' body: a run or a judgement.
 type submissionBody struct{}
 
-// JSONSchema makes submissionBody one of the two kinds.
+// JSONSchema makes submissionBody one of the two kinds, told apart by
+// "kind" (OpenAPI's discriminator: client generators make a tagged union
+// of it instead of guessing from the fields).
 func (submissionBody) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{OneOf: []*jsonschema.Schema{
 		{Ref: "#/$defs/runSubmission"}, {Ref: "#/$defs/judgeSubmission"},
-	}}
+	}, Extras: map[string]any{"discriminator": map[string]any{"propertyName": "kind", "mapping": map[string]string{
+		"run": "#/$defs/runSubmission", "judge": "#/$defs/judgeSubmission",
+	}}}}
 }
 
 // openAPIDocument builds the contract; version is the service's.
