@@ -95,27 +95,25 @@ ensure_pinned_containerd() {
 			local tmp start=${SECONDS}
 			tmp="$(mktemp -d "${CODEEXEC_CACHE_DIR}/containerd-build.XXXXXX")"
 			log "building containerd ${PINNED_VERSION} (go.mod's tools) into ${PINNED_BIN}: about 2 min on 2 cores, once"
-			# The packages the service (./cmd/codeexec) imports are
-			# compiled in the same go build, not linked: those both use
-			# (gRPC, protobuf, containerd's API and client) are compiled
-			# once, and the Go build cache then holds all of the
-			# service's, so a first start's make build only compiles its
-			# main package and links it. (Build tags are not part of a
-			# package's cache key; the files they select are.) -s -w: no
-			# symbol table or DWARF (a panic's stack trace keeps its
-			# names), a third less of the link's work.
-			local service_deps
-			service_deps="$(cd "${CODEEXEC_REPO_DIR}" && go list -f '{{join .Imports " "}}' ./cmd/codeexec)" ||
-				die "listing the service's packages failed"
-			# shellcheck disable=SC2086 # service_deps is a list of words
+			# The service (./cmd/codeexec) is built in the same go build
+			# and thrown away: the packages both use (gRPC, protobuf,
+			# containerd's API and client) are compiled once, and the Go
+			# build cache then holds all of the service's packages, so a
+			# first start's make build only links it. (Naming its
+			# packages instead does nothing: with -o DIR, go build skips
+			# every package that is not a command. Build tags are not part
+			# of a package's cache key; the files they select are.)
+			# -s -w: no symbol table or DWARF (a panic's stack trace keeps
+			# its names), a third less of each link's work.
 			if ! (cd "${CODEEXEC_REPO_DIR}" && CGO_ENABLED=1 go build -tags "${CONTAINERD_BUILD_TAGS}" -ldflags "-s -w -X ${CONTAINERD_MODULE}/version.Version=${PINNED_VERSION}" -o "${tmp}/" \
 				"${CONTAINERD_MODULE}/cmd/containerd" \
 				"${CONTAINERD_MODULE}/cmd/containerd-shim-runc-v2" \
 				"${CONTAINERD_MODULE}/cmd/ctr" \
-				${service_deps}) >&2; then
+				./cmd/codeexec) >&2; then
 				rm -rf "${tmp}"
-				die "building containerd ${PINNED_VERSION} (with the service's packages, to share the compile) failed"
+				die "building containerd ${PINNED_VERSION} (with the service, to share the compile) failed"
 			fi
+			rm -f "${tmp}/codeexec"
 			rm -rf "${PINNED_BIN}"
 			mkdir -p "$(dirname -- "${PINNED_BIN}")"
 			mv "${tmp}" "${PINNED_BIN}"

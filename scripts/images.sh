@@ -389,8 +389,13 @@ remaining() {
 			left=$((left + $(expected_seconds "${lang}")))
 		fi
 	done
-	if ((done_expected > 0)); then
-		left=$((left * done_actual / done_expected))
+	# Scaled once a minute of expected build time is done (one image, slowed
+	# by the compiler beside it, says little), by a factor from 1/2 to 2.
+	if ((done_expected >= 60)); then
+		local scaled=$((left * done_actual / done_expected))
+		((scaled > 2 * left)) && scaled=$((2 * left))
+		((2 * scaled < left)) && scaled=$((left / 2))
+		left=${scaled}
 	fi
 	left=$(((left + jobs - 1) / jobs))
 	printf 'about %d:%02d left' $((left / 60)) $((left % 60))
