@@ -74,8 +74,8 @@ type (
 		Judge    *judgeInfo       `json:"judge,omitempty"`
 	}
 	submissionOwn struct {
-		Metadata    jsonObject     `json:"metadata,omitempty" jsonschema:"description=any JSON object, returned as given"`
-		CallbackURL string         `json:"callback_url,omitempty" jsonschema:"format=uri"`
+		Metadata    jsonObject `json:"metadata,omitempty" jsonschema:"description=any JSON object, returned as given"`
+		CallbackURL string     `json:"callback_url,omitempty" jsonschema:"format=uri"`
 	}
 	runSubmission struct {
 		Kind string `json:"kind" jsonschema:"enum=run"`
