@@ -128,6 +128,24 @@ ensure_pinned_containerd() {
 	export PATH
 }
 
+# prefetch_modules: when the pinned containerd is not built yet (a first
+# start), download the Go modules its build and the service's need (about
+# 150; 15 s here), without building anything. setup.sh runs it in the
+# background while the Debian packages install, so the build that follows
+# finds them in the module cache. Does nothing without Go on PATH.
+prefetch_modules() {
+	local built
+	for built in "${CODEEXEC_CACHE_DIR}"/containerd-*/bin/containerd; do
+		[[ -x ${built} ]] && return 0
+	done
+	command -v go >/dev/null 2>&1 || return 0
+	(cd "${CODEEXEC_REPO_DIR}" && go list -deps -tags "${CONTAINERD_BUILD_TAGS}" \
+		"${CONTAINERD_MODULE}/cmd/containerd" \
+		"${CONTAINERD_MODULE}/cmd/containerd-shim-runc-v2" \
+		"${CONTAINERD_MODULE}/cmd/ctr" \
+		./cmd/codeexec) >/dev/null 2>&1 || true
+}
+
 # The pid of the private containerd if it is alive, else nothing (and the
 # stale pid file is removed).
 private_pid() {

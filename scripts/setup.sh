@@ -40,6 +40,13 @@ fi
 
 start=${SECONDS}
 require_root
+# A first start downloads containerd's and the service's Go modules while
+# the Debian packages install (scripts/containerd.sh).
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+	PATH="${PATH}:/usr/local/go/bin"
+fi
+# shellcheck source=scripts/containerd.sh
+(exec 3>&-; . "${SCRIPT_DIR}/containerd.sh" && prefetch_modules) &
 log "checking packages"
 ensure_base_packages
 ensure_build_packages
