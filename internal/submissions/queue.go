@@ -221,23 +221,27 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 	}, ConsumerName, "every codeexec node pulls from here"); err != nil {
 		return nil, err
 	}
-	q.kv, err = q.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      Bucket,
-		Description: "codeexec submissions: status and result",
-		TTL:         cfg.Retention,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		History:     1,
+	q.kv, err = retryJS(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return q.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      Bucket,
+			Description: "codeexec submissions: status and result",
+			TTL:         cfg.Retention,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			History:     1,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", Bucket, err)
 	}
-	q.bodies, err = q.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      Bodies,
-		Description: "codeexec submissions too large for a message",
-		TTL:         cfg.Retention,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
+	q.bodies, err = retryJS(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return q.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      Bodies,
+			Description: "codeexec submissions too large for a message",
+			TTL:         cfg.Retention,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create object store %s: %w", Bodies, err)
@@ -258,18 +262,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Queue, retErr e
 // (Config.MaxAttempts), so the consumer redelivers without end.
 func workQueue(ctx context.Context, js jetstream.JetStream, cfg Config, sc jetstream.StreamConfig, consumer, about string) (jetstream.Stream, jetstream.Consumer, error) {
 	sc.Retention, sc.Storage, sc.Replicas, sc.MaxAge, sc.Duplicates = jetstream.WorkQueuePolicy, jetstream.FileStorage, cfg.Replicas, cfg.Retention, time.Minute
-	stream, err := js.CreateOrUpdateStream(ctx, sc)
+	stream, err := retryJS(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.CreateOrUpdateStream(ctx, sc) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("create stream %s: %w", sc.Name, err)
 	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       consumer,
-		Description:   about,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: -1,
-		Replicas:      cfg.Replicas,
+	cons, err := retryJS(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       consumer,
+			Description:   about,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: -1,
+			Replicas:      cfg.Replicas,
+		})
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create consumer %s: %w", consumer, err)
@@ -536,4 +542,30 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		s.OldestAge = time.Since(info.State.FirstTime)
 	}
 	return s, nil
+}
+
+// jsAttempt bounds one JetStream API request of Open's set-up.
+const jsAttempt = 10 * time.Second
+
+// retryJS calls f, each attempt bounded by jsAttempt, until it succeeds,
+// fails otherwise than by going unanswered, or ctx ends. A cluster that has
+// just elected its JetStream leader may leave an API request unanswered
+// (seen: a three-server cluster's first stream creation waiting 30 s); the
+// next attempt gets through. Every call retried is a create-or-update, so
+// an attempt that did get through is harmless.
+func retryJS[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, jsAttempt)
+		v, err := f(actx)
+		cancel()
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+		if err == nil || !unanswered || ctx.Err() != nil {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
