@@ -60,7 +60,6 @@ type Pool[T any] struct {
 	mu      sync.Mutex
 	ready   map[string]chan T // by key; Add adds to it
 	warmed  map[string]bool   // the key's pool has been full at least once
-	late    map[string]bool   // added after Start (Add): not waited for by WarmedUp
 	closed  bool
 }
 
@@ -75,7 +74,7 @@ func Start[T any](cfg Config[T]) *Pool[T] {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool[T]{cfg: cfg, ctx: ctx, ready: map[string]chan T{}, cancel: cancel, warmed: map[string]bool{},
-		late: map[string]bool{}, filling: make(chan struct{}, 1)}
+		filling: make(chan struct{}, 1)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, key := range cfg.Keys {
@@ -97,7 +96,6 @@ func (p *Pool[T]) Add(key string) {
 	if _, ok := p.ready[key]; ok || p.closed {
 		return
 	}
-	p.late[key] = true
 	p.startLocked(key)
 }
 
@@ -197,8 +195,9 @@ func (p *Pool[T]) WarmedUp() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for key, ch := range p.ready {
-		if !p.warmed[key] && !p.late[key] {
+	// Only Start's keys: one added later (Add) is not waited for.
+	for _, key := range p.cfg.Keys {
+		if ch := p.ready[key]; !p.warmed[key] {
 			return fmt.Errorf("warm pool %s: %d of %d prepared, still warming up", key, len(ch), p.cfg.Size)
 		}
 	}
